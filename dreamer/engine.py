@@ -1,0 +1,268 @@
+"""Gradient ascent on the pixels: the step, the tiles and the octaves.
+
+``run`` takes a float32 HxWx3 image in [0, 1], a model adapter, an objective
+and a frozen ``DreamConfig``, and returns the dreamed image in the same
+format. It prints and saves nothing: progress goes to an optional callback.
+
+One step: roll the image by a random shift (jitter), compute the gradient of
+the objective tile by tile (a random tile grid each step, so seams never stay
+in one place), roll the gradient back, divide it by its mean absolute value,
+move every pixel by ``step_size`` (in 0-255 units) along it, and clip.
+
+Octaves, as in Google's 2015 notebook: dream on a downscaled image first; at
+each larger scale add the upscaled *detail* (dreamed minus original) to the
+original at that scale and continue.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from dreamer.errors import DreamerError
+from dreamer.images import resize
+
+#: Images with at most this many pixels are dreamed in one piece by default.
+AUTO_UNTILED_PIXELS = 1024 * 1024
+#: The tile side chosen when an image is too large to dream in one piece.
+AUTO_TILE_SIZE = 512
+
+
+class NumericalError(DreamerError):
+    """The model produced NaN or Inf; continuing would write a broken image."""
+
+
+@dataclass(frozen=True)
+class DreamConfig:
+    """Every setting of one dream. Pixel quantities are on the 0-255 scale.
+
+    Attributes:
+        iterations: ascent steps per octave.
+        octaves: how many scales, the full size included.
+        octave_scale: the ratio between one octave's size and the next.
+        step_size: the mean absolute change of a pixel per step, in 0-255 units.
+        jitter: the largest random shift (pixels) before each step.
+        tile_size: the tile side for the gradient; None picks one from the
+            image size (one piece up to about a megapixel, 512 px tiles above).
+        seed: the seed of the random shifts; the same seed, input and settings
+            give the same pixels on the same machine.
+    """
+
+    iterations: int = 10
+    octaves: int = 4
+    octave_scale: float = 1.4
+    step_size: float = 1.5
+    jitter: int = 32
+    tile_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        checks = [
+            (self.iterations >= 1, "iterations must be at least 1"),
+            (self.octaves >= 1, "octaves must be at least 1"),
+            (math.isfinite(self.octave_scale) and self.octave_scale > 1.0, "octave scale must be a number above 1"),
+            (math.isfinite(self.step_size) and self.step_size > 0, "step size must be a positive number"),
+            (self.jitter >= 0, "jitter must be 0 or more"),
+            (self.tile_size is None or self.tile_size >= 16, "tile size must be at least 16"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise DreamerError(message)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the engine reports: a step done, or a note (``message``) for the user."""
+
+    octave: int
+    octaves: int
+    step: int
+    steps: int
+    shape: tuple[int, int]
+    loss: float | None = None
+    message: str | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def octave_shapes(
+    height: int, width: int, octaves: int, scale: float, min_size: int
+) -> tuple[list[tuple[int, int]], int]:
+    """The (H, W) of each octave, smallest first, and how many were too small.
+
+    Raises:
+        DreamerError: even the full size is below ``min_size``.
+    """
+    if min(height, width) < min_size:
+        raise DreamerError(
+            f"image is {width}x{height}; the model needs at least {min_size}x{min_size} pixels"
+        )
+    shapes = [
+        (max(1, round(height / scale**i)), max(1, round(width / scale**i))) for i in range(octaves)
+    ]
+    kept = [s for s in shapes if min(s) >= min_size]
+    return kept[::-1], len(shapes) - len(kept)
+
+
+def tile_edges(length: int, tile: int, offset: int) -> list[int]:
+    """Cut ``[0, length)`` into pieces of ``tile`` starting at ``offset``.
+
+    A piece shorter than half a tile at either end is merged into its
+    neighbour, so every piece is at least ``tile // 2`` long (or the whole
+    length). Returns the edges, first 0 and last ``length``.
+    """
+    if length <= tile:
+        return [0, length]
+    cuts = list(range(offset % tile, length, tile))
+    edges = [0] + [c for c in cuts if 0 < c < length] + [length]
+    half = tile // 2
+    if len(edges) > 2 and edges[1] - edges[0] < half:
+        del edges[1]
+    if len(edges) > 2 and edges[-1] - edges[-2] < half:
+        del edges[-2]
+    return edges
+
+
+def random_offset(tile: int, rng: np.random.Generator) -> int:
+    """A random tile-grid offset, a multiple of the network's likely total stride.
+
+    Aligning tiles to 32 px (or the largest power of two below the tile side)
+    keeps each tile's strided sampling grid the same as the whole image's, so
+    a tile's gradient matches the whole image's away from its edges.
+    """
+    align = 1 << (min(tile, 32).bit_length() - 1)
+    return int(rng.integers(-(-tile // align))) * align
+
+
+def choose_tile_size(shape: tuple[int, int], tile_size: int | None) -> int | None:
+    """The tile side for an image of ``shape``; None means one piece."""
+    height, width = shape
+    if tile_size is None:
+        return None if height * width <= AUTO_UNTILED_PIXELS else AUTO_TILE_SIZE
+    return None if max(height, width) <= tile_size else tile_size
+
+
+class GradientFunction:
+    """The compiled gradient of an objective with respect to an image's pixels.
+
+    Calling it with an HxWx3 float32 array in [0, 1] and a weight returns
+    (weight * objective, its gradient). It is traced once for unknown height
+    and width, so new octave and tile sizes don't recompile.
+    """
+
+    def __init__(self, adapter, objective):
+        import tensorflow as tf
+
+        self.adapter = adapter
+        self.objective = objective
+        features = adapter.feature_model(objective.layers())
+        layer_names = objective.layers()
+
+        def activations(x):
+            out = features(x, training=False)
+            if not isinstance(out, dict):
+                out = {layer_names[0]: out}
+            return out
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None, 3], tf.float32),
+                tf.TensorSpec([], tf.float32),
+            ],
+            reduce_retracing=True,
+        )
+        def gradient(image, weight):
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                loss = weight * objective(activations(adapter.preprocess(image[None])))
+            return loss, tape.gradient(loss, image)
+
+        self._gradient = gradient
+
+    def __call__(self, image: np.ndarray, weight: float = 1.0) -> tuple[float, np.ndarray]:
+        loss, grad = self._gradient(image, np.float32(weight))
+        return float(loss), grad.numpy()
+
+    def tiled(self, image: np.ndarray, tile: int | None, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+        """The gradient of the whole image, computed tile by tile.
+
+        Each tile's objective is weighted by its share of the pixels, so the
+        sum over tiles approximates the objective of the whole image.
+        """
+        height, width = image.shape[:2]
+        if tile is None:
+            return self(image)
+        ys = tile_edges(height, tile, random_offset(tile, rng))
+        xs = tile_edges(width, tile, random_offset(tile, rng))
+        grad = np.empty_like(image)
+        total = 0.0
+        for y0, y1 in zip(ys[:-1], ys[1:]):
+            for x0, x1 in zip(xs[:-1], xs[1:]):
+                weight = (y1 - y0) * (x1 - x0) / (height * width)
+                loss, grad[y0:y1, x0:x1] = self(image[y0:y1, x0:x1], weight)
+                total += loss
+        return total, grad
+
+
+def ascent_step(
+    image: np.ndarray,
+    gradient: GradientFunction,
+    config: DreamConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, float]:
+    """One jittered, normalised gradient-ascent step; returns (image, objective)."""
+    shift = tuple(int(s) for s in rng.integers(-config.jitter, config.jitter + 1, size=2))
+    rolled = np.roll(image, shift, axis=(0, 1))
+    tile = choose_tile_size(image.shape[:2], config.tile_size)
+    loss, grad = gradient.tiled(rolled, tile, rng)
+    if not (math.isfinite(loss) and np.isfinite(grad).all()):
+        raise NumericalError(
+            "the model produced NaN or Inf values in the gradient; try another layer, "
+            "a smaller step size, or check the model's preprocessing"
+        )
+    grad = np.roll(grad, (-shift[0], -shift[1]), axis=(0, 1))
+    grad /= max(float(np.mean(np.abs(grad))), 1e-20)
+    image = np.clip(image + (config.step_size / 255.0) * grad, 0.0, 1.0)
+    return image.astype(np.float32, copy=False), loss
+
+
+def run(
+    image: np.ndarray,
+    gradient: GradientFunction,
+    config: DreamConfig,
+    progress: ProgressCallback | None = None,
+) -> np.ndarray:
+    """Dream: gradient ascent over octaves. Returns an HxWx3 float32 image in [0, 1].
+
+    Raises:
+        DreamerError: the image is too small for the model.
+        NumericalError: the gradient became NaN or Inf.
+    """
+    report = progress or (lambda _event: None)
+    height, width = image.shape[:2]
+    shapes, skipped = octave_shapes(
+        height, width, config.octaves, config.octave_scale, gradient.adapter.min_size
+    )
+    if skipped:
+        report(
+            Progress(0, len(shapes), 0, config.iterations, shapes[0], message=(
+                f"skipped {skipped} octave(s) smaller than the model's minimum of "
+                f"{gradient.adapter.min_size} px"
+            ))
+        )
+    rng = np.random.default_rng(config.seed)
+    detail = np.zeros(shapes[0] + (3,), np.float32)
+    current = image
+    for octave, shape in enumerate(shapes):
+        base = resize(image, shape)
+        detail = resize(detail, shape, clip=False)
+        current = np.clip(base + detail, 0.0, 1.0)
+        for step in range(config.iterations):
+            current, loss = ascent_step(current, gradient, config, rng)
+            report(Progress(octave, len(shapes), step + 1, config.iterations, shape, loss))
+        detail = current - base
+    return current

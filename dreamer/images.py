@@ -1,0 +1,218 @@
+"""Images in and out: load, orient, convert, resize, save with metadata.
+
+Inside dreamer an image is a float32 array of shape (H, W, 3) with values in
+[0, 1]. ``load_image`` turns whatever Pillow reads into that (plus the alpha
+channel, if any, kept aside), and ``save_image`` turns it back into a file,
+atomically, with the settings that made it in a PNG text chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from dreamer.errors import ImageError
+from dreamer.fileio import atomic_path
+
+#: Pillow refuses images above this many pixels (a decompression bomb guard).
+MAX_PIXELS = 20_000 * 20_000
+
+#: The PNG text chunk key that carries a result's settings.
+METADATA_KEY = "dreamer"
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image: RGB in [0, 1], and the alpha channel in [0, 1] or None."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), as Pillow says it."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def load_image(path: str | os.PathLike, max_size: int | None = None) -> LoadedImage:
+    """Read an image file into float32 RGB in [0, 1].
+
+    EXIF orientation is applied; grayscale, palette, 16-bit and CMYK images
+    are converted; an animated or multi-page file gives its first frame.
+
+    Args:
+        path: the file to read.
+        max_size: if given, downscale so that the long side is at most this.
+
+    Raises:
+        ImageError: the file is missing, empty, corrupt or not an image.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            with Image.open(path) as img:
+                img.seek(0)
+                img.load()
+                loaded = pil_to_loaded(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: image is too large (over {MAX_PIXELS:,} pixels)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"{path}: cannot read image ({_one_line(exc)})") from None
+    if max_size is not None:
+        loaded = fit_within(loaded, max_size)
+    return loaded
+
+
+def pil_to_loaded(img: Image.Image) -> LoadedImage:
+    """Convert a PIL image (any mode) to a LoadedImage, applying EXIF orientation."""
+    img = ImageOps.exif_transpose(img)
+    alpha = None
+    if "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba, dtype=np.float32)[..., 3] / 255.0
+        rgb = np.asarray(rgba.convert("RGB"), dtype=np.float32) / 255.0
+    elif img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        rgb = _wide_gray_to_rgb(np.asarray(img))
+    else:
+        rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return LoadedImage(np.ascontiguousarray(rgb, dtype=np.float32), alpha)
+
+
+def array_to_loaded(array: np.ndarray) -> LoadedImage:
+    """Accept an HxWx3 (or HxWx4, or HxW) uint8 or float array as an image."""
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        raise ImageError(f"expected an HxWx3 array, got shape {array.shape}")
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    elif np.issubdtype(array.dtype, np.floating):
+        array = np.clip(array.astype(np.float32), 0.0, 1.0)
+    else:
+        raise ImageError(f"expected a uint8 or float array, got {array.dtype}")
+    alpha = array[..., 3].copy() if array.shape[-1] == 4 else None
+    return LoadedImage(np.ascontiguousarray(array[..., :3]), alpha)
+
+
+def fit_within(image: LoadedImage, max_size: int) -> LoadedImage:
+    """Downscale so that the long side is at most ``max_size``; never upscale."""
+    height, width = image.rgb.shape[:2]
+    if max(height, width) <= max_size:
+        return image
+    scale = max_size / max(height, width)
+    shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    alpha = None if image.alpha is None else resize(image.alpha[..., None], shape)[..., 0]
+    return LoadedImage(resize(image.rgb, shape), alpha)
+
+
+def resize(array: np.ndarray, shape: tuple[int, int], clip: bool = True) -> np.ndarray:
+    """Resize an HxWxC float32 array to ``shape`` (H, W) with Pillow's bicubic filter.
+
+    Downscaling is antialiased. With ``clip`` (for images) values are clipped
+    back into [0, 1]; without it (for signed detail layers) they are kept.
+    """
+    height, width = shape
+    if array.shape[:2] == (height, width):
+        return array.astype(np.float32, copy=True)
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(array[..., c], dtype=np.float32), mode="F").resize(
+                (width, height), Image.Resampling.BICUBIC
+            )
+        )
+        for c in range(array.shape[-1])
+    ]
+    out = np.stack(channels, axis=-1).astype(np.float32)
+    return np.clip(out, 0.0, 1.0) if clip else out
+
+
+def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
+    """float32 [0, 1] RGB (and optional alpha) -> an 8-bit PIL image."""
+    rgb8 = np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if alpha is None:
+        return Image.fromarray(rgb8, mode="RGB")
+    alpha8 = np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return Image.fromarray(np.dstack([rgb8, alpha8]), mode="RGBA")
+
+
+def writable_format(path: str | os.PathLike) -> str:
+    """The Pillow format for a path's extension, or an ImageError if none writes it."""
+    ext = Path(path).suffix.lower()
+    Image.init()
+    fmt = Image.EXTENSION.get(ext)
+    if not ext:
+        raise ImageError(f"{path}: output needs an extension such as .png, .jpg or .webp")
+    if fmt is None or fmt not in Image.SAVE:
+        raise ImageError(f"{path}: Pillow cannot write '{ext}' files (try .png, .jpg or .webp)")
+    return fmt
+
+
+def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Write ``image`` to ``path`` atomically; the format follows the extension.
+
+    A PNG gets ``metadata`` as JSON in a text chunk (key ``dreamer``). A
+    format without alpha (JPEG) gets the image flattened on white.
+
+    Raises:
+        ImageError: the extension is not writable, or the write failed
+            (no space, no permission); no partial file is left.
+    """
+    path = Path(path)
+    fmt = writable_format(path)
+    params = {}
+    if fmt == "PNG" and metadata is not None:
+        info = PngImagePlugin.PngInfo()
+        info.add_text(METADATA_KEY, json.dumps(metadata, sort_keys=True))
+        params["pnginfo"] = info
+    elif fmt in ("JPEG", "WEBP"):
+        params["quality"] = 95
+    if image.mode == "RGBA" and fmt in ("JPEG", "BMP", "PPM", "EPS", "PCX"):
+        image = _flatten(image)
+    try:
+        with atomic_path(path) as tmp:
+            image.save(tmp, format=fmt, **params)
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot write ({_one_line(exc)})") from None
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict | None:
+    """The settings a dreamer PNG carries, or None."""
+    with Image.open(path) as img:
+        text = getattr(img, "text", {}).get(METADATA_KEY)
+    return None if text is None else json.loads(text)
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    background = Image.new("RGB", image.size, (255, 255, 255))
+    background.paste(image, mask=image.getchannel("A"))
+    return background
+
+
+def _wide_gray_to_rgb(values: np.ndarray) -> np.ndarray:
+    values = values.astype(np.float32)
+    top = 65535.0 if values.max(initial=0) > 255 else 255.0
+    gray = np.clip(values / top, 0.0, 1.0)
+    return np.repeat(gray[..., None], 3, axis=-1)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

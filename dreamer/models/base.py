@@ -1,0 +1,106 @@
+"""The model adapter: what the engine needs to know about a network.
+
+An adapter wraps a Keras model whose input is the *model's own* range and
+exposes:
+
+- ``preprocess``: float32 images in [0, 1] (NHWC, RGB) -> the model's input;
+- ``layers``: every dreamable layer, in network order, with its output shape;
+- ``feature_model``: a Keras model from the preprocessed input to a dict of
+  layer name -> activation, for the layers an objective needs.
+
+Nothing outside ``dreamer.models`` knows how a particular network wants its
+pixels scaled.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from dreamer.errors import ModelError
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One dreamable layer: its name and its output shape (H, W, C), None where free."""
+
+    name: str
+    shape: tuple
+
+    @property
+    def channels(self) -> int:
+        return int(self.shape[-1])
+
+
+@dataclass
+class ModelAdapter:
+    """A network ready to dream with.
+
+    Attributes:
+        name: the registered name (or a path) shown to the user.
+        model: a Keras model taking the preprocessed NHWC input.
+        preprocess: maps a [0, 1] float32 NHWC tensor to the model's input.
+        default_layer: the layer used when the user names none.
+        min_size: the smallest image side the network accepts.
+        labels: class names for ``classify``, or None.
+        layer_filter: which of ``model.layers`` are worth listing.
+    """
+
+    name: str
+    model: object
+    preprocess: Callable
+    default_layer: str
+    min_size: int = 32
+    labels: Sequence[str] | None = None
+    input_channels: int = 3
+    _layers: list = field(default=None, repr=False)
+
+    def layers(self) -> list[LayerInfo]:
+        """Every dreamable layer (4-D output), in network order."""
+        if self._layers is None:
+            infos = []
+            for layer in self.model.layers:
+                shape = _output_shape(layer)
+                if shape is not None and len(shape) == 4:
+                    infos.append(LayerInfo(layer.name, tuple(shape[1:])))
+            self._layers = infos
+        return self._layers
+
+    def layer_names(self) -> list[str]:
+        return [info.name for info in self.layers()]
+
+    def layer_info(self, name: str) -> LayerInfo:
+        """The named layer, or a ModelError naming the closest valid layers."""
+        for info in self.layers():
+            if info.name == name:
+                return info
+        raise ModelError(unknown_layer_message(name, self.layer_names(), self.name))
+
+    def feature_model(self, layer_names: Sequence[str]):
+        """A Keras model: preprocessed input -> {layer name: activation}."""
+        import keras
+
+        for name in layer_names:
+            self.layer_info(name)
+        outputs = {name: self.model.get_layer(name).output for name in layer_names}
+        return keras.Model(self.model.inputs, outputs)
+
+
+def unknown_layer_message(name: str, valid: Sequence[str], model_name: str) -> str:
+    """One line that names the closest valid layers."""
+    close = difflib.get_close_matches(name, valid, n=5, cutoff=0.5)
+    if not close:
+        close = [v for v in valid if name.lower() in v.lower()][:5]
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    return (
+        f"unknown layer {name!r} in model {model_name!r}{hint} "
+        f"(see 'dream layers --model {model_name}')"
+    )
+
+
+def _output_shape(layer):
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError):
+        return None

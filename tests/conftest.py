@@ -1,0 +1,52 @@
+"""Tiny deterministic models and images, made here and never downloaded."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+
+
+def tiny_conv_model(kernel: int = 3, seed: int = 0, name: str = "tiny", stride: int = 2):
+    """Three named conv layers on an input of any size, with seeded weights."""
+    import keras
+
+    def conv(filters, stride, layer_name, index):
+        return keras.layers.Conv2D(
+            filters,
+            kernel,
+            strides=stride,
+            padding="same",
+            activation="relu",
+            name=layer_name,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + index),
+            bias_initializer=keras.initializers.Constant(0.01),
+        )
+
+    inputs = keras.Input((None, None, 3), name="pixels")
+    x = conv(8, 1, "conv1", 1)(inputs)
+    x = conv(16, stride, "conv2", 2)(x)
+    x = conv(16, 1, "conv3", 3)(x)
+    return keras.Model(inputs, x, name=name)
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    return tiny_conv_model()
+
+
+@pytest.fixture(scope="session")
+def pointwise_model():
+    """Only 1x1 convolutions: each pixel's gradient depends on that pixel alone."""
+    return tiny_conv_model(kernel=1, name="pointwise", stride=1)
+
+
+@pytest.fixture
+def photo() -> np.ndarray:
+    """A smooth 48x64 RGB test image in [0, 1], with some structure."""
+    y, x = np.mgrid[0:48, 0:64].astype(np.float32)
+    rgb = np.stack([x / 63, y / 47, 0.5 + 0.4 * np.sin(x / 5) * np.cos(y / 7)], axis=-1)
+    return np.clip(rgb, 0, 1).astype(np.float32)

@@ -1,0 +1,175 @@
+"""The engine on tiny seeded models: ascent, octaves, tiles, determinism."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dreamer.engine import (
+    DreamConfig,
+    GradientFunction,
+    NumericalError,
+    Progress,
+    ascent_step,
+    choose_tile_size,
+    octave_shapes,
+    run,
+    tile_edges,
+)
+from dreamer.errors import DreamerError
+from dreamer.models import adapter_for_keras
+from dreamer.objectives import combine, layer
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_model):
+    return adapter_for_keras(tiny_model, "tiny", "unit")
+
+
+@pytest.fixture(scope="module")
+def gradient(adapter):
+    return GradientFunction(adapter, layer("conv3"))
+
+
+def test_ascent_steps_raise_the_objective(gradient, photo):
+    config = DreamConfig(iterations=1, octaves=1, jitter=0, step_size=2.0)
+    rng = np.random.default_rng(0)
+    before, _ = gradient(photo)
+    image = photo
+    for _ in range(5):
+        image, _ = ascent_step(image, gradient, config, rng)
+    after, _ = gradient(image)
+    assert after > before * 1.05
+
+
+def test_step_moves_pixels_by_step_size_on_average(gradient, photo):
+    config = DreamConfig(jitter=0, step_size=3.0)
+    image = np.full_like(photo, 0.5)
+    out, _ = ascent_step(image, gradient, config, np.random.default_rng(0))
+    assert np.mean(np.abs(out - image)) * 255 == pytest.approx(3.0, rel=1e-3)
+
+
+def test_result_stays_in_range(gradient, photo):
+    out = run(photo, gradient, DreamConfig(iterations=3, octaves=2, step_size=50.0, seed=1))
+    assert out.dtype == np.float32 and out.shape == photo.shape
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_same_seed_same_pixels(gradient, photo):
+    config = DreamConfig(iterations=3, octaves=2, jitter=8, seed=7)
+    a = run(photo, gradient, config)
+    b = run(photo, gradient, config)
+    c = run(photo, gradient, replace(config, seed=8))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    "size, octaves, scale, min_size, expected, skipped",
+    [
+        ((100, 200), 3, 2.0, 8, [(25, 50), (50, 100), (100, 200)], 0),
+        ((100, 200), 4, 1.4, 8, [(36, 73), (51, 102), (71, 143), (100, 200)], 0),
+        ((40, 80), 3, 2.0, 16, [(20, 40), (40, 80)], 1),
+        ((16, 16), 1, 1.5, 16, [(16, 16)], 0),
+    ],
+)
+def test_octave_shapes(size, octaves, scale, min_size, expected, skipped):
+    assert octave_shapes(*size, octaves, scale, min_size) == (expected, skipped)
+
+
+def test_image_too_small_for_the_model_is_an_error():
+    with pytest.raises(DreamerError, match="at least 32x32"):
+        octave_shapes(20, 100, 4, 1.4, 32)
+
+
+def test_skipped_octaves_are_reported(gradient):
+    events: list[Progress] = []
+    image = np.full((12, 12, 3), 0.5, np.float32)
+    run(image, gradient, DreamConfig(iterations=1, octaves=3, octave_scale=2.0), events.append)
+    notes = [e.message for e in events if e.message]
+    assert notes and "skipped 2 octave" in notes[0]
+    assert sum(1 for e in events if e.message is None) == 1
+
+
+def test_progress_counts_every_step(gradient, photo):
+    events: list[Progress] = []
+    run(photo, gradient, DreamConfig(iterations=2, octaves=3), events.append)
+    steps = [(e.octave, e.step) for e in events if e.message is None]
+    assert steps == [(o, s) for o in range(3) for s in (1, 2)]
+    assert events[-1].shape == photo.shape[:2]
+
+
+@pytest.mark.parametrize(
+    "length, tile, offset, edges",
+    [
+        (10, 16, 3, [0, 10]),
+        (100, 40, 0, [0, 40, 80, 100]),
+        (100, 40, 5, [0, 45, 100]),  # the 5- and 15-long ends merge into their neighbours
+        (100, 40, 25, [0, 25, 65, 100]),
+        (120, 40, 40, [0, 40, 80, 120]),
+    ],
+)
+def test_tile_edges(length, tile, offset, edges):
+    assert tile_edges(length, tile, offset) == edges
+
+
+def test_auto_tile_size():
+    assert choose_tile_size((800, 1200), None) is None
+    assert choose_tile_size((3000, 4000), None) == 512
+    assert choose_tile_size((300, 400), 256) == 256
+    assert choose_tile_size((300, 400), 512) is None
+
+
+def test_tiled_and_untiled_gradients_agree_for_pointwise_model(pointwise_model, photo):
+    gradient = GradientFunction(adapter_for_keras(pointwise_model, "pw", "unit"), layer("conv3"))
+    whole_loss, whole = gradient(photo)
+    tiled_loss, tiled = gradient.tiled(photo, 16, np.random.default_rng(3))
+    np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-9)
+    assert tiled_loss == pytest.approx(whole_loss, rel=1e-4)
+
+
+def test_tiled_gradients_agree_away_from_seams(gradient, photo):
+    _, whole = gradient(photo)
+    _, tiled = gradient.tiled(photo, 32, np.random.default_rng(0))
+    # 48x64 in 32 px tiles: edges at 32 both ways; a seam changes gradients up to ~8 px away
+    inside = (slice(0, 22), slice(0, 22))
+    np.testing.assert_allclose(tiled[inside], whole[inside], rtol=1e-4, atol=1e-9)
+    assert not np.allclose(tiled[28:36], whole[28:36], rtol=1e-4, atol=1e-9)
+
+
+def test_random_tile_offsets_follow_the_stride_grid():
+    from dreamer.engine import random_offset
+
+    rng = np.random.default_rng(0)
+    offsets = {random_offset(512, rng) for _ in range(200)}
+    assert offsets <= set(range(0, 512, 32)) and len(offsets) > 8
+    assert {random_offset(24, rng) for _ in range(50)} == {0, 16}
+
+
+def test_weighted_sum_of_layers(adapter, photo):
+    objective = combine({"conv1": 1.0, "conv3": 0.5})
+    gradient = GradientFunction(adapter, objective)
+    total, _ = gradient(photo)
+    one, _ = GradientFunction(adapter, layer("conv1"))(photo)
+    three, _ = GradientFunction(adapter, layer("conv3"))(photo)
+    assert total == pytest.approx(one + 0.5 * three, rel=1e-5)
+
+
+def test_nan_gradient_stops_with_a_clear_error(tiny_model, photo):
+    adapter = adapter_for_keras(tiny_model, "nan", "unit")
+    adapter.preprocess = lambda x: x * float("nan")
+    with pytest.raises(NumericalError, match="NaN or Inf"):
+        run(photo, GradientFunction(adapter, layer("conv3")), DreamConfig(iterations=1, octaves=1))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("iterations", 0), ("iterations", -1), ("octaves", 0), ("octave_scale", 1.0),
+     ("octave_scale", float("nan")), ("step_size", 0.0), ("step_size", float("inf")),
+     ("jitter", -1), ("tile_size", 4)],
+)
+def test_bad_settings_are_refused(field, value):
+    with pytest.raises(DreamerError):
+        DreamConfig(**{field: value})
