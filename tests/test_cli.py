@@ -109,7 +109,7 @@ def test_several_inputs_into_a_folder_and_a_failure_does_not_stop_the_batch(runn
     assert result.exit_code == 1
     assert "broken.jpg" in result.output and "Traceback" not in result.output
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
-        "a_tiny_conv2.png", "c_tiny_conv2.png"]
+        "a_tiny_conv3.png", "c_tiny_conv3.png"]
 
 
 def test_same_stem_twice_gets_two_names(runner, model_file, tmp_path):
@@ -119,7 +119,7 @@ def test_same_stem_twice_gets_two_names(runner, model_file, tmp_path):
     result = runner.invoke(main, dream_args(model_file, "a.png", "x/a.png"))
     assert result.exit_code == 0
     assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == [
-        "a_tiny_conv2.png", "a_tiny_conv2_1.png"]
+        "a_tiny_conv3.png", "a_tiny_conv3_1.png"]
 
 
 @pytest.mark.parametrize("ext, fmt", [(".jpg", "JPEG"), (".webp", "WEBP"), (".png", "PNG")])
@@ -185,7 +185,7 @@ def test_layers_lists_the_model(runner, model_file):
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert [l.split()[-3] for l in lines if "conv" in l and "x" in l] == ["conv1", "conv2", "conv3"]
-    assert "* conv2" in result.output  # the default: two thirds of the way in
+    assert "* conv3" in result.output  # the default: two thirds of the way in
     assert "?x?x16" in result.output
 
 

@@ -61,6 +61,8 @@ class ModelAdapter:
         if self._layers is None:
             infos = []
             for layer in self.model.layers:
+                if type(layer).__name__ == "InputLayer":
+                    continue
                 shape = _output_shape(layer)
                 if shape is not None and len(shape) == 4:
                     infos.append(LayerInfo(layer.name, tuple(shape[1:])))
