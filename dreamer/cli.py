@@ -153,7 +153,7 @@ def run_command(inputs, layers, iterations, octaves, octave_scale, step_size, ji
             iterations=iterations, octaves=octaves, octave_scale=octave_scale, step_size=step_size,
             jitter=jitter, tile_size=tile_size, seed=seed,
         )
-        targets = pipeline.plan_outputs([Path(p) for p in inputs], Path(output) if output else None)
+        targets = pipeline.plan_outputs([Path(p) for p in inputs], output)
         dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess)
         targets = pipeline.name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite, say)
     failures = 0
@@ -163,7 +163,7 @@ def run_command(inputs, layers, iterations, octaves, octave_scale, step_size, ji
                 written = pipeline.dream_one(dreamer, target, settings, max_size, quiet)
             except DreamerError as exc:
                 failures += 1
-                click.echo(f"error: {exc}", err=True)
+                click.echo(f"error: {_naming(target.input, exc)}", err=True)
                 continue
             say(f"wrote {written} (seed {settings.seed})")
     if failures:
@@ -214,9 +214,15 @@ def classify_command(images, top, labels, model, weights, preprocess, cache_dir)
                 click.echo(pipeline.classify_text(adapter, Path(image), top))
             except DreamerError as exc:
                 failures += 1
-                click.echo(f"error: {exc}", err=True)
+                click.echo(f"error: {_naming(Path(image), exc)}", err=True)
     if failures:
         sys.exit(EXIT_FAILED_INPUT)
+
+
+def _naming(path: Path, exc: Exception) -> str:
+    """An error message that starts with the input it is about."""
+    text = str(exc)
+    return text if text.startswith(str(path)) else f"{click.format_filename(str(path))}: {text}"
 
 
 def quiet_tensorflow_import() -> None:

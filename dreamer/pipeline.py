@@ -40,7 +40,7 @@ def make_config(seed: int | None, **settings):
     return DreamConfig(seed=new_seed() if seed is None else seed, **settings)
 
 
-def plan_outputs(inputs: list[Path], output: Path | None) -> list[Target]:
+def plan_outputs(inputs: list[Path], output_text: str | None) -> list[Target]:
     """Check ``-o`` against the inputs and prepare the output folder.
 
     One input and ``-o`` naming a file (not an existing folder, no trailing
@@ -53,7 +53,8 @@ def plan_outputs(inputs: list[Path], output: Path | None) -> list[Target]:
     """
     from dreamer.images import writable_format
 
-    if output is not None and len(inputs) == 1 and not _is_folder_like(output):
+    output = Path(output_text) if output_text else None
+    if output is not None and len(inputs) == 1 and not _is_folder_like(output_text):
         writable_format(output)
         _ensure_folder(output.parent if str(output.parent) else Path("."))
         return [Target(inputs[0], output=output)]
@@ -195,8 +196,9 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-") or "dream"
 
 
-def _is_folder_like(path: Path) -> bool:
-    return path.is_dir() or str(path).endswith((os.sep, "/"))
+def _is_folder_like(text: str) -> bool:
+    """A folder, or meant as one: it exists as a folder or ends with a slash."""
+    return Path(text).is_dir() or text.endswith((os.sep, "/"))
 
 
 def _ensure_folder(folder: Path) -> None:

@@ -1,0 +1,64 @@
+"""End to end on the real embedded EfficientNet-Lite0: small images, few steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from dreamer.api import Dreamer
+from dreamer.cli import main
+from dreamer.engine import DreamConfig
+from dreamer.images import load_image, read_metadata
+
+pytestmark = pytest.mark.real_model
+
+SAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "samples"
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
+    return CliRunner()
+
+
+@pytest.fixture
+def small_cat(tmp_path):
+    path = tmp_path / "cat small.png"
+    Image.open(SAMPLES / "chelsea.png").resize((128, 85)).save(path)
+    return path
+
+
+def test_dream_raises_the_default_layer_and_writes_png(runner, small_cat, tmp_path):
+    result = runner.invoke(main, ["-i", "3", "--octaves", "2", "--seed", "0", str(small_cat)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "outputs" / "cat small_efficientnet-lite0_block5c_add.png"
+    assert read_metadata(out)["model"] == "efficientnet-lite0"
+    dreamer = Dreamer(cache_dir=tmp_path / "cache")
+    before, _ = dreamer.gradient(load_image(small_cat).rgb)
+    after, _ = dreamer.gradient(load_image(out).rgb)
+    assert after > before * 1.2
+
+
+def test_api_same_seed_same_pixels(tmp_path, small_cat):
+    dreamer = Dreamer(layers="block4c_add", cache_dir=tmp_path / "cache")
+    config = DreamConfig(iterations=2, octaves=2, seed=5)
+    a = np.asarray(dreamer.dream(small_cat, config))
+    b = np.asarray(dreamer.dream(small_cat, config))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_classify_names_the_cat(runner):
+    result = runner.invoke(main, ["classify", str(SAMPLES / "chelsea.png")])
+    assert result.exit_code == 0
+    top = result.output.splitlines()[1]
+    assert "cat" in top or "tabby" in top
+
+
+def test_layers_lists_the_default_model(runner):
+    result = runner.invoke(main, ["layers"])
+    assert result.exit_code == 0
+    assert "* block5c_add" in result.output and "top_activation" in result.output
+    assert "stem_conv" in result.output.splitlines()[1]
