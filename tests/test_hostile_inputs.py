@@ -229,7 +229,9 @@ def test_unwritable_output_folder_as_root_is_refused_too(model_file, workdir, mo
 
     rgb().save(workdir / "a.png")
     (workdir / "ro").mkdir()
-    monkeypatch.setattr(dreamer.pipeline.os, "access", lambda path, mode: Path(path).name != "ro")
+    real_access = os.access
+    monkeypatch.setattr(dreamer.pipeline.os, "access",
+                        lambda path, mode: real_access(path, mode) and not (Path(path).name == "ro" and mode & os.W_OK))
     result = run_cli(model_file, "a.png", "-o", "ro/")
     assert result.exit_code == EXIT_USAGE and "ro: the output folder is not writable" in result.output
 
