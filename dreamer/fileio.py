@@ -34,11 +34,18 @@ def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual mode
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:

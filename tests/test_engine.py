@@ -173,3 +173,4 @@ def test_nan_gradient_stops_with_a_clear_error(tiny_model, photo):
 def test_bad_settings_are_refused(field, value):
     with pytest.raises(DreamerError):
         DreamConfig(**{field: value})
+
