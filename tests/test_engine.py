@@ -174,3 +174,10 @@ def test_bad_settings_are_refused(field, value):
     with pytest.raises(DreamerError):
         DreamConfig(**{field: value})
 
+
+
+def test_new_sizes_do_not_retrace_the_compiled_step(adapter, photo):
+    gradient = GradientFunction(adapter, layer("conv2"))
+    run(photo, gradient, DreamConfig(iterations=1, octaves=3, tile_size=24))
+    gradient(np.zeros((50, 70, 3), np.float32))
+    assert gradient._gradient.experimental_get_tracing_count() == 1
