@@ -91,6 +91,8 @@ class Dreamer:
         rgb = self.dream_array(loaded.rgb, config, progress)
         result = to_pil(rgb, loaded.alpha)
         result.info["dreamer"] = self.settings(config)
+        if loaded.icc_profile:
+            result.info["icc_profile"] = loaded.icc_profile
         return result
 
     def settings(self, config: DreamConfig) -> dict:

@@ -33,6 +33,7 @@ class LoadedImage:
 
     rgb: np.ndarray
     alpha: np.ndarray | None = None
+    icc_profile: bytes | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -91,7 +92,8 @@ def pil_to_loaded(img: Image.Image) -> LoadedImage:
         rgb = _wide_gray_to_rgb(np.asarray(img))
     else:
         rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return LoadedImage(np.ascontiguousarray(rgb, dtype=np.float32), alpha)
+    icc = img.info.get("icc_profile") or None
+    return LoadedImage(np.ascontiguousarray(rgb, dtype=np.float32), alpha, icc)
 
 
 def array_to_loaded(array: np.ndarray) -> LoadedImage:
@@ -119,7 +121,7 @@ def fit_within(image: LoadedImage, max_size: int) -> LoadedImage:
     scale = max_size / max(height, width)
     shape = (max(1, round(height * scale)), max(1, round(width * scale)))
     alpha = None if image.alpha is None else resize(image.alpha[..., None], shape)[..., 0]
-    return LoadedImage(resize(image.rgb, shape), alpha)
+    return LoadedImage(resize(image.rgb, shape), alpha, image.icc_profile)
 
 
 def resize(array: np.ndarray, shape: tuple[int, int], clip: bool = True) -> np.ndarray:
@@ -168,7 +170,9 @@ def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | Non
     """Write ``image`` to ``path`` atomically; the format follows the extension.
 
     A PNG gets ``metadata`` as JSON in a text chunk (key ``dreamer``). A
-    format without alpha (JPEG) gets the image flattened on white.
+    format without alpha (JPEG) gets the image flattened on white. The
+    input's colour profile (``image.info["icc_profile"]``) is kept where the
+    format can carry one.
 
     Raises:
         ImageError: the extension is not writable, or the write failed
@@ -183,6 +187,8 @@ def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | Non
         params["pnginfo"] = info
     elif fmt in ("JPEG", "WEBP"):
         params["quality"] = 95
+    if image.info.get("icc_profile") and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        params["icc_profile"] = image.info["icc_profile"]
     if image.mode == "RGBA" and fmt in ("JPEG", "BMP", "PPM", "EPS", "PCX"):
         image = _flatten(image)
     try:

@@ -151,6 +151,14 @@ def test_bad_input_fails_with_one_line_naming_the_file(model_file, workdir, name
     assert not any((workdir / "outputs").iterdir())
 
 
+def test_colour_profile_is_kept(model_file, workdir):
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    rgb().save(workdir / "p.png", icc_profile=profile)
+    assert run_cli(model_file, "p.png", "-o", "out.jpg").exit_code == 0
+    with Image.open(workdir / "out.jpg") as out:
+        assert out.info.get("icc_profile") == profile
+
+
 @pytest.mark.parametrize("name, content, size", WORKING, ids=[c[0] for c in WORKING])
 def test_unusual_but_valid_input_dreams(model_file, workdir, name, content, size):
     path = write(workdir / name, content)
