@@ -50,3 +50,19 @@ def photo() -> np.ndarray:
     y, x = np.mgrid[0:48, 0:64].astype(np.float32)
     rgb = np.stack([x / 63, y / 47, 0.5 + 0.4 * np.sin(x / 5) * np.cos(y / 7)], axis=-1)
     return np.clip(rgb, 0, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory):
+    """The tiny model saved as a .keras file, as a user would hand it over."""
+    path = tmp_path_factory.mktemp("models") / "tiny.keras"
+    tiny_conv_model().save(path)
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A fresh current folder, with the model cache inside it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path

@@ -14,20 +14,8 @@ from PIL import Image
 from dreamer.cli import main
 from dreamer.images import read_metadata
 
-from conftest import tiny_conv_model
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "tiny.keras"
-    tiny_conv_model().save(path)
-    return path
-
-
 @pytest.fixture
-def runner(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
+def runner(workdir):
     return CliRunner()
 
 

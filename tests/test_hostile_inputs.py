@@ -32,19 +32,6 @@ from conftest import tiny_conv_model
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "tiny.keras"
-    tiny_conv_model().save(path)
-    return path
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def run_cli(model_file, *args):
     base = ["--model", str(model_file), "--preprocess", "unit", "-i", "1", "--octaves", "1", "--seed", "0", "-q"]
     return CliRunner().invoke(main, [*base, *args])
