@@ -346,3 +346,18 @@ def test_random_small_images_dream_or_fail_cleanly(model_file, tmp_path, width, 
         assert result.exit_code == 0, result.output
     else:
         assert result.exit_code == EXIT_FAILED_INPUT and "needs at least 8x8" in result.output
+
+
+def test_weights_file_that_would_run_code_is_refused_and_runs_nothing(workdir):
+    marker = workdir / "PWNED"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch '{marker}'",))
+
+    (workdir / "evil.pth").write_bytes(__import__("pickle").dumps(Payload(), protocol=2))
+    rgb().save(workdir / "a.png")
+    result = CliRunner().invoke(main, ["--weights", "evil.pth", "a.png"])
+    assert result.exit_code == EXIT_USAGE
+    assert "refusing to load evil.pth" in result.output and "system" in result.output
+    assert not marker.exists() and not (workdir / "outputs").exists() or not any((workdir / "outputs").iterdir())
