@@ -360,4 +360,5 @@ def test_weights_file_that_would_run_code_is_refused_and_runs_nothing(workdir):
     result = CliRunner().invoke(main, ["--weights", "evil.pth", "a.png"])
     assert result.exit_code == EXIT_USAGE
     assert "refusing to load evil.pth" in result.output and "system" in result.output
-    assert not marker.exists() and not (workdir / "outputs").exists() or not any((workdir / "outputs").iterdir())
+    assert not marker.exists()
+    assert not (workdir / "outputs").exists() or not any((workdir / "outputs").iterdir())
