@@ -230,11 +230,11 @@ _BINOMIAL = np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32) / 16.0
 
 
 def _blur5(array: np.ndarray, gain: float = 1.0) -> np.ndarray:
-    """The separable 5x5 binomial filter over the first two axes (edges reflected)."""
+    """The separable 5x5 binomial filter over the first two axes (edges mirrored, so a constant stays constant)."""
     from scipy.ndimage import convolve1d
 
     kernel = _BINOMIAL * gain
-    return convolve1d(convolve1d(array, kernel, axis=0, mode="reflect"), kernel, axis=1, mode="reflect")
+    return convolve1d(convolve1d(array, kernel, axis=0, mode="mirror"), kernel, axis=1, mode="mirror")
 
 
 def _upsample(low: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
