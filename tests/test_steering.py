@@ -330,3 +330,23 @@ def test_cli_atlas(runner, classifier_file, tmp_path):
 def test_cli_atlas_errors(runner, classifier_file, args, message):
     result = runner.invoke(main, ["atlas", "--model", str(classifier_file), *args])
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+@pytest.mark.real_model
+def test_real_model_class_logit_rises_and_names_resolve(tmp_path_factory):
+    from dreamer.models import load_model
+    from dreamer.objectives import bind, class_logit
+
+    real = load_model("efficientnet-lite0", tmp_path_factory.mktemp("cache"))
+    tabby = bind(class_logit("Tabby"), real)
+    assert (tabby.index, tabby.layer, tabby.label) == (281, "predictions", "tabby")
+    with pytest.raises(DreamerError, match="unknown class 'tabby cat'.*closest: tabby"):
+        bind(class_logit("tabby cat"), real)
+    objective = bind(parse_objective("class(tabby) + 0.5*block5c_add:97 - 0.3*block3b_add"), real)
+    gradient = GradientFunction(real, objective)
+    image = np.full((64, 64, 3), 0.5, np.float32)
+    before, _ = gradient(image)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        image, _ = ascent_step(image, gradient, DreamConfig(jitter=4), rng)
+    assert gradient(image)[0] > before + 1.0
