@@ -350,3 +350,13 @@ def test_real_model_class_logit_rises_and_names_resolve(tmp_path_factory):
     for _ in range(3):
         image, _ = ascent_step(image, gradient, DreamConfig(jitter=4), rng)
     assert gradient(image)[0] > before + 1.0
+
+
+def test_cli_defaults_repeat_the_library_defaults():
+    from dreamer.atlas import ATLAS_CONFIG, TILE_SIZE
+    from dreamer.cli import ATLAS_DEFAULTS, DEFAULTS
+
+    for key, value in DEFAULTS.items():
+        assert getattr(DreamConfig(), key) == value, key
+    assert ATLAS_DEFAULTS == {"size": TILE_SIZE, "iterations": ATLAS_CONFIG.iterations,
+                              "octaves": ATLAS_CONFIG.octaves, "laplacian_levels": ATLAS_CONFIG.laplacian_levels}
