@@ -22,7 +22,10 @@ from dreamer.errors import DreamerError, ImageError
 from dreamer.fileio import default_cache_dir
 from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, to_pil
 from dreamer.models import DEFAULT_MODEL, ModelAdapter, load_model
-from dreamer.objectives import Objective, combine
+from dreamer.objectives import Objective, bind, class_logit, combine, guided
+
+#: A guide image is scaled down to fit in this many pixels (long side) before its features are taken.
+GUIDE_MAX_SIZE = 512
 
 _DEFAULTS = DreamConfig()
 
@@ -33,10 +36,15 @@ class Dreamer:
     Args:
         model: a registered model's name, a path to a saved Keras model, a
             ``keras.Model``, or a ModelAdapter.
-        layers: a layer name (``name`` or ``name=weight``), a list of them, a
-            dict of name -> weight, or an Objective; None uses the model's
-            default layer.
-        loss: ``"l2"`` (mean squared activation) or ``"mean"``.
+        layers: objective text (``"block5c_add:97 + 0.5*block4c_add"``, see
+            ``dreamer.objectives.GRAMMAR``; ``name=weight`` too), a list of
+            them (summed), a dict of name -> weight, or an Objective; None
+            uses the model's default layer (or only ``classes`` if given).
+        loss: ``"l2"`` (mean squared activation), ``"mean"``, or None: l2 for
+            whole layers, mean for channels and neurons.
+        classes: class names or indices whose logits to add to the objective.
+        guide: an image (path, PIL image or array): dream towards its
+            features at the objective's layers (whole layers only).
         cache_dir: where converted weights are cached (default: the user's
             cache folder).
         weights: a local weights file for a registered model.
@@ -48,18 +56,22 @@ class Dreamer:
         model=DEFAULT_MODEL,
         layers=None,
         *,
-        loss: str = "l2",
+        loss: str | None = None,
         cache_dir: str | os.PathLike | None = None,
         weights: str | os.PathLike | None = None,
         preprocess: str | None = None,
+        classes=(),
+        guide=None,
     ):
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.adapter: ModelAdapter = load_model(
             model, cache_dir, Path(weights) if weights else None, preprocess
         )
-        self.objective: Objective = combine(layers or self.adapter.default_layer, loss)
-        for name in self.objective.layers():
-            self.adapter.layer_info(name)
+        objective = build_objective(layers, classes, loss, self.adapter.default_layer)
+        if guide is not None:
+            source = Path(guide).name if isinstance(guide, (str, os.PathLike)) else "guide"
+            objective = guided(objective, self.adapter, as_loaded(guide, GUIDE_MAX_SIZE).rgb, source)
+        self.objective: Objective = bind(objective, self.adapter)
         self._gradient: GradientFunction | None = None
 
     @property
@@ -69,10 +81,11 @@ class Dreamer:
         return self._gradient
 
     def dream_array(
-        self, rgb: np.ndarray, config: DreamConfig, progress: ProgressCallback | None = None
+        self, rgb: np.ndarray, config: DreamConfig, progress: ProgressCallback | None = None,
+        mask: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Dream on float32 HxWx3 pixels in [0, 1]; returns the same format."""
-        return run(rgb, self.gradient, config, progress)
+        """Dream on float32 HxWx3 pixels in [0, 1] (mask: HxW weights); returns the same format."""
+        return run(rgb, self.gradient, config, progress, mask)
 
     def dream(
         self,
@@ -80,15 +93,21 @@ class Dreamer:
         config: DreamConfig | None = None,
         progress: ProgressCallback | None = None,
         max_size: int | None = None,
+        mask=None,
     ):
         """Dream on a path, a PIL image or an array; returns a PIL image.
 
+        ``mask`` (a path, PIL image or array; stretched to the image): only
+        its white part changes, grey blends, black stays as the input.
         The result's ``info["dreamer"]`` holds every setting (the seed
         included), which ``save_image`` writes into PNG files.
         """
+        from dreamer.images import mask_weights
+
         config = config or replace(_DEFAULTS, seed=new_seed())
         loaded = as_loaded(image, max_size)
-        rgb = self.dream_array(loaded.rgb, config, progress)
+        weights = None if mask is None else mask_weights(as_loaded(mask), loaded.rgb.shape[:2])
+        rgb = self.dream_array(loaded.rgb, config, progress, weights)
         result = to_pil(rgb, loaded.alpha)
         result.info["dreamer"] = self.settings(config)
         if loaded.icc_profile:
@@ -106,17 +125,30 @@ class Dreamer:
         }
 
 
+def build_objective(layers, classes, loss: str | None, default_layer: str) -> Objective:
+    """``layers`` plus the logits of ``classes``; the default layer when both are empty."""
+    class_terms = [class_logit(c) for c in ([classes] if isinstance(classes, (str, int)) else classes or ())]
+    if layers is None or (not isinstance(layers, Objective) and len(layers) == 0):
+        if class_terms:
+            return combine(class_terms)
+        layers = default_layer
+    objective = combine(layers, loss)
+    return combine([objective, *class_terms]) if class_terms else objective
+
+
 def new_seed() -> int:
     """A fresh random seed, to be recorded with the result."""
     return secrets.randbelow(2**31)
 
 
 def as_loaded(image, max_size: int | None = None) -> LoadedImage:
-    """A path, PIL image or array -> float32 RGB in [0, 1] (and alpha)."""
+    """A path, PIL image, array or LoadedImage -> float32 RGB in [0, 1] (and alpha)."""
     from PIL import Image
 
     from dreamer.images import fit_within
 
+    if isinstance(image, LoadedImage):
+        return fit_within(image, max_size) if max_size else image
     if isinstance(image, (str, os.PathLike)):
         return load_image(image, max_size)
     if isinstance(image, Image.Image):
@@ -129,17 +161,16 @@ def as_loaded(image, max_size: int | None = None) -> LoadedImage:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_dreamer(model: str, layers_key, loss: str, cache_dir, weights, preprocess) -> Dreamer:
-    layers = dict(layers_key) if layers_key is not None else None
-    return Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess)
+def _cached_dreamer(model: str, layers_key, classes: tuple, loss, cache_dir, weights, preprocess) -> Dreamer:
+    return Dreamer(model, layers_key, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
+                   classes=classes)
 
 
-def _layers_key(layers):
-    """A hashable form of ``layers`` (dict of name -> weight), or None."""
-    if layers is None:
+def _layers_key(layers, loss):
+    """A hashable form of ``layers`` (the parsed, unbound objective), or None."""
+    if layers is None or (not isinstance(layers, (str, Objective)) and len(layers) == 0):
         return None
-    objective = combine(layers)
-    return tuple((term.layer, weight) for weight, term in objective.terms())
+    return combine(layers, loss)
 
 
 def dream(
@@ -155,11 +186,16 @@ def dream(
     tile_size: int | None = _DEFAULTS.tile_size,
     seed: int | None = None,
     max_size: int | None = None,
-    loss: str = "l2",
+    loss: str | None = None,
     progress: ProgressCallback | None = None,
     cache_dir: str | os.PathLike | None = None,
     weights: str | os.PathLike | None = None,
     preprocess: str | None = None,
+    classes=(),
+    guide=None,
+    mask=None,
+    laplacian_levels: int = _DEFAULTS.laplacian_levels,
+    tv: float = _DEFAULTS.tv,
 ):
     """Dream on one image and return the result as a PIL image.
 
@@ -167,10 +203,16 @@ def dream(
         image: a path, a PIL image, or an HxWx3 uint8 array.
         model: a registered model's name, a path to a saved Keras model, or a
             ``keras.Model``.
-        layers: a layer name, a list of names (``name=weight`` allowed), or a
-            dict of name -> weight; None uses the model's default layer.
-        iterations, octaves, octave_scale, step_size, jitter, tile_size: see
-            ``dreamer.engine.DreamConfig``.
+        layers: objective text such as ``"block5c_add:97 + 0.5*block4c_add"``
+            (see ``dreamer.objectives.GRAMMAR``), a list of them (summed), a
+            dict of name -> weight, or an Objective; None uses the model's
+            default layer.
+        classes: class names or indices whose logits to maximise.
+        guide: dream towards this image's features (whole layers only).
+        mask: only the white part of this image changes; grey blends.
+        loss: "l2", "mean", or None (l2 for layers, mean for channels).
+        iterations, octaves, octave_scale, step_size, jitter, tile_size,
+            laplacian_levels, tv: see ``dreamer.engine.DreamConfig``.
         seed: the same seed, image and settings give the same pixels; None
             picks one, recorded in ``result.info["dreamer"]["seed"]``.
         max_size: downscale the input so its long side is at most this.
@@ -187,19 +229,24 @@ def dream(
         jitter=jitter,
         tile_size=tile_size,
         seed=new_seed() if seed is None else int(seed),
+        laplacian_levels=laplacian_levels,
+        tv=tv,
     )
-    if isinstance(model, (str, Path)) and not isinstance(layers, Objective):
+    classes = tuple([classes] if isinstance(classes, (str, int)) else classes or ())
+    if isinstance(model, (str, Path)) and not isinstance(layers, Objective) and guide is None:
         dreamer = _cached_dreamer(
             str(model),
-            _layers_key(layers),
+            _layers_key(layers, loss),
+            tuple(str(c) for c in classes),
             loss,
             None if cache_dir is None else str(cache_dir),
             None if weights is None else str(weights),
             preprocess,
         )
     else:
-        dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess)
-    return dreamer.dream(image, config, progress, max_size)
+        dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
+                          classes=classes, guide=guide)
+    return dreamer.dream(image, config, progress, max_size, mask)
 
 
 __all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed"]

@@ -28,7 +28,10 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 #: Defaults repeated from DreamConfig so that --help needs no TensorFlow import.
-DEFAULTS = {"iterations": 10, "octaves": 4, "octave_scale": 1.4, "step_size": 1.5, "jitter": 32}
+DEFAULTS = {"iterations": 10, "octaves": 4, "octave_scale": 1.4, "step_size": 1.5, "jitter": 32,
+            "laplacian_levels": 0, "tv": 0.0}
+#: The atlas' defaults, repeated from dreamer.atlas for the same reason.
+ATLAS_DEFAULTS = {"size": 128, "iterations": 24, "octaves": 3, "laplacian_levels": 4}
 
 
 class UserError(click.ClickException):
@@ -106,8 +109,17 @@ def main():
 
 @main.command("run")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(), metavar="INPUT...")
-@click.option("-l", "--layer", "layers", multiple=True, metavar="NAME[=WEIGHT]",
-              help="A layer to excite; repeat to mix layers, with optional weights. [default: the model's]")
+@click.option("-l", "--layer", "layers", multiple=True, metavar="OBJECTIVE",
+              help="What to excite: a layer, channels, a neuron, a class, or a weighted sum of them (see "
+                   "the objective forms above); repeat to add more. [default: the model's default layer]")
+@click.option("-c", "--class", "classes", multiple=True, metavar="NAME|INDEX",
+              help="Also maximise the logit of this class of a classifier (e.g. 'tabby' or 281); repeatable. "
+                   "Alone, it replaces the default layer.")
+@click.option("--guide", type=click.Path(exists=True, dir_okay=False), default=None, metavar="IMG",
+              help="Dream towards the features this image produces at the chosen layer(s) (whole layers only).")
+@click.option("--mask", type=click.Path(exists=True, dir_okay=False), default=None, metavar="IMG",
+              help="Only the white part of this image changes; grey blends; black stays exactly as the input. "
+                   "Stretched to each input's size.")
 @click.option("-i", "--iterations", type=click.IntRange(min=1), default=DEFAULTS["iterations"], show_default=True,
               help="Gradient-ascent steps per octave.")
 @click.option("--octaves", type=click.IntRange(min=1), default=DEFAULTS["octaves"], show_default=True,
@@ -124,8 +136,16 @@ def main():
                    "1 megapixel, 512 above]")
 @click.option("--max-size", type=click.IntRange(min=1), default=None,
               help="Downscale the input so its long side is at most this. [default: full resolution]")
-@click.option("--loss", type=click.Choice(["l2", "mean"]), default="l2", show_default=True,
-              help="l2: mean squared activation (DeepDream); mean: mean activation.")
+@click.option("--loss", type=click.Choice(["l2", "mean"]), default=None,
+              help="l2: mean squared activation (DeepDream); mean: mean activation. Applies to every layer, "
+                   "channel and neuron term without its own [l2]/[mean]; a class is always its logit. "
+                   "[default: l2 for whole layers, mean for channels and neurons]")
+@click.option("--laplacian", "laplacian_levels", type=click.IntRange(0, 12), default=DEFAULTS["laplacian_levels"],
+              show_default=True,
+              help="Smooth the gradient: normalise each level of a Laplacian pyramid of this many levels "
+                   "(4 is the TensorFlow notebook's); 0 is off. Softer, larger forms, less pixel grain.")
+@click.option("--tv", type=float, default=DEFAULTS["tv"], show_default=True, callback=finite_float(0.0),
+              help="Total-variation penalty on what the dream adds (0.1-0.5 smooths grain); 0 is off.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Random seed; the same seed and settings give the same pixels. [default: random, recorded]")
 @click.option("-o", "--output", type=click.Path(), default=None,
@@ -133,17 +153,34 @@ def main():
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
-def run_command(inputs, layers, iterations, octaves, octave_scale, step_size, jitter, tile_size, max_size,
-                loss, seed, output, overwrite, quiet, model, weights, preprocess, cache_dir):
+def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octave_scale, step_size, jitter,
+                tile_size, max_size, loss, laplacian_levels, tv, seed, output, overwrite, quiet, model, weights,
+                preprocess, cache_dir):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
+
+    \b
+    Objective forms (--layer):
+      block5c_add                  a whole layer
+      block5c_add:97               one channel
+      block5c_add:97,98,0-7        several channels (ranges allowed)
+      block5c_add:97@center        one neuron: channel 97 at the feature map's centre
+      class(tabby), class(281)     the logit of a class (or use --class)
+      'block5c_add + 0.5*block4c_add:12'   a weighted sum
+      'block5c_add - 0.3*block3b_add'      a negative weight suppresses
+      block5c_add:97[l2]           a term's own loss, [l2] or [mean]
+      block5c_add=0.5              a weight, the older form
 
     \b
     Examples:
       dream samples/chelsea.png
       dream --layer block4c_add --iterations 20 photo.jpg -o dreamy.png
       dream --layer block5c_add=1 --layer block3b_add=0.5 photo.jpg
+      dream --layer 'block5c_add:97 + 0.5*block4c_add - 0.3*block3b_add' photo.jpg
+      dream --class tabby --mask face_mask.png photo.jpg
+      dream --layer block4c_add --guide flowers.jpg photo.jpg
       dream --max-size 1024 --seed 42 *.jpg -o results/
       dream layers            # the layers you can name
+      dream atlas --layer block5c_add --channels 0-15
     """
     from dreamer import pipeline
 
@@ -151,16 +188,17 @@ def run_command(inputs, layers, iterations, octaves, octave_scale, step_size, ji
     with _user_errors():
         settings = pipeline.make_config(
             iterations=iterations, octaves=octaves, octave_scale=octave_scale, step_size=step_size,
-            jitter=jitter, tile_size=tile_size, seed=seed,
+            jitter=jitter, tile_size=tile_size, seed=seed, laplacian_levels=laplacian_levels, tv=tv,
         )
         targets = pipeline.plan_outputs([Path(p) for p in inputs], output)
-        dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess)
+        mask_image = pipeline.load_mask(mask)
+        dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, guide)
         targets = pipeline.name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite, say)
     failures = 0
     with _signals_as_exceptions():
         for target in targets:
             try:
-                written = pipeline.dream_one(dreamer, target, settings, max_size, quiet)
+                written = pipeline.dream_one(dreamer, target, settings, max_size, quiet, mask_image)
             except DreamerError as exc:
                 failures += 1
                 click.echo(f"error: {_naming(target.input, exc)}", err=True)
@@ -185,6 +223,66 @@ def layers_command(model, weights, preprocess, cache_dir):
     with _user_errors():
         adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess)
     click.echo(pipeline.layers_table(adapter))
+
+
+@main.command("atlas")
+@click.option("-l", "--layer", default=None, metavar="NAME", help="The layer to map. [default: the model's]")
+@click.option("--channels", default=None, metavar="LIST",
+              help="Channels to render: '0-63', '3,7,12-15' or 'all'. [default: the first 16]")
+@click.option("--size", type=click.IntRange(min=32), default=ATLAS_DEFAULTS["size"], show_default=True,
+              help="Each tile's side in pixels.")
+@click.option("-i", "--iterations", type=click.IntRange(min=1), default=ATLAS_DEFAULTS["iterations"],
+              show_default=True, help="Gradient-ascent steps per octave.")
+@click.option("--octaves", type=click.IntRange(min=1), default=ATLAS_DEFAULTS["octaves"], show_default=True,
+              help="Number of scales, the full tile size included.")
+@click.option("--laplacian", "laplacian_levels", type=click.IntRange(0, 12),
+              default=ATLAS_DEFAULTS["laplacian_levels"], show_default=True,
+              help="Laplacian-pyramid gradient normalisation levels; 0 is off.")
+@click.option("--columns", type=click.IntRange(min=1), default=None,
+              help="Tiles per row. [default: about square]")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Random seed of the start noise and the jitter (channel c uses seed + c).")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Output file. [default: outputs/atlas_<model>_<layer>_<channels>.png]")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
+@model_options
+def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, columns, seed, output, overwrite,
+                  quiet, model, weights, preprocess, cache_dir):
+    """Map a layer: each channel's favourite pattern, on one labelled contact sheet.
+
+    Every channel is rendered from grey noise by gradient ascent on its mean
+    activation, with jitter and small random rotations and scalings at each
+    step, over a few octaves; its number is written under its tile.
+
+    \b
+    Examples:
+      dream atlas --layer block5c_add
+      dream atlas --layer block4c_add --channels 0-63 -o block4c.png
+      dream atlas --model my_classifier.keras --layer conv3 --channels all
+    """
+    from dataclasses import replace
+
+    from dreamer import pipeline
+    from dreamer.atlas import ATLAS_CONFIG
+
+    say = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    with _user_errors():
+        config = replace(ATLAS_CONFIG, iterations=iterations, octaves=octaves, laplacian_levels=laplacian_levels,
+                         seed=seed)
+        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess)
+        layer = layer or adapter.default_layer
+        chosen = pipeline.atlas_channels(adapter, layer, channels)
+        target = pipeline.plan_outputs([Path("atlas")], output)
+        label = f"{layer}_{chosen[0]}-{chosen[-1]}" if chosen == tuple(range(chosen[0], chosen[-1] + 1)) else layer
+        target = pipeline.name_outputs(target, adapter.name, label, overwrite, say)[0]
+    with _signals_as_exceptions():
+        try:
+            written = pipeline.render_atlas(adapter, layer, chosen, config, size, columns, target.output, quiet)
+        except DreamerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED_INPUT)
+    say(f"wrote {written} ({len(chosen)} channels of {layer})")
 
 
 @main.command("classify")

@@ -49,6 +49,16 @@ class DreamConfig:
             image size (one piece up to about a megapixel, 512 px tiles above).
         seed: the seed of the random shifts; the same seed, input and settings
             give the same pixels on the same machine.
+        laplacian_levels: split the gradient into a Laplacian pyramid of this
+            many levels and give each level unit RMS before the step (the
+            TensorFlow 2015 DeepDream notebook's smoothing); 0 or 1: off.
+        tv: the strength of a total-variation penalty on what the dream adds
+            (the image minus the octave's start), relative to the normalised
+            gradient; 0: off.
+        rotate: the largest random rotation (degrees) of the image before each
+            step's gradient (for robustness, as feature visualisation does).
+        scale_jitter: the largest random relative scale change before each
+            step's gradient (0.05: between 1/1.05 and 1.05).
     """
 
     iterations: int = 10
@@ -58,6 +68,10 @@ class DreamConfig:
     jitter: int = 32
     tile_size: int | None = None
     seed: int = 0
+    laplacian_levels: int = 0
+    tv: float = 0.0
+    rotate: float = 0.0
+    scale_jitter: float = 0.0
 
     def __post_init__(self):
         checks = [
@@ -67,6 +81,10 @@ class DreamConfig:
             (math.isfinite(self.step_size) and self.step_size > 0, "step size must be a positive number"),
             (self.jitter >= 0, "jitter must be 0 or more"),
             (self.tile_size is None or self.tile_size >= 16, "tile size must be at least 16"),
+            (0 <= self.laplacian_levels <= 12, "laplacian levels must be between 0 and 12"),
+            (math.isfinite(self.tv) and self.tv >= 0, "tv strength must be 0 or more"),
+            (math.isfinite(self.rotate) and 0 <= self.rotate <= 180, "rotation must be between 0 and 180 degrees"),
+            (math.isfinite(self.scale_jitter) and 0 <= self.scale_jitter < 1, "scale jitter must be in [0, 1)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -208,24 +226,134 @@ class GradientFunction:
         return total, grad
 
 
+_BINOMIAL = np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32) / 16.0
+
+
+def _blur5(array: np.ndarray, gain: float = 1.0) -> np.ndarray:
+    """The separable 5x5 binomial filter over the first two axes (edges mirrored, so a constant stays constant)."""
+    from scipy.ndimage import convolve1d
+
+    kernel = _BINOMIAL * gain
+    return convolve1d(convolve1d(array, kernel, axis=0, mode="mirror"), kernel, axis=1, mode="mirror")
+
+
+def _upsample(low: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Zero-insert ``low`` to ``shape`` and interpolate (the pyramid's expand step)."""
+    up = np.zeros(tuple(shape) + low.shape[2:], np.float32)
+    up[::2, ::2] = low
+    return _blur5(up, gain=2.0)
+
+
+def laplacian_split(array: np.ndarray, levels: int) -> list[np.ndarray]:
+    """A Laplacian pyramid of an HxWxC array: ``levels`` arrays, coarsest first.
+
+    The first is the low-pass residual; each next one the detail lost by
+    halving. ``laplacian_merge`` of the result gives ``array`` back.
+    """
+    details = []
+    current = array.astype(np.float32, copy=False)
+    for _ in range(levels - 1):
+        if min(current.shape[:2]) < 2:
+            break
+        low = _blur5(current)[::2, ::2]
+        details.append(current - _upsample(low, current.shape[:2]))
+        current = low
+    return [current] + details[::-1]
+
+
+def laplacian_merge(pyramid: list[np.ndarray]) -> np.ndarray:
+    """The inverse of ``laplacian_split``."""
+    image = pyramid[0]
+    for detail in pyramid[1:]:
+        image = _upsample(image, detail.shape[:2]) + detail
+    return image
+
+
+def laplacian_normalize(grad: np.ndarray, levels: int) -> np.ndarray:
+    """Give every level of ``grad``'s Laplacian pyramid unit RMS, then merge.
+
+    This evens out the gradient's scales: without it the finest level (pixel
+    noise) dominates; with it coarse structure gets its share.
+    """
+    pyramid = laplacian_split(grad, levels)
+    return laplacian_merge([level / max(float(np.sqrt(np.mean(level**2))), 1e-10) for level in pyramid])
+
+
+def tv_gradient(detail: np.ndarray, eps: float = 1.0 / 255.0) -> np.ndarray:
+    """The gradient of the isotropic total variation of an HxWxC array.
+
+    Each pixel gets a value in about [-4, 4], whatever the detail's
+    amplitude, so it can be weighed directly against a normalised gradient.
+    """
+    dy = np.zeros_like(detail)
+    dx = np.zeros_like(detail)
+    dy[:-1] = detail[1:] - detail[:-1]
+    dx[:, :-1] = detail[:, 1:] - detail[:, :-1]
+    magnitude = np.sqrt(dx**2 + dy**2 + eps**2)
+    py, px = dy / magnitude, dx / magnitude
+    grad = -(py + px)
+    grad[1:] += py[:-1]
+    grad[:, 1:] += px[:, :-1]
+    return grad
+
+
+def _affine(array: np.ndarray, angle: float, scale: float) -> np.ndarray:
+    """``array`` rotated by ``angle`` degrees and scaled by ``scale`` about its centre (edges reflected)."""
+    from scipy.ndimage import affine_transform
+
+    theta = math.radians(angle)
+    rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]]) / scale
+    matrix = np.eye(3)
+    matrix[:2, :2] = rotation
+    centre = np.array([(array.shape[0] - 1) / 2, (array.shape[1] - 1) / 2, 0.0])
+    offset = centre - matrix @ centre
+    return affine_transform(array, matrix, offset=offset, order=1, mode="reflect").astype(np.float32)
+
+
+def _transformed_gradient(image, gradient, config, rng, tile):
+    """The gradient at a randomly rotated and scaled copy of ``image``, mapped back."""
+    angle = float(rng.uniform(-config.rotate, config.rotate)) if config.rotate else 0.0
+    scale = float(np.exp(rng.uniform(-1, 1) * math.log1p(config.scale_jitter))) if config.scale_jitter else 1.0
+    if angle == 0.0 and scale == 1.0:
+        return gradient.tiled(image, tile, rng)
+    loss, grad = gradient.tiled(_affine(image, angle, scale), tile, rng)
+    return loss, _affine(grad, -angle, 1.0 / scale)
+
+
 def ascent_step(
     image: np.ndarray,
     gradient: GradientFunction,
     config: DreamConfig,
     rng: np.random.Generator,
+    mask: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    """One jittered, normalised gradient-ascent step; returns (image, objective)."""
+    """One jittered, normalised gradient-ascent step; returns (image, objective).
+
+    Args:
+        mask: HxW weights in [0, 1]; each pixel's change is multiplied by its
+            weight (0: the pixel does not change).
+        reference: the undreamed image at this octave's size; with
+            ``config.tv`` the total variation of ``image - reference`` (what
+            the dream added) is penalised (None: of the image itself).
+    """
     shift = tuple(int(s) for s in rng.integers(-config.jitter, config.jitter + 1, size=2))
     rolled = np.roll(image, shift, axis=(0, 1))
     tile = choose_tile_size(image.shape[:2], config.tile_size)
-    loss, grad = gradient.tiled(rolled, tile, rng)
+    loss, grad = _transformed_gradient(rolled, gradient, config, rng, tile)
     if not (math.isfinite(loss) and np.isfinite(grad).all()):
         raise NumericalError(
             "the model produced NaN or Inf values in the gradient; try another layer, "
             "a smaller step size, or check the model's preprocessing"
         )
     grad = np.roll(grad, (-shift[0], -shift[1]), axis=(0, 1))
+    if config.laplacian_levels > 1:
+        grad = laplacian_normalize(grad, config.laplacian_levels)
     grad /= max(float(np.mean(np.abs(grad))), 1e-20)
+    if config.tv:
+        grad -= config.tv * tv_gradient(image - reference if reference is not None else image)
+    if mask is not None:
+        grad *= mask[..., None]
     image = np.clip(image + (config.step_size / 255.0) * grad, 0.0, 1.0)
     return image.astype(np.float32, copy=False), loss
 
@@ -235,8 +363,15 @@ def run(
     gradient: GradientFunction,
     config: DreamConfig,
     progress: ProgressCallback | None = None,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Dream: gradient ascent over octaves. Returns an HxWx3 float32 image in [0, 1].
+
+    Args:
+        mask: None, or HxW weights in [0, 1] of the image's size: where the
+            image may change (1), may not (0), or partly. It scales every
+            step's change, and the result is blended with the input by it,
+            so where it is 0 the result equals ``image`` exactly.
 
     Raises:
         DreamerError: the image is too small for the model.
@@ -244,6 +379,8 @@ def run(
     """
     report = progress or (lambda _event: None)
     height, width = image.shape[:2]
+    if mask is not None and mask.shape != (height, width):
+        raise DreamerError(f"the mask is {mask.shape[1]}x{mask.shape[0]}; the image is {width}x{height}")
     shapes, skipped = octave_shapes(
         height, width, config.octaves, config.octave_scale, gradient.adapter.min_size
     )
@@ -261,8 +398,11 @@ def run(
         base = resize(image, shape)
         detail = resize(detail, shape, clip=False)
         current = np.clip(base + detail, 0.0, 1.0)
+        weights = None if mask is None else resize(mask[..., None], shape)[..., 0]
         for step in range(config.iterations):
-            current, loss = ascent_step(current, gradient, config, rng)
+            current, loss = ascent_step(current, gradient, config, rng, weights, base)
             report(Progress(octave, len(shapes), step + 1, config.iterations, shape, loss))
         detail = current - base
+    if mask is not None:
+        current = (mask[..., None] * current + (1.0 - mask[..., None]) * image).astype(np.float32)
     return current

@@ -145,6 +145,16 @@ def resize(array: np.ndarray, shape: tuple[int, int], clip: bool = True) -> np.n
     return np.clip(out, 0.0, 1.0) if clip else out
 
 
+def mask_weights(image: LoadedImage, shape: tuple[int, int]) -> np.ndarray:
+    """A mask image -> HxW float32 weights in [0, 1] of ``shape`` (H, W).
+
+    White is 1, black 0, grey between (the luminance, ITU-R 601); the mask is
+    stretched to ``shape`` if its size differs.
+    """
+    luma = image.rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    return resize(luma[..., None].astype(np.float32), shape)[..., 0]
+
+
 def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
     """float32 [0, 1] RGB (and optional alpha) -> an 8-bit PIL image."""
     rgb8 = np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -1,25 +1,62 @@
-"""What to maximise: small, composable objective values.
+"""What to maximise: small, composable objective values, and the text that names them.
 
 An objective names the layers it needs (``layers``) and, called on a dict of
-layer name -> activation tensor (NHWC), returns a scalar tensor. Objectives
-add and scale: ``layer("mixed4c") + 0.5 * layer("mixed4d")``.
+layer name -> activation tensor, returns a scalar tensor. Objectives add,
+subtract and scale: ``layer("mixed4c") + 0.5 * channel("mixed4d", 12)``.
 
-``parse_layer_spec`` turns the CLI's ``name`` or ``name=weight`` into one.
+The kinds:
+
+- ``LayerObjective``: a whole layer (DeepDream);
+- ``ChannelObjective``: some channels of a layer;
+- ``NeuronObjective``: one channel at the centre of the feature map;
+- ``ClassObjective``: the logit of one class of a classifier (the model's
+  final, 2-D output, before any softmax);
+- ``GuideObjective``: the image's features matched to a guide image's
+  features at a layer (Google's 2015 notebook);
+- ``Sum``: a weighted sum of the others.
+
+``loss`` is how a layer, channel or neuron's activations become a number:
+``"l2"`` the mean of their squares, ``"mean"`` their mean. ``None`` picks each
+term's natural one: l2 for a whole layer (DeepDream), mean for channels and
+neurons (so the sign matters: a channel is made to fire, not to swing). A
+class is always its logit; a guide always its dot products.
+
+``parse_objective`` reads the objective grammar (see ``GRAMMAR``), which
+still accepts the older ``NAME=WEIGHT``. Objectives parsed from text may be
+*unbound*: a class named by text needs the model's labels. ``bind(objective,
+adapter)`` checks every layer, channel and class against the model and
+returns the objective ready to run.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from dreamer.errors import DreamerError
+import numpy as np
+
+from dreamer.errors import DreamerError, ModelError
 
 LOSSES = ("l2", "mean")
 
+#: The objective grammar, as shown in ``dream --help`` and the README.
+GRAMMAR = """\
+  block5c_add                  a whole layer
+  block5c_add:97               one channel
+  block5c_add:97,98,0-7        several channels (ranges allowed)
+  block5c_add:97@center        one neuron: channel 97 at the centre of the feature map
+  class(tabby), class(281)     the logit of a class (name or index)
+  block5c_add + 0.5*block4c_add:12     a weighted sum
+  block5c_add - 0.3*block3b_add        a negative weight suppresses a feature
+  block5c_add:97[l2]           a per-term loss: [l2] or [mean]
+  block5c_add=0.5              the older NAME=WEIGHT form"""
+
 
 class Objective:
-    """Base class: ``layers`` and ``__call__(activations) -> scalar``; supports + and *."""
+    """Base class: ``layers`` and ``__call__(activations) -> scalar``; supports +, - and *."""
 
     def layers(self) -> tuple[str, ...]:
         raise NotImplementedError
@@ -33,6 +70,12 @@ class Objective:
 
     def terms(self) -> tuple[tuple[float, "Objective"], ...]:
         return ((1.0, self),)
+
+    def bind(self, adapter) -> "Objective":
+        """This objective checked against ``adapter`` (see module ``bind``)."""
+        for layer_name in self.layers():
+            adapter.layer_info(layer_name)
+        return self
 
     def __add__(self, other: "Objective") -> "Objective":
         return Sum(self.terms() + other.terms())
@@ -52,6 +95,16 @@ class Objective:
         return self.name
 
 
+def activation_loss(values, loss: str):
+    """The mean (``"mean"``) or mean square (``"l2"``) of a tensor, as float32."""
+    import tensorflow as tf
+
+    values = tf.cast(values, tf.float32)
+    if loss == "mean":
+        return tf.reduce_mean(values)
+    return tf.reduce_mean(tf.square(values))
+
+
 @dataclass(frozen=True, eq=True)
 class LayerObjective(Objective):
     """How strongly a whole layer fires.
@@ -68,16 +121,150 @@ class LayerObjective(Objective):
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
-
-        act = tf.cast(activations[self.layer], tf.float32)
-        if self.loss == "mean":
-            return tf.reduce_mean(act)
-        return tf.reduce_mean(tf.square(act))
+        return activation_loss(activations[self.layer], self.loss)
 
     @property
     def name(self) -> str:
         return self.layer if self.loss == "l2" else f"{self.layer}[{self.loss}]"
+
+
+@dataclass(frozen=True, eq=True)
+class ChannelObjective(Objective):
+    """Some channels of a layer, over every position: their mean (or mean square)."""
+
+    layer: str
+    channels: tuple[int, ...]
+    loss: str = "mean"
+
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, activations):
+        import tensorflow as tf
+
+        return activation_loss(tf.gather(activations[self.layer], list(self.channels), axis=-1), self.loss)
+
+    def bind(self, adapter) -> Objective:
+        check_channels(adapter, self.layer, self.channels)
+        return self
+
+    @property
+    def name(self) -> str:
+        suffix = "" if self.loss == "mean" else f"[{self.loss}]"
+        return f"{self.layer}:{channel_list_text(self.channels)}{suffix}"
+
+
+@dataclass(frozen=True, eq=True)
+class NeuronObjective(Objective):
+    """One channel at the centre position of the layer's feature map.
+
+    The centre is ``(height // 2, width // 2)`` of whatever the network sees:
+    the whole image, or each tile when the image is dreamed in tiles.
+    """
+
+    layer: str
+    channel: int
+    loss: str = "mean"
+
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, activations):
+        import tensorflow as tf
+
+        act = activations[self.layer]
+        shape = tf.shape(act)
+        return activation_loss(act[:, shape[1] // 2, shape[2] // 2, self.channel], self.loss)
+
+    def bind(self, adapter) -> Objective:
+        check_channels(adapter, self.layer, (self.channel,))
+        return self
+
+    @property
+    def name(self) -> str:
+        suffix = "" if self.loss == "mean" else f"[{self.loss}]"
+        return f"{self.layer}:{self.channel}@center{suffix}"
+
+
+@dataclass(frozen=True, eq=True)
+class ClassObjective(Objective):
+    """The logit of one class: the model's final output (N x classes), pre-softmax.
+
+    Made from text (``query``: a class name or index) it is unbound;
+    ``bind`` finds the class among the model's labels and the model's
+    output layer, or says which names come closest.
+    """
+
+    query: str
+    index: int | None = None
+    layer: str | None = None
+    label: str | None = None
+
+    def layers(self) -> tuple[str, ...]:
+        if self.layer is None:
+            raise DreamerError(f"class({self.query}) is not bound to a model yet")
+        return (self.layer,)
+
+    def __call__(self, activations):
+        import tensorflow as tf
+
+        logits = tf.cast(activations[self.layer], tf.float32)
+        return tf.reduce_mean(logits[:, self.index])
+
+    def bind(self, adapter) -> Objective:
+        output = adapter.class_layer()
+        labels = list(adapter.labels) if adapter.labels else None
+        index, label = resolve_class(self.query, labels, output.channels, adapter.name)
+        return ClassObjective(self.query, index, output.name, label)
+
+    @property
+    def name(self) -> str:
+        return f"class({self.label if self.label is not None else self.query})"
+
+
+@dataclass(frozen=True, eq=False)
+class GuideObjective(Objective):
+    """Dream towards a guide image's features at a layer.
+
+    For each position of the image's feature map, the guide feature vector
+    with the largest dot product is found, and that dot product is the
+    objective (averaged over positions): its gradient pulls every position
+    towards the guide feature it already resembles most.
+
+    Attributes:
+        layer: the layer compared.
+        features: the guide's feature vectors at that layer, (M, C) float32.
+        source: a short label of the guide, for names.
+    """
+
+    layer: str
+    features: np.ndarray
+    source: str = "guide"
+
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, activations):
+        import tensorflow as tf
+
+        act = tf.cast(activations[self.layer], tf.float32)
+        vectors = tf.reshape(act, (-1, tf.shape(act)[-1]))
+        guide = tf.constant(self.features, tf.float32)
+        best = tf.argmax(tf.matmul(vectors, guide, transpose_b=True), axis=1)
+        matched = tf.stop_gradient(tf.gather(guide, best))
+        return tf.reduce_mean(tf.reduce_sum(vectors * matched, axis=-1))
+
+    def bind(self, adapter) -> Objective:
+        info = adapter.layer_info(self.layer)
+        if self.features.shape[-1] != info.channels:
+            raise ModelError(
+                f"the guide's features have {self.features.shape[-1]} channels; {self.layer} has {info.channels}"
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        return f"guide({self.layer})"
 
 
 @dataclass(frozen=True, eq=True)
@@ -102,6 +289,9 @@ class Sum(Objective):
             total = total + weight * part(activations)
         return total
 
+    def bind(self, adapter) -> Objective:
+        return Sum(tuple((weight, part.bind(adapter)) for weight, part in self.parts))
+
     @property
     def name(self) -> str:
         pieces = []
@@ -110,49 +300,333 @@ class Sum(Objective):
         return "+".join(pieces)
 
 
-def layer(name: str, loss: str = "l2") -> LayerObjective:
-    """The objective for a whole layer."""
+def _loss(loss: str | None, natural: str) -> str:
+    if loss is None:
+        return natural
     if loss not in LOSSES:
         raise DreamerError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-    return LayerObjective(name, loss)
+    return loss
 
 
-def parse_layer_spec(text: str, loss: str = "l2") -> Objective:
-    """``"block5c_add"`` or ``"block5c_add=0.5"`` -> an objective.
+def layer(name: str, loss: str | None = "l2") -> LayerObjective:
+    """The objective for a whole layer (loss None: l2)."""
+    return LayerObjective(name, _loss(loss, "l2"))
+
+
+def channel(name: str, channels: int | Sequence[int], loss: str | None = None) -> ChannelObjective:
+    """The objective for one or several channels of a layer (loss None: mean)."""
+    chosen = (channels,) if isinstance(channels, int) else tuple(int(c) for c in channels)
+    if not chosen:
+        raise DreamerError(f"no channel given for layer {name!r}")
+    if min(chosen) < 0:
+        raise DreamerError(f"channel numbers count from 0; got {min(chosen)}")
+    return ChannelObjective(name, tuple(dict.fromkeys(chosen)), _loss(loss, "mean"))
+
+
+def neuron(name: str, channel_index: int, loss: str | None = None) -> NeuronObjective:
+    """The objective for one channel at the centre of a layer's feature map (loss None: mean)."""
+    if channel_index < 0:
+        raise DreamerError(f"channel numbers count from 0; got {channel_index}")
+    return NeuronObjective(name, int(channel_index), _loss(loss, "mean"))
+
+
+def class_logit(query: str | int) -> ClassObjective:
+    """The objective for a class's logit, by name or index; ``bind`` resolves it."""
+    text = str(query).strip()
+    if not text:
+        raise DreamerError("empty class name")
+    return ClassObjective(text)
+
+
+def guide(adapter, layer_name: str, image01: np.ndarray, max_vectors: int = 1024,
+          source: str = "guide") -> GuideObjective:
+    """A guide objective: ``image01``'s features at ``layer_name`` in ``adapter``.
+
+    At most ``max_vectors`` feature vectors are kept (a regular subsample of
+    positions), which bounds the memory of matching them.
+    """
+    import tensorflow as tf
+
+    adapter.layer_info(layer_name)
+    features = adapter.feature_model([layer_name])
+    batch = adapter.preprocess(tf.constant(np.asarray(image01, np.float32)[None]))
+    out = features(batch, training=False)
+    act = out[layer_name] if isinstance(out, dict) else out
+    vectors = np.asarray(act, np.float32).reshape(-1, act.shape[-1])
+    if len(vectors) > max_vectors:
+        vectors = vectors[np.linspace(0, len(vectors) - 1, max_vectors).round().astype(int)]
+    return GuideObjective(layer_name, vectors, source)
+
+
+def guided(objective: Objective, adapter, image01: np.ndarray, source: str = "guide") -> Objective:
+    """Replace each whole-layer term of ``objective`` by a guide at that layer (same weight).
 
     Raises:
-        DreamerError: an empty name or a weight that is not a finite number.
+        DreamerError: a term is not a whole layer (a guide compares whole feature vectors).
     """
-    name, sep, weight_text = text.strip().partition("=")
-    name = name.strip()
-    if not name:
-        raise DreamerError(f"bad layer {text!r}: expected NAME or NAME=WEIGHT")
-    if not sep:
-        return layer(name, loss)
-    try:
-        weight = float(weight_text)
-    except ValueError:
-        raise DreamerError(f"bad layer weight in {text!r}: {weight_text!r} is not a number") from None
-    if not math.isfinite(weight):
-        raise DreamerError(f"bad layer weight in {text!r}: must be a finite number")
-    return weight * layer(name, loss)
+    total = None
+    for weight, part in objective.terms():
+        if not isinstance(part, LayerObjective):
+            raise DreamerError(f"--guide works with whole layers; {part.name} is not one")
+        term = weight * guide(adapter, part.layer, image01, source=source)
+        total = term if total is None else total + term
+    return total
 
 
-def combine(specs: Sequence[str] | str | Mapping[str, float], loss: str = "l2") -> Objective:
+def bind(objective: Objective, adapter) -> Objective:
+    """``objective`` checked against ``adapter``: layers exist, channels fit, classes resolve.
+
+    Raises:
+        ModelError: an unknown layer (with the closest names), a channel out
+            of range, an unknown class (with the closest names), or a class
+            asked of a model without a class output.
+    """
+    return objective.bind(adapter)
+
+
+def check_channels(adapter, layer_name: str, channels: Sequence[int]) -> None:
+    info = adapter.layer_info(layer_name)
+    bad = [c for c in channels if c >= info.channels]
+    if bad:
+        raise ModelError(
+            f"channel {bad[0]} is out of range: {layer_name} has {info.channels} channels (0-{info.channels - 1})"
+        )
+
+
+def resolve_class(query: str, labels: Sequence[str] | None, count: int, model_name: str) -> tuple[int, str | None]:
+    """A class name or index -> (index, label).
+
+    Names match case-insensitively, with ``_`` and spaces alike.
+
+    Raises:
+        ModelError: an index out of range, or a name not among ``labels``
+            (naming the closest ones).
+    """
+    if re.fullmatch(r"\d+", query):
+        index = int(query)
+        if index >= count:
+            raise ModelError(f"class {index} is out of range: model {model_name!r} has {count} classes (0-{count - 1})")
+        return index, labels[index] if labels and index < len(labels) else None
+    if not labels:
+        raise ModelError(f"model {model_name!r} has no class names; give a class index, or pass --labels FILE")
+
+    def norm(text: str) -> str:
+        return " ".join(text.replace("_", " ").lower().split())
+
+    wanted = norm(query)
+    normed = [norm(label) for label in labels]
+    if wanted in normed:
+        index = normed.index(wanted)
+        return index, labels[index]
+    close = difflib.get_close_matches(wanted, normed, n=5, cutoff=0.6)
+    close += [n for n in normed if (wanted in n or n in wanted.split()) and n not in close]
+    hint = f"; closest: {', '.join(labels[normed.index(c)] for c in close[:5])}" if close else ""
+    raise ModelError(f"unknown class {query!r} in model {model_name!r}{hint}")
+
+
+def channel_list_text(channels: Sequence[int]) -> str:
+    """``(0, 1, 2, 3, 97)`` -> ``"0-3,97"``."""
+    pieces, run_start, previous = [], None, None
+    for c in list(channels) + [None]:
+        if run_start is not None and (c is None or c != previous + 1):
+            pieces.append(str(run_start) if previous == run_start else f"{run_start}-{previous}")
+            run_start = None
+        if c is not None and run_start is None:
+            run_start = c
+        previous = c
+    return ",".join(pieces)
+
+
+class _Parser:
+    """A recursive-descent reader of the objective grammar; errors name the position."""
+
+    NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_./]*")
+    NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+    INT = re.compile(r"\d+")
+    #: ``-7`` right after a channel number (no space) is a range, unless it is a weight (``-0.3*...``).
+    RANGE_END = re.compile(r"-(\d+)(?![\d.eE]|\s*\*)")
+
+    def __init__(self, text: str, loss: str | None, what: str = "objective"):
+        self.text = text
+        self.pos = 0
+        self.loss = loss
+        self.what = what
+
+    def fail(self, expected: str):
+        found = f"{self.text[self.pos]!r}" if self.pos < len(self.text) else "the end"
+        raise DreamerError(
+            f"bad {self.what} {self.text!r}: expected {expected} at position {self.pos + 1}, found {found}"
+        )
+
+    def skip(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def accept(self, char: str) -> bool:
+        self.skip()
+        if self.text.startswith(char, self.pos):
+            self.pos += len(char)
+            return True
+        return False
+
+    def match(self, pattern: re.Pattern, expected: str) -> str:
+        self.skip()
+        found = pattern.match(self.text, self.pos)
+        if not found:
+            self.fail(expected)
+        self.pos = found.end()
+        return found.group()
+
+    def number(self) -> float:
+        value = float(self.match(self.NUMBER, "a number"))
+        if not math.isfinite(value):
+            self.fail("a finite number")
+        return value
+
+    def at_number(self) -> bool:
+        self.skip()
+        return bool(self.NUMBER.match(self.text, self.pos))
+
+    def parse(self) -> Objective:
+        self.skip()
+        if self.pos == len(self.text):
+            self.fail("a layer name or class(...)")
+        negative = self.accept("-")
+        if not negative:
+            self.accept("+")
+        total = -self.term() if negative else self.term()
+        while True:
+            if self.accept("+"):
+                total = total + self.term()
+            elif self.accept("-"):
+                total = total - self.term()
+            else:
+                break
+        self.skip()
+        if self.pos != len(self.text):
+            self.fail("'+', '-' or the end")
+        return total
+
+    def term(self) -> Objective:
+        weight = 1.0
+        if self.at_number():
+            weight = self.number()
+            if not self.accept("*"):
+                self.fail("'*' after the weight")
+        atom = self.atom()
+        if self.accept("*"):
+            weight *= self.number()
+        if self.accept("="):
+            negative = self.accept("-")
+            weight *= -self.number() if negative else self.number()
+        return atom if weight == 1.0 else weight * atom
+
+    def atom(self) -> Objective:
+        name = self.match(self.NAME, "a layer name or class(...)")
+        if name == "class" and self.accept("("):
+            return self.class_atom()
+        kind, channels = "layer", ()
+        if self.accept(":"):
+            channels = self.channel_list()
+            kind = "channel"
+            if self.accept("@"):
+                self.match(re.compile(r"cent(?:er|re)\b"), "'center' after '@'")
+                if len(channels) != 1:
+                    self.fail("one channel before '@center'")
+                kind = "neuron"
+        loss = self.loss
+        if self.accept("["):
+            loss = self.match(re.compile("|".join(LOSSES)), f"a loss ({' or '.join(LOSSES)})")
+            if not self.accept("]"):
+                self.fail("']'")
+        if kind == "layer":
+            return layer(name, loss)
+        if kind == "neuron":
+            return neuron(name, channels[0], loss)
+        return channel(name, channels, loss)
+
+    def class_atom(self) -> Objective:
+        self.skip()
+        end = self.text.find(")", self.pos)
+        if end < 0:
+            self.pos = len(self.text)
+            self.fail("')' closing class(")
+        query = self.text[self.pos:end].strip().strip("'\"").strip()
+        if not query:
+            self.fail("a class name or index")
+        self.pos = end + 1
+        return class_logit(query)
+
+    def channel_list(self) -> tuple[int, ...]:
+        channels: list[int] = []
+        while True:
+            first = int(self.match(self.INT, "a channel number"))
+            last = first
+            found = self.RANGE_END.match(self.text, self.pos)
+            if found:
+                last = int(found.group(1))
+                if last < first:
+                    self.pos += 1
+                    self.fail(f"a range end of at least {first}")
+                self.pos = found.end()
+            channels.extend(range(first, last + 1))
+            if not self.accept(","):
+                return tuple(channels)
+
+
+def parse_channel_list(text: str) -> tuple[int, ...]:
+    """``"0-7,12"`` -> ``(0, 1, ..., 7, 12)``.
+
+    Raises:
+        DreamerError: one line naming the position and what was expected.
+    """
+    parser = _Parser(text, None, "channel list")
+    channels = parser.channel_list()
+    parser.skip()
+    if parser.pos != len(text):
+        parser.fail("',' or the end")
+    return channels
+
+
+def parse_objective(text: str, loss: str | None = None) -> Objective:
+    """Objective text (see ``GRAMMAR``) -> an objective (classes still unbound).
+
+    Args:
+        text: e.g. ``"block5c_add:97 + 0.5*block4c_add - 0.3*block3b_add"``.
+        loss: ``"l2"``, ``"mean"``, or None for each term's natural loss; a
+            term's own ``[l2]``/``[mean]`` wins.
+
+    Raises:
+        DreamerError: one line naming the position and what was expected.
+    """
+    return _Parser(text, _loss(loss, "l2") if loss is not None else None).parse()
+
+
+def parse_layer_spec(text: str, loss: str | None = "l2") -> Objective:
+    """``"block5c_add"`` or ``"block5c_add=0.5"`` (or any objective text) -> an objective.
+
+    Raises:
+        DreamerError: an empty name, or text that does not parse.
+    """
+    return parse_objective(text, loss)
+
+
+def combine(specs, loss: str | None = None) -> Objective:
     """Layers as the API and CLI accept them -> one objective.
 
     Args:
-        specs: a layer name (or ``name=weight``), a list of them, or a dict of
-            name -> weight.
+        specs: an Objective; objective text (``"block5c_add:97 + class(tabby)"``,
+            ``name=weight``); a list of them (summed); or a dict of name -> weight.
+        loss: see ``parse_objective``.
     """
     if isinstance(specs, Objective):
         return specs
     if isinstance(specs, str):
         specs = [specs]
     if isinstance(specs, Mapping):
-        parts = [float(w) * layer(n, loss) for n, w in specs.items()]
+        parts = [float(w) * parse_objective(n, loss) for n, w in specs.items()]
     else:
-        parts = [parse_layer_spec(s, loss) for s in specs]
+        parts = [s if isinstance(s, Objective) else parse_objective(s, loss) for s in specs]
     if not parts:
         raise DreamerError("no layer given")
     total = parts[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -88,14 +88,23 @@ def name_outputs(targets: list[Target], model: str, objective: str, overwrite: b
     return named
 
 
-def make_dreamer(model, layers: list[str], loss: str, cache_dir, weights, preprocess):
-    """Load the model once and prepare the objective (checks every layer name)."""
+def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights, preprocess,
+                 classes: tuple[str, ...] = (), guide: str | None = None):
+    """Load the model once and prepare the objective (checks every layer, channel and class)."""
     from dreamer.api import Dreamer
 
     return Dreamer(
         model or "efficientnet-lite0", layers or None, loss=loss,
         cache_dir=cache_dir or default_cache_dir(), weights=weights, preprocess=preprocess,
+        classes=tuple(classes), guide=guide,
     )
+
+
+def load_mask(path: str | None):
+    """The ``--mask`` image, read once before any work (None if not given)."""
+    from dreamer.images import load_image
+
+    return None if path is None else load_image(path)
 
 
 def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None):
@@ -112,7 +121,7 @@ def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None 
     return adapter
 
 
-def dream_one(dreamer, target: Target, config, max_size: int | None, quiet: bool) -> Path:
+def dream_one(dreamer, target: Target, config, max_size: int | None, quiet: bool, mask=None) -> Path:
     """Load, dream and save one input; returns the path written.
 
     Raises:
@@ -123,10 +132,59 @@ def dream_one(dreamer, target: Target, config, max_size: int | None, quiet: bool
 
     loaded_name = click.format_filename(str(target.input))
     with StepBar(loaded_name, quiet) as bar:
-        result = dreamer.dream(target.input, config, bar.update, max_size)
+        result = dreamer.dream(target.input, config, bar.update, max_size, mask)
     metadata = {**result.info["dreamer"], "input": target.input.name}
     save_image(result, target.output, metadata)
     return target.output
+
+
+def atlas_channels(adapter, layer: str, text: str | None) -> tuple[int, ...]:
+    """``--channels`` text (``0-15``, ``3,7,9``, ``all``) -> channel numbers, checked against the layer."""
+    from dreamer.objectives import check_channels, parse_channel_list
+
+    info = adapter.layer_info(layer)
+    if text is None:
+        channels = tuple(range(min(16, info.channels)))
+    elif text.strip().lower() == "all":
+        channels = tuple(range(info.channels))
+    else:
+        channels = tuple(dict.fromkeys(parse_channel_list(text)))
+    check_channels(adapter, layer, channels)
+    return channels
+
+
+def render_atlas(adapter, layer: str, channels: tuple[int, ...], config, size: int, columns: int | None,
+                 output: Path, quiet: bool) -> Path:
+    """Render the channels' tiles with a progress bar on stderr, lay them out and save the sheet."""
+    from dreamer import __version__
+    from dreamer.atlas import contact_sheet, render_channels
+    from dreamer.images import save_image
+    from dreamer.objectives import channel_list_text
+
+    bar = None
+    if not quiet:
+        bar = click.progressbar(
+            length=len(channels) * config.octaves * config.iterations, label=f"atlas {layer}",
+            file=click.get_text_stream("stderr"), show_pos=True, item_show_func=lambda item: item,
+        )
+        bar.__enter__()
+
+    def progress(position: int, event) -> None:
+        if bar is not None and event.message is None:
+            bar.update(1, f"channel {channels[position]} ({position + 1}/{len(channels)})")
+
+    try:
+        tiles = render_channels(adapter, layer, channels, config, size, progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    sheet = contact_sheet(tiles, [str(c) for c in channels], columns)
+    metadata = {
+        "dreamer_version": __version__, "model": adapter.name, "atlas_layer": layer,
+        "channels": channel_list_text(channels), "tile_size": size, **asdict(config),
+    }
+    save_image(sheet, output, metadata)
+    return output
 
 
 def layers_table(adapter) -> str:

@@ -33,6 +33,23 @@ def tiny_conv_model(kernel: int = 3, seed: int = 0, name: str = "tiny", stride: 
     return keras.Model(inputs, x, name=name)
 
 
+def tiny_classifier_model(classes: int = 10, seed: int = 0):
+    """tiny_conv_model's layers, then global average pooling and a Dense 'predictions' layer (logits)."""
+    import keras
+
+    base = tiny_conv_model(seed=seed, name="tiny_classifier")
+    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
+    logits = keras.layers.Dense(
+        classes, name="predictions", kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 4)
+    )(pooled)
+    return keras.Model(base.inputs, logits, name="tiny_classifier")
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier():
+    return tiny_classifier_model()
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     return tiny_conv_model()

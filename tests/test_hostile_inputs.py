@@ -190,7 +190,7 @@ def test_orientation_is_applied_to_pixels(model_file, workdir):
         (["--step-size", "inf"], "not a number above 0"),
         (["--jitter", "-1"], "Invalid value for '--jitter'"),
         (["--layer", "nope"], "unknown layer 'nope'"),
-        (["--layer", "conv3=abc"], "is not a number"),
+        (["--layer", "conv3=abc"], "expected a number at position 7"),
         (["-o", "out.notanimage"], "cannot write '.notanimage'"),
         (["-o", "noext"], "needs an extension"),
     ],

@@ -79,14 +79,41 @@ class ModelAdapter:
                 return info
         raise ModelError(unknown_layer_message(name, self.layer_names(), self.name))
 
+    def class_layer(self) -> LayerInfo:
+        """The model's final output when it is 2-D (N x classes): the class scores.
+
+        Raises:
+            ModelError: the model has no such output (several outputs, or
+                an image-like one).
+        """
+        outputs = list(self.model.outputs)
+        shape = tuple(outputs[0].shape) if len(outputs) == 1 else ()
+        if len(shape) != 2 or shape[-1] is None:
+            raise ModelError(f"model {self.name!r} has no class output (its final output is not N x classes)")
+        for layer in reversed(self.model.layers):
+            if _output(layer) is outputs[0]:
+                return LayerInfo(layer.name, (int(shape[-1]),))
+        raise ModelError(f"model {self.name!r}: cannot find the layer of its class output")
+
     def feature_model(self, layer_names: Sequence[str]):
-        """A Keras model: preprocessed input -> {layer name: activation}."""
+        """A Keras model: preprocessed input -> {layer name: activation}.
+
+        The names are dreamable layers, or the class output's layer.
+        """
         import keras
 
         for name in layer_names:
-            self.layer_info(name)
+            if name not in self.layer_names() and not self._is_class_layer(name):
+                self.layer_info(name)
         outputs = {name: self.model.get_layer(name).output for name in layer_names}
         return keras.Model(self.model.inputs, outputs)
+
+
+    def _is_class_layer(self, name: str) -> bool:
+        try:
+            return self.class_layer().name == name
+        except ModelError:
+            return False
 
 
 def unknown_layer_message(name: str, valid: Sequence[str], model_name: str) -> str:
@@ -99,6 +126,13 @@ def unknown_layer_message(name: str, valid: Sequence[str], model_name: str) -> s
         f"unknown layer {name!r} in model {model_name!r}{hint} "
         f"(see 'dream layers --model {model_name}')"
     )
+
+
+def _output(layer):
+    try:
+        return layer.output
+    except (AttributeError, ValueError):
+        return None
 
 
 def _output_shape(layer):
