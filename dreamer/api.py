@@ -41,6 +41,10 @@ class Dreamer:
             cache folder).
         weights: a local weights file for a registered model.
         preprocess: the input scaling of the user's own model.
+        unsafe_load: let a ``.keras`` file run the code it holds (Lambda
+            layers); only for files you trust.
+        download_progress: ``f(done_bytes, total_bytes_or_None)`` while
+            weights download.
     """
 
     def __init__(
@@ -52,10 +56,13 @@ class Dreamer:
         cache_dir: str | os.PathLike | None = None,
         weights: str | os.PathLike | None = None,
         preprocess: str | None = None,
+        unsafe_load: bool = False,
+        download_progress=None,
     ):
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.adapter: ModelAdapter = load_model(
-            model, cache_dir, Path(weights) if weights else None, preprocess
+            model, cache_dir, Path(weights) if weights else None, preprocess,
+            unsafe=unsafe_load, progress=download_progress,
         )
         self.objective: Objective = combine(layers or self.adapter.default_layer, loss)
         for name in self.objective.layers():
@@ -127,9 +134,11 @@ def as_loaded(image, max_size: int | None = None) -> LoadedImage:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_dreamer(model: str, layers_key, loss: str, cache_dir, weights, preprocess) -> Dreamer:
+def _cached_dreamer(model: str, layers_key, loss: str, cache_dir, weights, preprocess,
+                    unsafe_load: bool = False) -> Dreamer:
     layers = dict(layers_key) if layers_key is not None else None
-    return Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess)
+    return Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
+                   unsafe_load=unsafe_load)
 
 
 def _layers_key(layers):
@@ -158,6 +167,7 @@ def dream(
     cache_dir: str | os.PathLike | None = None,
     weights: str | os.PathLike | None = None,
     preprocess: str | None = None,
+    unsafe_load: bool = False,
 ):
     """Dream on one image and return the result as a PIL image.
 
@@ -173,6 +183,7 @@ def dream(
             picks one, recorded in ``result.info["dreamer"]["seed"]``.
         max_size: downscale the input so its long side is at most this.
         progress: called with a ``dreamer.engine.Progress`` after each step.
+        unsafe_load: let a ``.keras`` model file run the code it holds.
 
     Raises:
         dreamer.errors.DreamerError: a bad image, model, layer or setting.
@@ -194,9 +205,11 @@ def dream(
             None if cache_dir is None else str(cache_dir),
             None if weights is None else str(weights),
             preprocess,
+            unsafe_load,
         )
     else:
-        dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess)
+        dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
+                          unsafe_load=unsafe_load)
     return dreamer.dream(image, config, progress, max_size)
 
 

@@ -80,16 +80,23 @@ def finite_float(minimum: float, exclusive: bool = False):
 
 
 def model_options(func):
-    """--model, --weights, --preprocess, --cache-dir: shared by every command."""
+    """--model, --weights, --preprocess, --unsafe-load, --cache-dir: shared by every command."""
     options = [
         click.option("-m", "--model", default=None, metavar="NAME|PATH",
-                     help="A registered model (see 'dream layers --help'), or a saved .keras/.h5 model. "
-                          "[default: efficientnet-lite0]"),
+                     help="A registered model (efficientnet-lite0, inception5h, inceptionv3, vgg16, vgg19, "
+                          "resnet50, mobilenetv2, efficientnetb0, densenet121, xception), or your own "
+                          ".keras/.h5 file or SavedModel folder. [default: efficientnet-lite0, or the model "
+                          "that has the --layer named]"),
         click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="A local weights file for a registered model (for machines without internet)."),
+                     help="A local weights file for a registered model, for machines without internet "
+                          "(inception5h: inception5h.zip or tensorflow_inception_graph.pb, also "
+                          "$DREAMER_INCEPTION5H; Keras models: their .h5 file)."),
         click.option("--preprocess", default=None, metavar="SCHEME",
                      help="Your own model's input scaling: none (0..255), unit (0..1), tf (-1..1), "
                           "torch, caffe, or 'mean=R,G,B;std=R,G,B'. [default: none]"),
+        click.option("--unsafe-load", is_flag=True,
+                     help="Let your .keras/.h5 model run code stored in it (Lambda layers). Only for files "
+                          "you trust."),
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="DREAMER_CACHE_DIR",
                      help="Where converted models are cached. [default: $XDG_CACHE_HOME/dreamer or ~/.cache/dreamer]"),
     ]
@@ -134,7 +141,7 @@ def main():
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
 def run_command(inputs, layers, iterations, octaves, octave_scale, step_size, jitter, tile_size, max_size,
-                loss, seed, output, overwrite, quiet, model, weights, preprocess, cache_dir):
+                loss, seed, output, overwrite, quiet, model, weights, preprocess, unsafe_load, cache_dir):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -143,6 +150,8 @@ def run_command(inputs, layers, iterations, octaves, octave_scale, step_size, ji
       dream --layer block4c_add --iterations 20 photo.jpg -o dreamy.png
       dream --layer block5c_add=1 --layer block3b_add=0.5 photo.jpg
       dream --max-size 1024 --seed 42 *.jpg -o results/
+      dream --layer mixed4c photo.jpg     # GoogLeNet, as in 2015
+      dream --model my_net.keras --preprocess unit photo.jpg
       dream layers            # the layers you can name
     """
     from dreamer import pipeline
@@ -154,7 +163,8 @@ def run_command(inputs, layers, iterations, octaves, octave_scale, step_size, ji
             jitter=jitter, tile_size=tile_size, seed=seed,
         )
         targets = pipeline.plan_outputs([Path(p) for p in inputs], Path(output) if output else None)
-        dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess)
+        dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess,
+                                        unsafe_load=unsafe_load, quiet=quiet, say=say)
         targets = pipeline.name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite, say)
     failures = 0
     with _signals_as_exceptions():
@@ -172,19 +182,23 @@ def run_command(inputs, layers, iterations, octaves, octave_scale, step_size, ji
 
 @main.command("layers")
 @model_options
-def layers_command(model, weights, preprocess, cache_dir):
+def layers_command(model, weights, preprocess, unsafe_load, cache_dir):
     """List the layers of a model you can dream on, in network order.
+
+    Registered models are listed from their architecture alone (nothing is
+    downloaded), with where their weights come from.
 
     \b
     Examples:
       dream layers
+      dream layers --model inception5h
       dream layers --model my_classifier.keras
     """
     from dreamer import pipeline
 
     with _user_errors():
-        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess)
-    click.echo(pipeline.layers_table(adapter))
+        text = pipeline.layers_text(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load)
+    click.echo(text)
 
 
 @main.command("classify")
@@ -194,19 +208,23 @@ def layers_command(model, weights, preprocess, cache_dir):
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A text file of class names, one per line, for your own classifier.")
 @model_options
-def classify_command(images, top, labels, model, weights, preprocess, cache_dir):
+def classify_command(images, top, labels, model, weights, preprocess, unsafe_load, cache_dir):
     """Show what a classifier sees in IMAGE: its top classes with probabilities.
 
     This is also how to check that a model and its preprocessing are right.
 
     \b
-    Example:
+    Examples:
       dream classify samples/chelsea.png
+      dream classify --model my_classifier.keras --labels classes.txt photo.jpg
     """
     from dreamer import pipeline
 
     with _user_errors():
-        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess, labels)
+        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load)
+        if not adapter.labels:
+            raise DreamerError(f"model {adapter.name!r} has no class names; pass --labels FILE")
+        adapter.classifier_model()
     failures = 0
     with _signals_as_exceptions():
         for image in images:

@@ -21,6 +21,7 @@ from dreamer.errors import DreamerError, ImageError
 from dreamer.fileio import default_cache_dir
 
 DEFAULT_OUTPUT_DIR = Path("outputs")
+DEFAULT_MODEL_NAME = "efficientnet-lite0"
 
 
 @dataclass(frozen=True)
@@ -87,28 +88,96 @@ def name_outputs(targets: list[Target], model: str, objective: str, overwrite: b
     return named
 
 
-def make_dreamer(model, layers: list[str], loss: str, cache_dir, weights, preprocess):
-    """Load the model once and prepare the objective (checks every layer name)."""
+def make_dreamer(model, layers: list[str], loss: str, cache_dir, weights, preprocess, *,
+                 unsafe_load: bool = False, quiet: bool = False,
+                 say: Callable[[str], None] | None = None):
+    """Load the model once and prepare the objective (checks every layer name).
+
+    Without ``model``, layers that the default model lacks but exactly one
+    registered model has choose that model (``say`` reports it).
+    """
     from dreamer.api import Dreamer
 
-    return Dreamer(
-        model or "efficientnet-lite0", layers or None, loss=loss,
-        cache_dir=cache_dir or default_cache_dir(), weights=weights, preprocess=preprocess,
-    )
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    if model is None and layers:
+        model = model_for_layers(layers, cache_dir, say or (lambda _msg: None))
+    model = model or DEFAULT_MODEL_NAME
+    with DownloadBar(quiet) as bar:
+        return Dreamer(
+            model, layers or None, loss=loss, cache_dir=cache_dir,
+            weights=weights or weights_from_environment(model), preprocess=preprocess,
+            unsafe_load=unsafe_load, download_progress=bar.update,
+        )
 
 
-def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None):
+def model_for_layers(layer_specs: list[str], cache_dir: Path, say: Callable[[str], None]) -> str | None:
+    """The registered model to use for layers the default model lacks, or None for the default.
+
+    Raises:
+        DreamerError: the layers belong to several registered models.
+    """
+    from dreamer.models import DEFAULT_MODEL, REGISTRY, models_with_layers, spec_layer_names
+    from dreamer.objectives import combine
+
+    names = list(combine(layer_specs).layers())
+    default_names = set(spec_layer_names(REGISTRY[DEFAULT_MODEL], cache_dir))
+    missing = [n for n in names if n not in default_names]
+    if not missing:
+        return None
+    owners = models_with_layers(names, cache_dir)
+    if len(owners) == 1:
+        say(f"{', '.join(missing)} is not a layer of {DEFAULT_MODEL}; using {owners[0]}, "
+            f"the model it belongs to (--model chooses another)")
+        return owners[0]
+    if len(owners) > 1:
+        raise DreamerError(f"layer {', '.join(missing)} is in several models ({', '.join(owners)}); "
+                           "choose one with --model")
+    return None
+
+
+def weights_from_environment(model) -> str | None:
+    """A local copy of inception5h named by ``DREAMER_INCEPTION5H`` (the CLI's offline hand-over)."""
+    from dreamer.models import find_spec
+    from dreamer.models.inception5h import ENV_VAR, MODEL_NAME
+
+    spec = find_spec(str(model)) if isinstance(model, (str, Path)) else None
+    if spec is not None and spec.name == MODEL_NAME and os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
+    return None
+
+
+def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None, *,
+                 unsafe_load: bool = False, quiet: bool = False):
     """The adapter alone (for ``layers`` and ``classify``), with optional class names."""
     from dreamer.models import load_model
 
-    adapter = load_model(
-        model or "efficientnet-lite0", Path(cache_dir) if cache_dir else default_cache_dir(),
-        Path(weights) if weights else None, preprocess,
-    )
+    model = model or DEFAULT_MODEL_NAME
+    weights = weights or weights_from_environment(model)
+    with DownloadBar(quiet) as bar:
+        adapter = load_model(
+            model, Path(cache_dir) if cache_dir else default_cache_dir(),
+            Path(weights) if weights else None, preprocess, unsafe=unsafe_load, progress=bar.update,
+        )
     if labels_file is not None:
-        names = Path(labels_file).read_text(encoding="utf-8").splitlines()
+        try:
+            names = Path(labels_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DreamerError(f"{labels_file}: cannot read the class names ({exc})") from None
         adapter.labels = [n.strip() for n in names if n.strip()]
     return adapter
+
+
+def layers_text(model, cache_dir, weights, preprocess, *, unsafe_load: bool = False) -> str:
+    """``dream layers``: a registered model's layers come from its architecture (no download)."""
+    from dreamer.models import find_spec, model_architecture
+
+    spec = find_spec(str(model or DEFAULT_MODEL_NAME))
+    if spec is None or weights is not None:
+        return layers_table(load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load))
+    if preprocess is not None:
+        raise DreamerError(f"--preprocess is for your own models; {spec.name} knows its own")
+    text = layers_table(model_architecture(spec.name))
+    return f"{text}\n{spec.description}\nweights: {spec.source}"
 
 
 def dream_one(dreamer, target: Target, config, max_size: int | None, quiet: bool) -> Path:
@@ -138,6 +207,8 @@ def layers_table(adapter) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"{r[0]:1} {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}" for r in rows]
     lines.append(f"\nmodel {adapter.name}: {len(rows) - 1} layers; * marks the default ({adapter.default_layer})")
+    if getattr(adapter, "layer_note", ""):
+        lines.append(adapter.layer_note)
     return "\n".join(lines)
 
 
@@ -152,6 +223,36 @@ def classify_text(adapter, path: Path, top: int) -> str:
     lines = [f"{click.format_filename(str(path))}:"]
     lines += [f"  {prob * 100:6.2f}%  {label}" for label, prob in predictions]
     return "\n".join(lines)
+
+
+class DownloadBar:
+    """A progress bar on stderr for a download, fed ``update(done, total)``; silent when quiet."""
+
+    def __init__(self, quiet: bool, label: str = "downloading weights"):
+        self.quiet = quiet
+        self.label = label
+        self._bar = None
+        self._done = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+        return False
+
+    def update(self, done: int, total: int | None) -> None:
+        if self.quiet:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(
+                length=total, label=self.label, file=click.get_text_stream("stderr"),
+                show_percent=total is not None, show_pos=False,
+            )
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
 
 
 class StepBar:
