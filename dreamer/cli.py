@@ -201,6 +201,19 @@ def layers_command(model, weights, preprocess, unsafe_load, cache_dir):
     click.echo(text)
 
 
+@main.command("models")
+def models_command():
+    """List the registered models and where their weights come from.
+
+    \b
+    Example:
+      dream models
+    """
+    from dreamer import pipeline
+
+    click.echo(pipeline.models_text())
+
+
 @main.command("classify")
 @click.argument("images", nargs=-1, required=True, type=click.Path(), metavar="IMAGE...")
 @click.option("-k", "--top", type=click.IntRange(min=1), default=5, show_default=True,

@@ -167,6 +167,22 @@ def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None 
     return adapter
 
 
+def models_text() -> str:
+    """``dream models``: every registered model, its default layer, preprocessing and weights' source."""
+    from dreamer.models import DEFAULT_MODEL, REGISTRY
+
+    blocks = []
+    for spec in REGISTRY.values():
+        mark = " (default)" if spec.name == DEFAULT_MODEL else ""
+        aliases = f"  aliases: {', '.join(spec.aliases)}\n" if spec.aliases else ""
+        blocks.append(
+            f"{spec.name}{mark}: {spec.description}\n{aliases}"
+            f"  default layer: {spec.default_layer}; preprocessing: {spec.preprocessing}\n"
+            f"  weights: {spec.source}"
+        )
+    return "\n".join(blocks) + "\n\n'dream layers --model NAME' lists a model's layers (no download needed)."
+
+
 def layers_text(model, cache_dir, weights, preprocess, *, unsafe_load: bool = False) -> str:
     """``dream layers``: a registered model's layers come from its architecture (no download)."""
     from dreamer.models import find_spec, model_architecture

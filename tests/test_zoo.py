@@ -210,3 +210,15 @@ def test_cli_classify_offline_is_a_clear_error(runner, keras_home, tmp_path):
     result = runner.invoke(main, ["classify", "--model", "vgg16", "a.png"])
     assert result.exit_code == 2
     assert VGG16.top_file in result.output and "Traceback" not in result.output
+
+
+def test_cli_models_lists_every_registered_model_without_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from dreamer.cli import main; "
+            "r = CliRunner().invoke(main, ['models']); print(r.output); print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for spec in REGISTRY.values():
+        assert f"{spec.name}" in out and spec.default_layer in out
+    assert "googlenet" in out and out.strip().endswith("False")

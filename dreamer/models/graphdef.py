@@ -77,13 +77,17 @@ class ImportedGraph:
             return None
 
     def feature_tensors(self) -> list:
-        """The 4-D float outputs of the graph's feature ops, in graph order."""
+        """The 4-D float outputs of the graph's feature ops that carry the batch, in graph order.
+
+        A tensor whose batch size is fixed (a convolution kernel, say) does
+        not depend on the image and is left out.
+        """
         found = []
         for op in self.graph.get_operations():
             if op.type not in FEATURE_OPS or not op.outputs:
                 continue
             out = op.outputs[0]
-            if out.dtype.is_floating and out.shape.rank == 4:
+            if out.dtype.is_floating and out.shape.rank == 4 and out.shape[0] is None:
                 found.append(out)
         return found
 

@@ -135,6 +135,8 @@ def scope_layers(graph) -> list[LayerInfo]:
     last: dict[str, object] = {}
     for tensor in graph.feature_tensors():
         name = tensor.op.name
+        if name.startswith("Func/"):  # TensorFlow's identities at inlined function borders
+            continue
         scope = name.rsplit("/", 1)[0] if "/" in name else name
         for prefix in ("StatefulPartitionedCall/",):
             if scope.startswith(prefix):
