@@ -249,3 +249,23 @@ def test_cli_layers_and_classify(runner, published, tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == 3 and all(any(label in line for label in LABELS) for line in lines[1:])
+
+
+def test_cli_download_shows_a_progress_bar_on_stderr(runner, published, tmp_path, monkeypatch):
+    zip_path, _ = published
+    body = zip_path.read_bytes()
+
+    def fake_fetch(url, destination, digest, progress):
+        for done in (0, len(body) // 2, len(body)):
+            progress(done, len(body))
+        destination.write_bytes(body)
+        return destination
+
+    monkeypatch.setattr(inception5h, "fetch", fake_fetch)
+    save_photo(tmp_path / "input.jpg")
+    result = runner.invoke(main, ["classify", "--model", "inception5h", "input.jpg"])
+    assert result.exit_code == 0, result.output
+    assert "downloading weights" in result.stderr  # (not a tty: click prints the label only)
+    assert "downloading" not in result.stdout
+    result = runner.invoke(main, ["classify", "--model", "inception5h", "input.jpg"])
+    assert "downloading" not in result.output  # cached now
