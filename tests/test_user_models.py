@@ -235,3 +235,18 @@ def test_preprocess_schemes(text, pixel):
 def test_bad_preprocess_forms(text):
     with pytest.raises(ModelError):
         parse_scheme(text)
+
+
+def test_fixed_size_nested_backbone_with_flatten_head(tmp_path):
+    import keras
+
+    inner_in = keras.Input((24, 24, 3))
+    inner = keras.Model(inner_in, conv(5, "feat", 2, seed=7)(conv(3, "stem", seed=8)(inner_in)), name="backbone")
+    inputs = keras.Input((24, 24, 3))
+    x = keras.layers.Flatten()(inner(inputs))
+    path = tmp_path / "nested_fixed.keras"
+    keras.Model(inputs, keras.layers.Dense(2, name="head")(x)).save(path)
+    adapter = load_model(path, tmp_path)
+    assert adapter.layer_names() == ["backbone/stem", "backbone/feat", "backbone"]
+    features = adapter.feature_model(["backbone/feat"])(np.ones((1, 30, 42, 3), np.float32))
+    assert tuple(features["backbone/feat"].shape) == (1, 15, 21, 5)

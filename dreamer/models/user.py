@@ -251,7 +251,10 @@ def any_size_model(model, name: str = "model"):
     candidates = [model]
     last = _last_image_layer(model)
     if last is not None and last is not model.layers[-1]:
-        candidates.append(keras.Model(model.inputs[0], last.output, name=f"{model.name}_features"))
+        try:
+            candidates.append(keras.Model(model.inputs[0], _output_in(model, last), name=f"{model.name}_features"))
+        except ValueError as exc:
+            errors.append(_first_line(exc))
     for candidate in candidates:
         try:
             rebuilt = _rebuild_any_size(candidate)
@@ -304,6 +307,16 @@ def _last_image_layer(model):
         if shape is not None and len(shape) == 4:
             found = layer
     return found
+
+
+def _output_in(model, layer):
+    """``layer``'s output in ``model``'s graph (a nested model's ``output`` is its own graph's)."""
+    if _is_nested_model(layer):
+        for node in getattr(layer, "_inbound_nodes", []):
+            outputs = getattr(node, "outputs", None)
+            if outputs and node.operation is layer:
+                return outputs[0]
+    return layer.output
 
 
 def _is_nested_model(layer) -> bool:
