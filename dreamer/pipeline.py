@@ -116,7 +116,7 @@ def model_for_layers(layer_specs: list[str], cache_dir: Path, say: Callable[[str
     Raises:
         DreamerError: the layers belong to several registered models.
     """
-    from dreamer.models import DEFAULT_MODEL, REGISTRY, models_with_layers, spec_layer_names
+    from dreamer.models import DEFAULT_MODEL, REGISTRY, layer_names_known, models_with_layers, spec_layer_names
     from dreamer.objectives import combine
 
     names = list(combine(layer_specs).layers())
@@ -124,6 +124,9 @@ def model_for_layers(layer_specs: list[str], cache_dir: Path, say: Callable[[str
     missing = [n for n in names if n not in default_names]
     if not missing:
         return None
+    if not layer_names_known(cache_dir):
+        say(f"looking for {', '.join(missing)} in the other registered models "
+            "(the first time, this lists their layers: a few seconds)")
     owners = models_with_layers(names, cache_dir)
     if len(owners) == 1:
         say(f"{', '.join(missing)} is not a layer of {DEFAULT_MODEL}; using {owners[0]}, "

@@ -220,11 +220,8 @@ def spec_layer_names(spec: ModelSpec, cache_dir: Path | None = None) -> list[str
 
     if spec.name == "inception5h":
         return spec.architecture().layer_names()
-    cached = None
-    if cache_dir is not None:
-        import keras
-
-        cached = Path(cache_dir) / "layer-names" / f"{spec.name}-keras{keras.__version__}.json"
+    cached = _layer_names_file(spec, cache_dir) if cache_dir is not None else None
+    if cached is not None:
         try:
             names = json.loads(cached.read_text(encoding="utf-8"))
             if isinstance(names, list) and all(isinstance(n, str) for n in names):
@@ -240,6 +237,20 @@ def spec_layer_names(spec: ModelSpec, cache_dir: Path | None = None) -> list[str
         except OSError:
             pass
     return names
+
+
+def _layer_names_file(spec: ModelSpec, cache_dir: Path) -> Path:
+    import keras
+
+    return Path(cache_dir) / "layer-names" / f"{spec.name}-keras{keras.__version__}.json"
+
+
+def layer_names_known(cache_dir: Path | None) -> bool:
+    """Whether every registered model's layer names are cached (finding a layer's model is then instant)."""
+    if cache_dir is None:
+        return False
+    return all(spec.name == "inception5h" or _layer_names_file(spec, cache_dir).is_file()
+               for spec in REGISTRY.values())
 
 
 def models_with_layers(layer_names, cache_dir: Path | None = None) -> list[str]:
