@@ -234,10 +234,8 @@ def classify_command(images, top, labels, model, weights, preprocess, unsafe_loa
     from dreamer import pipeline
 
     with _user_errors():
-        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load)
-        if not adapter.labels:
-            raise DreamerError(f"model {adapter.name!r} has no class names; pass --labels FILE")
-        adapter.classifier_model()
+        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load,
+                                        classifier=True)
     failures = 0
     with _signals_as_exceptions():
         for image in images:

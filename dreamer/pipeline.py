@@ -150,8 +150,12 @@ def weights_from_environment(model) -> str | None:
 
 
 def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None, *,
-                 unsafe_load: bool = False, quiet: bool = False):
-    """The adapter alone (for ``layers`` and ``classify``), with optional class names."""
+                 unsafe_load: bool = False, quiet: bool = False, classifier: bool = False):
+    """The adapter alone (for ``layers`` and ``classify``), with optional class names.
+
+    With ``classifier``, also check that it has class names and load its
+    classification head now (a Keras application downloads it here).
+    """
     from dreamer.models import load_model
 
     model = model or DEFAULT_MODEL_NAME
@@ -161,13 +165,22 @@ def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None 
             model, Path(cache_dir) if cache_dir else default_cache_dir(),
             Path(weights) if weights else None, preprocess, unsafe=unsafe_load, progress=bar.update,
         )
-    if labels_file is not None:
-        try:
-            names = Path(labels_file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DreamerError(f"{labels_file}: cannot read the class names ({exc})") from None
-        adapter.labels = [n.strip() for n in names if n.strip()]
+        if labels_file is not None:
+            adapter.labels = read_labels(Path(labels_file))
+        if classifier:
+            if not adapter.labels:
+                raise DreamerError(f"model {adapter.name!r} has no class names; pass --labels FILE")
+            adapter.classifier_model()
     return adapter
+
+
+def read_labels(path: Path) -> list[str]:
+    """Class names, one a line (blank lines skipped)."""
+    try:
+        names = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DreamerError(f"{path}: cannot read the class names ({exc})") from None
+    return [n.strip() for n in names if n.strip()]
 
 
 def models_text() -> str:
