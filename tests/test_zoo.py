@@ -222,3 +222,14 @@ def test_cli_models_lists_every_registered_model_without_tensorflow():
     for spec in REGISTRY.values():
         assert f"{spec.name}" in out and spec.default_layer in out
     assert "googlenet" in out and out.strip().endswith("False")
+
+
+@pytest.mark.parametrize("name", ["inceptionv3", "vgg16"])
+def test_min_size_is_accepted_by_the_architecture(name):
+    adapter = model_architecture(name)
+    size = adapter.min_size
+    features = adapter.feature_model([adapter.default_layer])(np.zeros((1, size, size, 3), np.float32))
+    assert all(d > 0 for d in features[adapter.default_layer].shape[1:3])
+    if size > 32:  # and one pixel less is too small for the valid-padded stem
+        with pytest.raises(Exception):
+            adapter.feature_model([adapter.layer_names()[-1]])(np.zeros((1, size - 1, size - 1, 3), np.float32))

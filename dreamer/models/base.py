@@ -89,7 +89,8 @@ class ModelAdapter:
         for name in layer_names:
             self.layer_info(name)
         outputs = {name: self.model.get_layer(name).output for name in layer_names}
-        return keras.Model(self.model.inputs, outputs)
+        inputs = self.model.inputs
+        return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs)
 
     def classifier_model(self):
         """A callable: preprocessed ``classify_size``-square NHWC input -> class scores."""

@@ -48,6 +48,7 @@ class ZooEntry:
     notop_md5: str | None = None
     size: int = 224
     aliases: tuple[str, ...] = ()
+    min_size: int = 32  # the smallest input side the network accepts (valid-padded stems need more)
 
     def url(self, file: str) -> str:
         return self.url_folder + file
@@ -65,7 +66,7 @@ ZOO: tuple[ZooEntry, ...] = (
     ZooEntry("inceptionv3", "InceptionV3", "Inception-v3, ImageNet (Keras; the TensorFlow tutorial's model)",
              "tf", "mixed5", KERAS_URL + "inception_v3/", *_tf_dim("inception_v3"),
              "9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63", 299,
-             ("inception_v3", "inception-v3")),
+             ("inception_v3", "inception-v3"), min_size=75),
     ZooEntry("vgg16", "VGG16", "VGG-16, ImageNet (Keras)", "caffe", "block4_conv3",
              KERAS_URL + "vgg16/", *_tf_dim("vgg16"),
              "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc", 224, ("vgg-16",)),
@@ -158,7 +159,7 @@ def _adapter(entry: ZooEntry, model, weights_path, progress) -> ZooAdapter:
         model=model,
         preprocess=scheme(entry.preprocessing),
         default_layer=entry.default_layer,
-        min_size=32,
+        min_size=entry.min_size,
         labels=load_imagenet_labels(),
         classify_size=entry.size,
         entry=entry,
