@@ -250,3 +250,17 @@ def test_fixed_size_nested_backbone_with_flatten_head(tmp_path):
     assert adapter.layer_names() == ["backbone/stem", "backbone/feat", "backbone"]
     features = adapter.feature_model(["backbone/feat"])(np.ones((1, 30, 42, 3), np.float32))
     assert tuple(features["backbone/feat"].shape) == (1, 15, 21, 5)
+
+
+def test_api_unsafe_load(tmp_path, photo):
+    from dreamer.api import Dreamer, dream
+
+    path = tmp_path / "lam.keras"
+    lambda_model().save(path)
+    with pytest.raises(UnsafeFileError, match="--unsafe-load"):
+        Dreamer(path, cache_dir=tmp_path)
+    dreamer = Dreamer(path, unsafe_load=True, cache_dir=tmp_path)
+    assert dreamer.adapter.layer_names() == ["double", "after"]
+    result = dream((photo * 255).astype(np.uint8), model=str(path), unsafe_load=True, iterations=1, octaves=1,
+                   seed=0, cache_dir=tmp_path)
+    assert result.size == (64, 48)
