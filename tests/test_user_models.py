@@ -121,6 +121,17 @@ def test_savedmodel_folder_is_frozen_and_dreamed(runner, tmp_path):
     assert {"cat", "dog", "fish"} <= set(result.output.split())
 
 
+@pytest.mark.parametrize("name, message", [
+    ("bad.keras", "not a .keras file"),
+    ("bad.h5", "cannot load model"),
+    ("bad.onnx", "not a model file"),
+])
+def test_damaged_model_files_are_one_line_errors(runner, tmp_path, name, message):
+    (tmp_path / name).write_text("garbage")
+    result = runner.invoke(main, ["layers", "--model", name])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
 def test_folder_that_is_not_a_savedmodel(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="not a SavedModel"):

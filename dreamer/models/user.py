@@ -23,6 +23,7 @@ Contract:
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -63,6 +64,8 @@ def load_keras_file(path: Path, unsafe: bool = False):
         raise ModelError(f"{path}: a folder; load SavedModel folders with load_saved_model")
     if suffix not in (".keras", ".h5", ".hdf5"):
         raise ModelError(f"{path}: not a model file (expected .keras, .h5 or a SavedModel folder)")
+    if suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise ModelError(f"{path}: damaged or not a .keras file (a .keras file is a zip archive)")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
     except ValueError as exc:
