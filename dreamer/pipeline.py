@@ -204,12 +204,12 @@ def layers_text(model, cache_dir, weights, preprocess, *, unsafe_load: bool = Fa
     from dreamer.models import find_spec, model_architecture
 
     spec = find_spec(str(model or DEFAULT_MODEL_NAME))
-    if spec is None or weights is not None:
+    if spec is None or spec.architecture is None or weights is not None:
         return layers_table(load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load))
     if preprocess is not None:
         raise DreamerError(f"--preprocess is for your own models; {spec.name} knows its own")
     text = layers_table(model_architecture(spec.name))
-    return f"{text}\n{spec.description}\nweights: {spec.source}"
+    return f"{text}\n{spec.description}\nweights: {spec.source}\n(other models: 'dream models')"
 
 
 def dream_one(dreamer, target: Target, config, max_size: int | None, quiet: bool) -> Path:

@@ -39,8 +39,9 @@ DEFAULT_MODEL = "efficientnet-lite0"
 class ModelSpec:
     """A registered model: how to load it and where its weights come from.
 
-    ``loader(cache_dir, weights_path, progress)`` returns the ready adapter
-    (``progress(done, total)`` reports download bytes); ``architecture()``
+    ``loader(cache_dir, weights_path[, progress])`` returns the ready adapter
+    (``progress(done, total)`` reports download bytes, for loaders that
+    download); ``architecture()``
     returns an adapter with the layers and no weights, with no download, for
     ``dream layers`` and for finding which model a layer belongs to.
     """
@@ -48,7 +49,7 @@ class ModelSpec:
     name: str
     description: str
     source: str
-    loader: Callable  # (cache_dir, weights_path, progress) -> ModelAdapter
+    loader: Callable  # (cache_dir, weights_path[, progress]) -> ModelAdapter
     aliases: tuple[str, ...] = ()
     architecture: Callable | None = None  # () -> ModelAdapter without weights
     default_layer: str = ""
@@ -56,7 +57,7 @@ class ModelSpec:
     licence: str = ""
 
 
-def _load_efficientnet_lite0(cache_dir, weights_path, progress=None):
+def _load_efficientnet_lite0(cache_dir, weights_path):
     from dreamer.models.efficientnet_lite import load_efficientnet_lite0
 
     return load_efficientnet_lite0(cache_dir, weights_path)
@@ -177,7 +178,7 @@ def load_model(
         if spec is not None:
             if preprocess is not None:
                 raise ModelError(f"--preprocess is for your own models; {spec.name} knows its own")
-            return spec.loader(Path(cache_dir), weights_path, progress)
+            return _call_loader(spec, Path(cache_dir), weights_path, progress)
         path = Path(model).expanduser()
         if path.exists():
             if weights_path is not None:
@@ -194,6 +195,19 @@ def load_model(
     if hasattr(model, "layers") and hasattr(model, "inputs"):
         return adapter_for_keras(model, getattr(model, "name", "model"), preprocess)
     raise ModelError(f"cannot use {type(model).__name__} as a model")
+
+
+def _call_loader(spec: ModelSpec, cache_dir: Path, weights_path, progress):
+    """Call a loader; one written for ``(cache_dir, weights_path)`` alone is called so."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(spec.loader).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if "progress" in parameters or len(parameters) >= 3:
+        return spec.loader(cache_dir, weights_path, progress)
+    return spec.loader(cache_dir, weights_path)
 
 
 def model_architecture(name: str) -> ModelAdapter:
@@ -249,7 +263,7 @@ def layer_names_known(cache_dir: Path | None) -> bool:
     """Whether every registered model's layer names are cached (finding a layer's model is then instant)."""
     if cache_dir is None:
         return False
-    return all(spec.name == "inception5h" or _layer_names_file(spec, cache_dir).is_file()
+    return all(spec.name == "inception5h" or spec.architecture is None or _layer_names_file(spec, cache_dir).is_file()
                for spec in REGISTRY.values())
 
 
@@ -258,7 +272,7 @@ def models_with_layers(layer_names, cache_dir: Path | None = None) -> list[str]:
     wanted = set(layer_names)
     found = []
     for spec in REGISTRY.values():
-        if spec.name == DEFAULT_MODEL:
+        if spec.name == DEFAULT_MODEL or spec.architecture is None:
             continue
         if wanted <= set(spec_layer_names(spec, cache_dir)):
             found.append(spec.name)
