@@ -132,6 +132,7 @@ class GraphAdapter(ModelAdapter):
     classifier_output: str = ""
     layer_note: str = ""
     _extra: dict = field(default_factory=dict, repr=False)
+    _classifier: object = field(default=None, repr=False)
 
     def layers(self) -> list[LayerInfo]:
         return list(self.static_layers)
@@ -156,6 +157,11 @@ class GraphAdapter(ModelAdapter):
         return GraphFeatures(self.model.tensor_function(ops))
 
     def classifier_model(self):
+        if self._classifier is None:
+            self._classifier = self._make_classifier()
+        return self._classifier
+
+    def _make_classifier(self):
         if self.model is None or not self.classifier_output:
             raise ModelError(f"model {self.name!r} has no classifier output")
         function = self.model.tensor_function([self.classifier_output])
