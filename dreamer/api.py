@@ -49,6 +49,10 @@ class Dreamer:
             cache folder).
         weights: a local weights file for a registered model.
         preprocess: the input scaling of the user's own model.
+        unsafe_load: let a ``.keras`` file run the code it holds (Lambda
+            layers); only for files you trust.
+        download_progress: ``f(done_bytes, total_bytes_or_None)`` while
+            weights download.
     """
 
     def __init__(
@@ -62,10 +66,13 @@ class Dreamer:
         preprocess: str | None = None,
         classes=(),
         guide=None,
+        unsafe_load: bool = False,
+        download_progress=None,
     ):
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.adapter: ModelAdapter = load_model(
-            model, cache_dir, Path(weights) if weights else None, preprocess
+            model, cache_dir, Path(weights) if weights else None, preprocess,
+            unsafe=unsafe_load, progress=download_progress,
         )
         objective = build_objective(layers, classes, loss, self.adapter.default_layer)
         if guide is not None:
@@ -161,9 +168,10 @@ def as_loaded(image, max_size: int | None = None) -> LoadedImage:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_dreamer(model: str, layers_key, classes: tuple, loss, cache_dir, weights, preprocess) -> Dreamer:
+def _cached_dreamer(model: str, layers_key, classes: tuple, loss, cache_dir, weights, preprocess,
+                    unsafe_load: bool = False) -> Dreamer:
     return Dreamer(model, layers_key, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                   classes=classes)
+                   classes=classes, unsafe_load=unsafe_load)
 
 
 def _layers_key(layers, loss):
@@ -196,6 +204,7 @@ def dream(
     mask=None,
     laplacian_levels: int = _DEFAULTS.laplacian_levels,
     tv: float = _DEFAULTS.tv,
+    unsafe_load: bool = False,
 ):
     """Dream on one image and return the result as a PIL image.
 
@@ -217,6 +226,7 @@ def dream(
             picks one, recorded in ``result.info["dreamer"]["seed"]``.
         max_size: downscale the input so its long side is at most this.
         progress: called with a ``dreamer.engine.Progress`` after each step.
+        unsafe_load: let a ``.keras`` model file run the code it holds.
 
     Raises:
         dreamer.errors.DreamerError: a bad image, model, layer or setting.
@@ -242,10 +252,11 @@ def dream(
             None if cache_dir is None else str(cache_dir),
             None if weights is None else str(weights),
             preprocess,
+            unsafe_load,
         )
     else:
         dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                          classes=classes, guide=guide)
+                          classes=classes, guide=guide, unsafe_load=unsafe_load)
     return dreamer.dream(image, config, progress, max_size, mask)
 
 

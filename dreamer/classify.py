@@ -2,7 +2,7 @@
 
 Contract: ``classify(adapter, image01)`` takes one float32 HxWx3 image in
 [0, 1], scales its short side to the classification size (224 by default),
-crops the centre square, runs ``adapter.preprocess`` and ``adapter.model``,
+crops the centre square, runs ``adapter.preprocess`` and ``adapter.classifier_model()``,
 and returns the ``top`` (label, probability) pairs, most likely first. Logits
 go through a softmax; outputs that already are probabilities (non-negative,
 summing to 1) are used as they are. Works for any adapter with ``labels``.
@@ -17,14 +17,15 @@ from dreamer.errors import ModelError
 CLASSIFY_SIZE = 224
 
 
-def classify(adapter, image01: np.ndarray, top: int = 5, size: int = CLASSIFY_SIZE) -> list[tuple[str, float]]:
+def classify(adapter, image01: np.ndarray, top: int = 5, size: int | None = None) -> list[tuple[str, float]]:
     """The ``top`` most likely classes of ``image01`` according to ``adapter``.
 
     Args:
         adapter: a ``ModelAdapter`` whose model ends in a class layer and has ``labels``.
         image01: float32 HxWx3 image with values in [0, 1].
         top: how many classes to return.
-        size: the square side the model classifies at (224 for EfficientNet-Lite0).
+        size: the square side the model classifies at; default: the adapter's
+            ``classify_size`` (224 for EfficientNet-Lite0).
 
     Returns:
         ``[(label, probability), ...]``, most likely first.
@@ -40,8 +41,8 @@ def classify(adapter, image01: np.ndarray, top: int = 5, size: int = CLASSIFY_SI
     image = np.asarray(image01, dtype=np.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"expected an HxWx3 image, got shape {image.shape}")
-    batch = centre_square(tf.constant(image[None]), size)
-    output = np.asarray(adapter.model(adapter.preprocess(batch), training=False))
+    batch = centre_square(tf.constant(image[None]), size or getattr(adapter, "classify_size", CLASSIFY_SIZE))
+    output = np.asarray(adapter.classifier_model()(adapter.preprocess(batch), training=False))
     if output.ndim != 2 or output.shape[-1] != len(adapter.labels):
         raise ModelError(
             f"model {adapter.name!r} outputs shape {tuple(output.shape)}, "

@@ -83,16 +83,23 @@ def finite_float(minimum: float, exclusive: bool = False):
 
 
 def model_options(func):
-    """--model, --weights, --preprocess, --cache-dir: shared by every command."""
+    """--model, --weights, --preprocess, --unsafe-load, --cache-dir: shared by every command."""
     options = [
         click.option("-m", "--model", default=None, metavar="NAME|PATH",
-                     help="A registered model (see 'dream layers --help'), or a saved .keras/.h5 model. "
-                          "[default: efficientnet-lite0]"),
+                     help="A registered model (efficientnet-lite0, inception5h, inceptionv3, vgg16, vgg19, "
+                          "resnet50, mobilenetv2, efficientnetb0, densenet121, xception), or your own "
+                          ".keras/.h5 file or SavedModel folder. [default: efficientnet-lite0, or the model "
+                          "that has the --layer named]"),
         click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="A local weights file for a registered model (for machines without internet)."),
+                     help="A local weights file for a registered model, for machines without internet "
+                          "(inception5h: inception5h.zip or tensorflow_inception_graph.pb, also "
+                          "$DREAMER_INCEPTION5H; Keras models: their .h5 file)."),
         click.option("--preprocess", default=None, metavar="SCHEME",
                      help="Your own model's input scaling: none (0..255), unit (0..1), tf (-1..1), "
                           "torch, caffe, or 'mean=R,G,B;std=R,G,B'. [default: none]"),
+        click.option("--unsafe-load", is_flag=True,
+                     help="Let your .keras/.h5 model run code stored in it (Lambda layers). Only for files "
+                          "you trust."),
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="DREAMER_CACHE_DIR",
                      help="Where converted models are cached. [default: $XDG_CACHE_HOME/dreamer or ~/.cache/dreamer]"),
     ]
@@ -155,7 +162,7 @@ def main():
 @model_options
 def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octave_scale, step_size, jitter,
                 tile_size, max_size, loss, laplacian_levels, tv, seed, output, overwrite, quiet, model, weights,
-                preprocess, cache_dir):
+                preprocess, unsafe_load, cache_dir):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -179,6 +186,8 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
       dream --class tabby --mask face_mask.png photo.jpg
       dream --layer block4c_add --guide flowers.jpg photo.jpg
       dream --max-size 1024 --seed 42 *.jpg -o results/
+      dream --layer mixed4c photo.jpg     # GoogLeNet, as in 2015
+      dream --model my_net.keras --preprocess unit photo.jpg
       dream layers            # the layers you can name
       dream atlas --layer block5c_add --channels 0-15
     """
@@ -192,7 +201,8 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
         )
         targets = pipeline.plan_outputs([Path(p) for p in inputs], output)
         mask_image = pipeline.load_mask(mask)
-        dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, guide)
+        dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, guide,
+                                        unsafe_load=unsafe_load, quiet=quiet, say=say)
         targets = pipeline.name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite, say)
     failures = 0
     with _signals_as_exceptions():
@@ -210,19 +220,36 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
 
 @main.command("layers")
 @model_options
-def layers_command(model, weights, preprocess, cache_dir):
+def layers_command(model, weights, preprocess, unsafe_load, cache_dir):
     """List the layers of a model you can dream on, in network order.
+
+    Registered models are listed from their architecture alone (nothing is
+    downloaded), with where their weights come from.
 
     \b
     Examples:
       dream layers
+      dream layers --model inception5h
       dream layers --model my_classifier.keras
     """
     from dreamer import pipeline
 
     with _user_errors():
-        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess)
-    click.echo(pipeline.layers_table(adapter))
+        text = pipeline.layers_text(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load)
+    click.echo(text)
+
+
+@main.command("models")
+def models_command():
+    """List the registered models and where their weights come from.
+
+    \b
+    Example:
+      dream models
+    """
+    from dreamer import pipeline
+
+    click.echo(pipeline.models_text())
 
 
 @main.command("atlas")
@@ -248,7 +275,7 @@ def layers_command(model, weights, preprocess, cache_dir):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
 def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, columns, seed, output, overwrite,
-                  quiet, model, weights, preprocess, cache_dir):
+                  quiet, model, weights, preprocess, unsafe_load, cache_dir):
     """Map a layer: each channel's favourite pattern, on one labelled contact sheet.
 
     Every channel is rendered from grey noise by gradient ascent on its mean
@@ -270,7 +297,7 @@ def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, 
     with _user_errors():
         config = replace(ATLAS_CONFIG, iterations=iterations, octaves=octaves, laplacian_levels=laplacian_levels,
                          seed=seed)
-        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess)
+        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
         layer = layer or adapter.default_layer
         chosen = pipeline.atlas_channels(adapter, layer, channels)
         target = pipeline.plan_outputs([Path("atlas")], output)
@@ -292,19 +319,21 @@ def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, 
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A text file of class names, one per line, for your own classifier.")
 @model_options
-def classify_command(images, top, labels, model, weights, preprocess, cache_dir):
+def classify_command(images, top, labels, model, weights, preprocess, unsafe_load, cache_dir):
     """Show what a classifier sees in IMAGE: its top classes with probabilities.
 
     This is also how to check that a model and its preprocessing are right.
 
     \b
-    Example:
+    Examples:
       dream classify samples/chelsea.png
+      dream classify --model my_classifier.keras --labels classes.txt photo.jpg
     """
     from dreamer import pipeline
 
     with _user_errors():
-        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess, labels)
+        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load,
+                                        classifier=True)
     failures = 0
     with _signals_as_exceptions():
         for image in images:

@@ -21,6 +21,7 @@ from dreamer.errors import DreamerError, ImageError
 from dreamer.fileio import default_cache_dir
 
 DEFAULT_OUTPUT_DIR = Path("outputs")
+DEFAULT_MODEL_NAME = "efficientnet-lite0"
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,65 @@ def name_outputs(targets: list[Target], model: str, objective: str, overwrite: b
 
 
 def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights, preprocess,
-                 classes: tuple[str, ...] = (), guide: str | None = None):
-    """Load the model once and prepare the objective (checks every layer, channel and class)."""
+                 classes: tuple[str, ...] = (), guide: str | None = None, *,
+                 unsafe_load: bool = False, quiet: bool = False,
+                 say: Callable[[str], None] | None = None):
+    """Load the model once and prepare the objective (checks every layer, channel and class).
+
+    Without ``model``, layers that the default model lacks but exactly one
+    registered model has choose that model (``say`` reports it).
+    """
     from dreamer.api import Dreamer
 
-    return Dreamer(
-        model or "efficientnet-lite0", layers or None, loss=loss,
-        cache_dir=cache_dir or default_cache_dir(), weights=weights, preprocess=preprocess,
-        classes=tuple(classes), guide=guide,
-    )
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    if model is None and layers:
+        model = model_for_layers(layers, cache_dir, say or (lambda _msg: None))
+    model = model or DEFAULT_MODEL_NAME
+    with DownloadBar(quiet) as bar:
+        return Dreamer(
+            model, layers or None, loss=loss, cache_dir=cache_dir,
+            weights=weights or weights_from_environment(model), preprocess=preprocess,
+            unsafe_load=unsafe_load, download_progress=bar.update, classes=tuple(classes), guide=guide,
+        )
+
+
+def model_for_layers(layer_specs: list[str], cache_dir: Path, say: Callable[[str], None]) -> str | None:
+    """The registered model to use for layers the default model lacks, or None for the default.
+
+    Raises:
+        DreamerError: the layers belong to several registered models.
+    """
+    from dreamer.models import DEFAULT_MODEL, REGISTRY, layer_names_known, models_with_layers, spec_layer_names
+    from dreamer.objectives import combine
+
+    names = list(combine(layer_specs).layers())
+    default_names = set(spec_layer_names(REGISTRY[DEFAULT_MODEL], cache_dir))
+    missing = [n for n in names if n not in default_names]
+    if not missing:
+        return None
+    if not layer_names_known(cache_dir):
+        say(f"looking for {', '.join(missing)} in the other registered models "
+            "(the first time, this lists their layers: a few seconds)")
+    owners = models_with_layers(names, cache_dir)
+    if len(owners) == 1:
+        say(f"{', '.join(missing)} is not a layer of {DEFAULT_MODEL}; using {owners[0]}, "
+            f"the model it belongs to (--model chooses another)")
+        return owners[0]
+    if len(owners) > 1:
+        raise DreamerError(f"layer {', '.join(missing)} is in several models ({', '.join(owners)}); "
+                           "choose one with --model")
+    return None
+
+
+def weights_from_environment(model) -> str | None:
+    """A local copy of inception5h named by ``DREAMER_INCEPTION5H`` (the CLI's offline hand-over)."""
+    from dreamer.models import find_spec
+    from dreamer.models.inception5h import ENV_VAR, MODEL_NAME
+
+    spec = find_spec(str(model)) if isinstance(model, (str, Path)) else None
+    if spec is not None and spec.name == MODEL_NAME and os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
+    return None
 
 
 def load_mask(path: str | None):
@@ -107,18 +158,67 @@ def load_mask(path: str | None):
     return None if path is None else load_image(path)
 
 
-def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None):
-    """The adapter alone (for ``layers`` and ``classify``), with optional class names."""
+def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None, *,
+                 unsafe_load: bool = False, quiet: bool = False, classifier: bool = False):
+    """The adapter alone (for ``layers`` and ``classify``), with optional class names.
+
+    With ``classifier``, also check that it has class names and load its
+    classification head now (a Keras application downloads it here).
+    """
     from dreamer.models import load_model
 
-    adapter = load_model(
-        model or "efficientnet-lite0", Path(cache_dir) if cache_dir else default_cache_dir(),
-        Path(weights) if weights else None, preprocess,
-    )
-    if labels_file is not None:
-        names = Path(labels_file).read_text(encoding="utf-8").splitlines()
-        adapter.labels = [n.strip() for n in names if n.strip()]
+    model = model or DEFAULT_MODEL_NAME
+    weights = weights or weights_from_environment(model)
+    with DownloadBar(quiet) as bar:
+        adapter = load_model(
+            model, Path(cache_dir) if cache_dir else default_cache_dir(),
+            Path(weights) if weights else None, preprocess, unsafe=unsafe_load, progress=bar.update,
+        )
+        if labels_file is not None:
+            adapter.labels = read_labels(Path(labels_file))
+        if classifier:
+            if not adapter.labels:
+                raise DreamerError(f"model {adapter.name!r} has no class names; pass --labels FILE")
+            adapter.classifier_model()
     return adapter
+
+
+def read_labels(path: Path) -> list[str]:
+    """Class names, one a line (blank lines skipped)."""
+    try:
+        names = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DreamerError(f"{path}: cannot read the class names ({exc})") from None
+    return [n.strip() for n in names if n.strip()]
+
+
+def models_text() -> str:
+    """``dream models``: every registered model, its default layer, preprocessing and weights' source."""
+    from dreamer.models import DEFAULT_MODEL, REGISTRY
+
+    blocks = []
+    for spec in REGISTRY.values():
+        mark = " (default)" if spec.name == DEFAULT_MODEL else ""
+        aliases = f"  aliases: {', '.join(spec.aliases)}\n" if spec.aliases else ""
+        blocks.append(
+            f"{spec.name}{mark}: {spec.description}\n{aliases}"
+            f"  default layer: {spec.default_layer}; preprocessing: {spec.preprocessing}\n"
+            f"  weights: {spec.source}" + (f"\n  licence: {spec.licence}" if spec.licence else "")
+        )
+    return "\n".join(blocks) + "\n\n'dream layers --model NAME' lists a model's layers (no download needed)."
+
+
+def layers_text(model, cache_dir, weights, preprocess, *, unsafe_load: bool = False) -> str:
+    """``dream layers``: a registered model's layers come from its architecture (no download)."""
+    from dreamer.models import find_spec, model_architecture
+
+    spec = find_spec(str(model or DEFAULT_MODEL_NAME))
+    if spec is None or spec.architecture is None or weights is not None:
+        return layers_table(load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load))
+    if preprocess is not None:
+        raise DreamerError(f"--preprocess is for your own models; {spec.name} knows its own")
+    text = layers_table(model_architecture(spec.name))
+    return f"{text}\n{spec.description}\nweights: {spec.source}\n(other models: 'dream models')"
 
 
 def dream_one(dreamer, target: Target, config, max_size: int | None, quiet: bool, mask=None) -> Path:
@@ -197,6 +297,8 @@ def layers_table(adapter) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"{r[0]:1} {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}" for r in rows]
     lines.append(f"\nmodel {adapter.name}: {len(rows) - 1} layers; * marks the default ({adapter.default_layer})")
+    if getattr(adapter, "layer_note", ""):
+        lines.append(adapter.layer_note)
     return "\n".join(lines)
 
 
@@ -211,6 +313,36 @@ def classify_text(adapter, path: Path, top: int) -> str:
     lines = [f"{click.format_filename(str(path))}:"]
     lines += [f"  {prob * 100:6.2f}%  {label}" for label, prob in predictions]
     return "\n".join(lines)
+
+
+class DownloadBar:
+    """A progress bar on stderr for a download, fed ``update(done, total)``; silent when quiet."""
+
+    def __init__(self, quiet: bool, label: str = "downloading weights"):
+        self.quiet = quiet
+        self.label = label
+        self._bar = None
+        self._done = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+        return False
+
+    def update(self, done: int, total: int | None) -> None:
+        if self.quiet:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(
+                length=total, label=self.label, file=click.get_text_stream("stderr"),
+                show_percent=total is not None, show_pos=False,
+            )
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
 
 
 class StepBar:

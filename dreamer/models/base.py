@@ -44,7 +44,9 @@ class ModelAdapter:
         default_layer: the layer used when the user names none.
         min_size: the smallest image side the network accepts.
         labels: class names for ``classify``, or None.
-        layer_filter: which of ``model.layers`` are worth listing.
+        input_channels: the channels the network takes (1 for a grayscale
+            model; ``preprocess`` then turns RGB into one channel).
+        classify_size: the square side ``classify`` feeds the classifier.
     """
 
     name: str
@@ -54,6 +56,7 @@ class ModelAdapter:
     min_size: int = 32
     labels: Sequence[str] | None = None
     input_channels: int = 3
+    classify_size: int = 224
     _layers: list = field(default=None, repr=False)
 
     def layers(self) -> list[LayerInfo]:
@@ -106,7 +109,12 @@ class ModelAdapter:
             if name not in self.layer_names() and not self._is_class_layer(name):
                 self.layer_info(name)
         outputs = {name: self.model.get_layer(name).output for name in layer_names}
-        return keras.Model(self.model.inputs, outputs)
+        inputs = self.model.inputs
+        return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs)
+
+    def classifier_model(self):
+        """A callable: preprocessed ``classify_size``-square NHWC input -> class scores."""
+        return self.model
 
 
     def _is_class_layer(self, name: str) -> bool:
