@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -265,7 +266,7 @@ def render_atlas(adapter, layer: str, channels: tuple[int, ...], config, size: i
     if not quiet:
         bar = click.progressbar(
             length=len(channels) * config.octaves * config.iterations, label=f"atlas {layer}",
-            file=click.get_text_stream("stderr"), show_pos=True, item_show_func=lambda item: item,
+            file=sys.stderr, show_pos=True, item_show_func=lambda item: item,
         )
         bar.__enter__()
 
@@ -337,7 +338,7 @@ class DownloadBar:
             return
         if self._bar is None:
             self._bar = click.progressbar(
-                length=total, label=self.label, file=click.get_text_stream("stderr"),
+                length=total, label=self.label, file=sys.stderr,
                 show_percent=total is not None, show_pos=False,
             )
             self._bar.__enter__()
@@ -369,7 +370,7 @@ class StepBar:
             return
         if self._bar is None:
             self._bar = click.progressbar(
-                length=event.octaves * event.steps, label=self.label, file=click.get_text_stream("stderr"),
+                length=event.octaves * event.steps, label=self.label, file=sys.stderr,
                 show_pos=True, item_show_func=lambda _: self._where,
             )
             self._bar.__enter__()
