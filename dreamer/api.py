@@ -23,6 +23,7 @@ from dreamer.fileio import default_cache_dir
 from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, to_pil
 from dreamer.models import DEFAULT_MODEL, ModelAdapter, load_model
 from dreamer.objectives import Objective, combine
+from dreamer.precision import resolve_precision
 
 _DEFAULTS = DreamConfig()
 
@@ -41,6 +42,12 @@ class Dreamer:
             cache folder).
         weights: a local weights file for a registered model.
         preprocess: the input scaling of the user's own model.
+        precision: ``"auto"`` (bfloat16 where the hardware has it natively,
+            float32 elsewhere), ``"float32"`` or ``"bfloat16"``; see
+            ``dreamer.precision``.
+
+    Raises:
+        DreamerError: a bad model, layer or precision name.
     """
 
     def __init__(
@@ -52,7 +59,10 @@ class Dreamer:
         cache_dir: str | os.PathLike | None = None,
         weights: str | os.PathLike | None = None,
         preprocess: str | None = None,
+        precision: str = "auto",
     ):
+        resolve_precision(precision, ())  # refuses an unknown name before any loading
+        self.precision = precision
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.adapter: ModelAdapter = load_model(
             model, cache_dir, Path(weights) if weights else None, preprocess
@@ -65,7 +75,7 @@ class Dreamer:
     @property
     def gradient(self) -> GradientFunction:
         if self._gradient is None:
-            self._gradient = GradientFunction(self.adapter, self.objective)
+            self._gradient = GradientFunction(self.adapter, self.objective, self.precision)
         return self._gradient
 
     def dream_array(
@@ -100,6 +110,7 @@ class Dreamer:
             "model": self.adapter.name,
             "layers": {term.name: weight for weight, term in self.objective.terms()},
             "objective": self.objective.name,
+            "precision": self.gradient.precision,
             **asdict(config),
         }
 
@@ -127,9 +138,11 @@ def as_loaded(image, max_size: int | None = None) -> LoadedImage:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_dreamer(model: str, layers_key, loss: str, cache_dir, weights, preprocess) -> Dreamer:
+def _cached_dreamer(model: str, layers_key, loss: str, cache_dir, weights, preprocess, precision) -> Dreamer:
     layers = dict(layers_key) if layers_key is not None else None
-    return Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess)
+    return Dreamer(
+        model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess, precision=precision
+    )
 
 
 def _layers_key(layers):
@@ -158,6 +171,7 @@ def dream(
     cache_dir: str | os.PathLike | None = None,
     weights: str | os.PathLike | None = None,
     preprocess: str | None = None,
+    precision: str = "auto",
 ):
     """Dream on one image and return the result as a PIL image.
 
@@ -173,6 +187,7 @@ def dream(
             picks one, recorded in ``result.info["dreamer"]["seed"]``.
         max_size: downscale the input so its long side is at most this.
         progress: called with a ``dreamer.engine.Progress`` after each step.
+        precision: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``Dreamer``).
 
     Raises:
         dreamer.errors.DreamerError: a bad image, model, layer or setting.
@@ -194,9 +209,12 @@ def dream(
             None if cache_dir is None else str(cache_dir),
             None if weights is None else str(weights),
             preprocess,
+            precision,
         )
     else:
-        dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess)
+        dreamer = Dreamer(
+            model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess, precision=precision
+        )
     return dreamer.dream(image, config, progress, max_size)
 
 

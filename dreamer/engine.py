@@ -152,21 +152,31 @@ class GradientFunction:
     Calling it with an HxWx3 float32 array in [0, 1] and a weight returns
     (weight * objective, its gradient). It is traced once for unknown height
     and width, so new octave and tile sizes don't recompile.
+
+    The network runs as rewritten by ``dreamer.models.rewrite`` (BatchNorms
+    folded into convolutions; bfloat16 layers with ``precision="bfloat16"``,
+    or with ``"auto"`` on hardware with native bfloat16). The image, the
+    objective and the gradient are float32 whatever the precision.
+    ``self.precision`` says which was used.
+
+    Raises:
+        DreamerError: ``precision="bfloat16"`` for a model that can't be
+            rewritten, or an unknown precision.
     """
 
-    def __init__(self, adapter, objective):
+    def __init__(self, adapter, objective, precision: str = "float32"):
         import tensorflow as tf
 
         self.adapter = adapter
         self.objective = objective
-        features = adapter.feature_model(objective.layers())
+        features, self.precision = fast_feature_model(adapter, objective.layers(), precision)
         layer_names = objective.layers()
 
         def activations(x):
             out = features(x, training=False)
             if not isinstance(out, dict):
                 out = {layer_names[0]: out}
-            return out
+            return {name: tf.cast(value, tf.float32) for name, value in out.items()}
 
         @tf.function(
             input_signature=[
@@ -206,6 +216,28 @@ class GradientFunction:
                 loss, grad[y0:y1, x0:x1] = self(image[y0:y1, x0:x1], weight)
                 total += loss
         return total, grad
+
+
+def fast_feature_model(adapter, layer_names, precision: str = "float32"):
+    """The adapter's feature model rewritten for speed, and the precision it runs in.
+
+    A model that can't be rewritten is used as it is, in float32, unless
+    bfloat16 was asked for explicitly.
+
+    Raises:
+        DreamerError: ``precision="bfloat16"`` and the model can't be rewritten.
+    """
+    from dreamer.models.rewrite import RewriteError, rewrite_for_gradients
+    from dreamer.precision import detect_precision
+
+    resolved = detect_precision(precision)
+    features = adapter.feature_model(layer_names)
+    try:
+        return rewrite_for_gradients(features, resolved), resolved
+    except RewriteError as exc:
+        if precision == "bfloat16":
+            raise DreamerError(f"model {adapter.name!r} can't run in bfloat16 ({exc}); use --precision float32") from None
+        return features, "float32"
 
 
 def ascent_step(

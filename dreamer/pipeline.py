@@ -87,14 +87,18 @@ def name_outputs(targets: list[Target], model: str, objective: str, overwrite: b
     return named
 
 
-def make_dreamer(model, layers: list[str], loss: str, cache_dir, weights, preprocess):
-    """Load the model once and prepare the objective (checks every layer name)."""
+def make_dreamer(model, layers: list[str], loss: str, cache_dir, weights, preprocess, precision: str = "auto"):
+    """Load the model once, prepare the objective (checks every layer name) and
+    build the gradient (so a model that can't run in the asked precision is
+    refused before any work)."""
     from dreamer.api import Dreamer
 
-    return Dreamer(
+    dreamer = Dreamer(
         model or "efficientnet-lite0", layers or None, loss=loss,
-        cache_dir=cache_dir or default_cache_dir(), weights=weights, preprocess=preprocess,
+        cache_dir=cache_dir or default_cache_dir(), weights=weights, preprocess=preprocess, precision=precision,
     )
+    dreamer.gradient  # noqa: B018 - compiled once here for the whole batch
+    return dreamer
 
 
 def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None):
