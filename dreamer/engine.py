@@ -246,20 +246,46 @@ def ascent_step(
     config: DreamConfig,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, float]:
-    """One jittered, normalised gradient-ascent step; returns (image, objective)."""
+    """One jittered, normalised gradient-ascent step; returns (image, objective).
+
+    Works in place on its own buffers (the input is not changed), so a step
+    holds two image-sized arrays besides the input: this bounds the memory of
+    large images.
+    """
     shift = tuple(int(s) for s in rng.integers(-config.jitter, config.jitter + 1, size=2))
     rolled = np.roll(image, shift, axis=(0, 1))
     tile = choose_tile_size(image.shape[:2], config.tile_size)
     loss, grad = gradient.tiled(rolled, tile, rng)
-    if not (math.isfinite(loss) and np.isfinite(grad).all()):
+    scale = mean_abs(grad)  # NaN or Inf anywhere in grad makes it NaN or Inf
+    if not (math.isfinite(loss) and math.isfinite(scale)):
         raise NumericalError(
             "the model produced NaN or Inf values in the gradient; try another layer, "
             "a smaller step size, or check the model's preprocessing"
         )
-    grad = np.roll(grad, (-shift[0], -shift[1]), axis=(0, 1))
-    grad /= max(float(np.mean(np.abs(grad))), 1e-20)
-    image = np.clip(image + (config.step_size / 255.0) * grad, 0.0, 1.0)
-    return image.astype(np.float32, copy=False), loss
+    step = roll_into(rolled, grad, (-shift[0], -shift[1]))  # the rolled image is no longer needed
+    del grad
+    step *= (config.step_size / 255.0) / max(scale, 1e-20)
+    step += image
+    np.clip(step, 0.0, 1.0, out=step)
+    return step.astype(np.float32, copy=False), loss
+
+
+def mean_abs(array: np.ndarray, rows: int = 256) -> float:
+    """The mean absolute value, in float64, summed in bands of ``rows`` (no full-size temporary)."""
+    total = 0.0
+    for start in range(0, array.shape[0], rows):
+        total += float(np.abs(array[start:start + rows]).sum(dtype=np.float64))
+    return total / max(array.size, 1)
+
+
+def roll_into(out: np.ndarray, array: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+    """``out[...] = np.roll(array, shift, axis=(0, 1))`` without a temporary; returns ``out``."""
+    height, width = array.shape[:2]
+    dy, dx = shift[0] % height, shift[1] % width
+    for out_y, in_y in ((slice(dy, height), slice(0, height - dy)), (slice(0, dy), slice(height - dy, height))):
+        for out_x, in_x in ((slice(dx, width), slice(0, width - dx)), (slice(0, dx), slice(width - dx, width))):
+            out[out_y, out_x] = array[in_y, in_x]
+    return out
 
 
 def run(
@@ -290,9 +316,11 @@ def run(
     detail = np.zeros(shapes[0] + (3,), np.float32)
     current = image
     for octave, shape in enumerate(shapes):
-        base = resize(image, shape)
-        detail = resize(detail, shape, clip=False)
-        current = np.clip(base + detail, 0.0, 1.0)
+        base = image if image.shape[:2] == shape else resize(image, shape)  # never changed in place
+        current = resize(detail, shape, clip=False)
+        del detail  # its buffer becomes the start of this octave
+        current += base
+        np.clip(current, 0.0, 1.0, out=current)
         for step in range(config.iterations):
             current, loss = ascent_step(current, gradient, config, rng)
             report(Progress(octave, len(shapes), step + 1, config.iterations, shape, loss))
