@@ -521,7 +521,8 @@ def report(results: dict) -> str:
             name = row["name"] + (" (default)" if row.get("default") else "")
             rows.append([name, f"{row['ms_per_step']:.0f}", f"{row['gflops_per_s']:.0f}",
                          f"{row['images_per_min']:.1f}", f"{peaks[key]:.0f}" if key in peaks else "-",
-                         f"{row['speedup_vs_baseline']:.2f}x" if "speedup_vs_baseline" in row else "1.00x"])
+                         f"{row['speedup_vs_baseline']:.2f}x" if "speedup_vs_baseline" in row
+                         else "1.00x" if key == "baseline" else "-"])
         out += [table(rows), "",
                 f"FLOPs per step: {speed['step_gflop']:.1f} GFLOP (forward {speed['forward_gflop']:.1f}, counted by "
                 "the TF profiler on the float32 graph, + the convolutions' input gradients)"]
