@@ -32,8 +32,9 @@ speed
     this size, plus its convolutions' count once more for the input gradient
     (a convolution's input gradient is a transposed convolution with the same
     multiply-adds; no weight gradients are computed). Images per minute: a
-    whole dream (octaves x steps) timed after a warm-up dream; the baseline's
-    dream runs its loop at the same octave sizes.
+    whole dream (octaves x steps), the median of ``--dream-repeats``
+    interleaved rounds after a warm-up dream; the baseline's dream runs its
+    loop at the same octave sizes.
 memory
     Each configuration in a fresh subprocess: peak resident memory (VmHWM
     from /proc/self/status, i.e. ru_maxrss) of a whole dream, and the
@@ -310,15 +311,17 @@ def worker_speed(args) -> dict:
     result["step_gflop"] = step_flops / 1e9
 
     # whole dreams: images per minute, and the dreams themselves for the bf16/f32 comparison
-    dreams = {}
-    dream_seconds = {}
-    for name, variant in variants.items():
-        dreamer = variant["dreamer"]
-        dreamer.dream_array(image, config)  # warm-up: every octave size once
-        dream_seconds[name], dreams[variant["precision"]] = timed(dreamer.dream_array, image, config)
+    dreamers = {name: (lambda d=variant["dreamer"]: d.dream_array(image, config)) for name, variant in variants.items()}
     if "baseline (TF tutorial)" in runners:
-        baseline.dream(image, shapes, args.steps)
-        dream_seconds["baseline (TF tutorial)"], _ = timed(baseline.dream, image, shapes, args.steps)
+        dreamers = {"baseline (TF tutorial)": lambda: baseline.dream(image, shapes, args.steps), **dreamers}
+    dreams = {name: fn() for name, fn in dreamers.items()}  # warm-up: every octave size once
+    dream_times = {name: [] for name in dreamers}
+    for _ in range(args.dream_repeats):  # interleaved like the steps
+        for name, fn in dreamers.items():
+            seconds, dreams[name] = timed(fn)
+            dream_times[name].append(seconds)
+    dream_seconds = {name: statistics.median(times) for name, times in dream_times.items()}
+    dreams = {variants[name]["precision"]: dreams[name] for name in variants}
 
     rows = []
     base_name = "baseline (TF tutorial)"
@@ -331,6 +334,7 @@ def worker_speed(args) -> dict:
             "gflops_per_s": step_flops / 1e9 / (median / 1000),
             "images_per_min": 60.0 / dream_seconds[name],
             "dream_s": dream_seconds[name],
+            "dream_s_all": dream_times[name],
         }
         if name in variants:
             v = variants[name]
@@ -416,7 +420,8 @@ def run_worker(kind: str, args, **overrides) -> dict:
     """Run a worker in a fresh Python process; returns its JSON."""
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", kind,
             "--model", args.model, "--size", str(args.size), "--octaves", str(args.octaves),
-            "--steps", str(args.steps), "--repeats", str(args.repeats), "--precision", args.precision,
+            "--steps", str(args.steps), "--repeats", str(args.repeats), "--dream-repeats", str(args.dream_repeats),
+            "--precision", args.precision,
             "--cache-dir", args.cache_dir]
     if not args.xla:
         argv.append("--no-xla")
@@ -571,6 +576,7 @@ def parse_args(argv=None):
     parser.add_argument("--octaves", type=int, default=4)
     parser.add_argument("--steps", type=int, default=10, help="steps per octave (and per timing round)")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved timing rounds")
+    parser.add_argument("--dream-repeats", type=int, default=3, help="interleaved whole-dream rounds")
     parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "both"],
                         help="auto: time float32 and bfloat16 and mark the default")
     parser.add_argument("--memory-sizes", type=lambda t: [int(v) for v in t.split(",")],
@@ -586,7 +592,7 @@ def parse_args(argv=None):
     parser.add_argument("--variant", default="auto", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.size, args.repeats, args.memory_sizes, args.batch = 256, 3, [256, 512, 1024], 3
+        args.size, args.repeats, args.memory_sizes, args.batch, args.dream_repeats = 256, 3, [256, 512, 1024], 3, 1
     return args
 
 

@@ -153,3 +153,14 @@ def test_mean_abs_in_bands():
     assert mean_abs(array, rows=2) == pytest.approx(20.0 / 6)
     array[1, 0, 1] = np.nan
     assert np.isnan(mean_abs(array, rows=2))
+
+
+def test_api_takes_a_precision_and_records_it(tiny_model, photo):
+    from dreamer.api import Dreamer, dream
+    from dreamer.engine import DreamConfig
+
+    dreamer = Dreamer(tiny_model, "conv3", preprocess="unit", precision="bfloat16")
+    result = dreamer.dream((photo * 255).astype(np.uint8), DreamConfig(iterations=1, octaves=1, seed=1))
+    assert result.info["dreamer"]["precision"] == "bfloat16"
+    with pytest.raises(DreamerError, match="unknown precision"):
+        dream(photo, model=tiny_model, precision="fp8")
