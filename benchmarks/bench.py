@@ -27,7 +27,8 @@ speed
     update and clip included). Everything is warmed up first; the rounds are
     interleaved (baseline, then each dreamer variant, ``--repeats`` times) so
     that load from other processes hits them alike; the ratio reported is
-    the median over rounds of baseline ms/step / dreamer ms/step.
+    the median over rounds of baseline ms/step / dreamer ms/step. The same
+    timing is repeated at every octave's size (fewer rounds).
     FLOPs per step: the TensorFlow profiler's count of the forward graph at
     this size, plus its convolutions' count once more for the input gradient
     (a convolution's input gradient is a transposed convolution with the same
@@ -284,14 +285,14 @@ def worker_speed(args) -> dict:
     if args.model == "inceptionv3":
         baseline = TutorialDeepDream(keras_model)
         first_s, _ = timed(baseline.steps, image, 1)
-        runners["baseline (TF tutorial)"] = lambda n: baseline.steps(image, n)
+        runners["baseline (TF tutorial)"] = lambda n, img=image: baseline.steps(img, n)
         result["baseline_first_call_s"] = first_s
     for name, variant in variants.items():
         dreamer = variant["dreamer"]
 
-        def run_steps(n, d=dreamer):
+        def run_steps(n, img=image, d=dreamer):
             rng = np.random.default_rng(0)
-            current = image
+            current = img
             for _ in range(n):
                 current, _ = ascent_step(current, d.gradient, config, rng)
             return current
@@ -305,6 +306,20 @@ def worker_speed(args) -> dict:
         for name, fn in runners.items():
             seconds, _ = timed(fn, args.steps)
             per_step[name].append(seconds / args.steps * 1000)
+
+    # the same at every octave's size: small images gain less from bfloat16 (fixed costs per op)
+    by_size = []
+    for shape in shapes:
+        small = test_image(shape[0])
+        for fn in runners.values():
+            fn(1, small)  # warm-up at this size
+        times = {name: [] for name in runners}
+        for _ in range(max(3, args.repeats // 3)):
+            for name, fn in runners.items():
+                seconds, _ = timed(fn, args.steps, small)
+                times[name].append(seconds / args.steps * 1000)
+        by_size.append({"size": shape[0], "ms_per_step": {k: statistics.median(v) for k, v in times.items()}})
+    result["by_octave_size"] = by_size
 
     forward_flops, step_flops = forward_and_step_flops(adapter, layer_names, args.size)
     result["forward_gflop"] = forward_flops / 1e9
@@ -539,6 +554,12 @@ def report(results: dict) -> str:
             out.append(f"bfloat16 vs float32 dream: PSNR {speed['bf16_vs_f32_psnr_db']:.1f} dB (for scale: float32 "
                        f"seed 0 vs seed 1 {speed['f32_seed0_vs_seed1_psnr_db']:.1f} dB, dream vs input "
                        f"{speed['f32_vs_input_psnr_db']:.1f} dB)")
+        if speed.get("by_octave_size"):
+            names = list(speed["by_octave_size"][0]["ms_per_step"])
+            rows = [["octave size", *[f"{n} ms/step" for n in names]]]
+            for entry in speed["by_octave_size"]:
+                rows.append([f"{entry['size']} px", *[f"{entry['ms_per_step'][n]:.0f}" for n in names]])
+            out += ["", table(rows), ""]
         for row in speed["rows"]:
             if "first_step_s" in row:
                 out.append(f"{row['name']}: rewrite + trace + first step {row['first_step_s']:.2f} s; first call at a "
