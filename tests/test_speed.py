@@ -164,3 +164,26 @@ def test_api_takes_a_precision_and_records_it(tiny_model, photo):
     assert result.info["dreamer"]["precision"] == "bfloat16"
     with pytest.raises(DreamerError, match="unknown precision"):
         dream(photo, model=tiny_model, precision="fp8")
+
+
+def test_a_layer_that_cannot_be_copied_means_no_rewrite(photo):
+    import keras
+
+    class Unregistered(keras.layers.Layer):  # get_config lacks the constructor's argument
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return super().get_config()  # forgets ``factor``: from_config can't rebuild the layer
+
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, Unregistered(2.0, name="odd")(keras.layers.Conv2D(4, 3, name="c")(inputs)))
+    with pytest.raises(RewriteError, match="cannot rewrite"):
+        rewrite_for_gradients(model, "float32")
+    adapter = adapter_for_keras(model, "odd", "unit")
+    gradient = GradientFunction(adapter, layer("odd"), "auto")
+    assert gradient.precision == "float32" and np.isfinite(gradient(photo)[1]).all()

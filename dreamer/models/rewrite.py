@@ -65,8 +65,8 @@ def rewrite_for_gradients(model, precision: str = "float32"):
         return keras.models.clone_model(model, clone_function=rewriter.clone, call_function=rewriter.call)
     except RewriteError:
         raise
-    except (TypeError, ValueError, KeyError, AttributeError, NotImplementedError) as exc:
-        raise RewriteError(f"cannot rewrite model {model.name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any layer may fail to copy; the caller falls back to the original
+        raise RewriteError(f"cannot rewrite model {model.name!r}: {type(exc).__name__}: {exc}") from None
 
 
 class _Rewriter:
