@@ -23,6 +23,7 @@ from dreamer.fileio import default_cache_dir
 from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, to_pil
 from dreamer.models import DEFAULT_MODEL, ModelAdapter, load_model
 from dreamer.objectives import Objective, bind, class_logit, combine, guided
+from dreamer.precision import resolve_precision
 
 #: A guide image is scaled down to fit in this many pixels (long side) before its features are taken.
 GUIDE_MAX_SIZE = 512
@@ -53,6 +54,12 @@ class Dreamer:
             layers); only for files you trust.
         download_progress: ``f(done_bytes, total_bytes_or_None)`` while
             weights download.
+        precision: ``"auto"`` (bfloat16 where the hardware has it natively,
+            float32 elsewhere), ``"float32"`` or ``"bfloat16"``; see
+            ``dreamer.precision``.
+
+    Raises:
+        DreamerError: a bad model, layer or precision name.
     """
 
     def __init__(
@@ -68,7 +75,10 @@ class Dreamer:
         guide=None,
         unsafe_load: bool = False,
         download_progress=None,
+        precision: str = "auto",
     ):
+        resolve_precision(precision, ())  # refuses an unknown name before any loading
+        self.precision = precision
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.adapter: ModelAdapter = load_model(
             model, cache_dir, Path(weights) if weights else None, preprocess,
@@ -84,7 +94,7 @@ class Dreamer:
     @property
     def gradient(self) -> GradientFunction:
         if self._gradient is None:
-            self._gradient = GradientFunction(self.adapter, self.objective)
+            self._gradient = GradientFunction(self.adapter, self.objective, self.precision)
         return self._gradient
 
     def dream_array(
@@ -128,6 +138,7 @@ class Dreamer:
             "model": self.adapter.name,
             "layers": {term.name: weight for weight, term in self.objective.terms()},
             "objective": self.objective.name,
+            "precision": self.gradient.precision,
             **asdict(config),
         }
 
@@ -169,9 +180,9 @@ def as_loaded(image, max_size: int | None = None) -> LoadedImage:
 
 @functools.lru_cache(maxsize=4)
 def _cached_dreamer(model: str, layers_key, classes: tuple, loss, cache_dir, weights, preprocess,
-                    unsafe_load: bool = False) -> Dreamer:
+                    unsafe_load: bool = False, precision: str = "auto") -> Dreamer:
     return Dreamer(model, layers_key, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                   classes=classes, unsafe_load=unsafe_load)
+                   classes=classes, unsafe_load=unsafe_load, precision=precision)
 
 
 def _layers_key(layers, loss):
@@ -205,6 +216,7 @@ def dream(
     laplacian_levels: int = _DEFAULTS.laplacian_levels,
     tv: float = _DEFAULTS.tv,
     unsafe_load: bool = False,
+    precision: str = "auto",
 ):
     """Dream on one image and return the result as a PIL image.
 
@@ -227,6 +239,7 @@ def dream(
         max_size: downscale the input so its long side is at most this.
         progress: called with a ``dreamer.engine.Progress`` after each step.
         unsafe_load: let a ``.keras`` model file run the code it holds.
+        precision: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``Dreamer``).
 
     Raises:
         dreamer.errors.DreamerError: a bad image, model, layer or setting.
@@ -253,10 +266,11 @@ def dream(
             None if weights is None else str(weights),
             preprocess,
             unsafe_load,
+            precision,
         )
     else:
         dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                          classes=classes, guide=guide, unsafe_load=unsafe_load)
+                          classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision)
     return dreamer.dream(image, config, progress, max_size, mask)
 
 

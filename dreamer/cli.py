@@ -158,11 +158,14 @@ def main():
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Output file, or a folder for several inputs. [default: outputs/<input>_<model>_<layer>.png]")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
+              help="The network's arithmetic. auto: bfloat16 on CPUs with AVX512-BF16/AMX and on GPUs that "
+                   "have it natively, float32 elsewhere. The image and its update stay float32.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
 def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octave_scale, step_size, jitter,
-                tile_size, max_size, loss, laplacian_levels, tv, seed, output, overwrite, quiet, model, weights,
-                preprocess, unsafe_load, cache_dir):
+                tile_size, max_size, loss, laplacian_levels, tv, seed, output, overwrite, precision, quiet, model,
+                weights, preprocess, unsafe_load, cache_dir):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -202,7 +205,7 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
         targets = pipeline.plan_outputs([Path(p) for p in inputs], output)
         mask_image = pipeline.load_mask(mask)
         dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, guide,
-                                        unsafe_load=unsafe_load, quiet=quiet, say=say)
+                                        unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision)
         targets = pipeline.name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite, say)
     failures = 0
     with _signals_as_exceptions():

@@ -170,21 +170,31 @@ class GradientFunction:
     Calling it with an HxWx3 float32 array in [0, 1] and a weight returns
     (weight * objective, its gradient). It is traced once for unknown height
     and width, so new octave and tile sizes don't recompile.
+
+    The network runs as rewritten by ``dreamer.models.rewrite`` (BatchNorms
+    folded into convolutions; bfloat16 layers with ``precision="bfloat16"``,
+    or with ``"auto"`` on hardware with native bfloat16). The image, the
+    objective and the gradient are float32 whatever the precision.
+    ``self.precision`` says which was used.
+
+    Raises:
+        DreamerError: ``precision="bfloat16"`` for a model that can't be
+            rewritten, or an unknown precision.
     """
 
-    def __init__(self, adapter, objective):
+    def __init__(self, adapter, objective, precision: str = "float32"):
         import tensorflow as tf
 
         self.adapter = adapter
         self.objective = objective
-        features = adapter.feature_model(objective.layers())
+        features, self.precision = fast_feature_model(adapter, objective.layers(), precision)
         layer_names = objective.layers()
 
         def activations(x):
             out = features(x, training=False)
             if not isinstance(out, dict):
                 out = {layer_names[0]: out}
-            return out
+            return {name: tf.cast(value, tf.float32) for name, value in out.items()}
 
         @tf.function(
             input_signature=[
@@ -320,6 +330,28 @@ def _transformed_gradient(image, gradient, config, rng, tile):
     return loss, _affine(grad, -angle, 1.0 / scale)
 
 
+def fast_feature_model(adapter, layer_names, precision: str = "float32"):
+    """The adapter's feature model rewritten for speed, and the precision it runs in.
+
+    A model that can't be rewritten is used as it is, in float32, unless
+    bfloat16 was asked for explicitly.
+
+    Raises:
+        DreamerError: ``precision="bfloat16"`` and the model can't be rewritten.
+    """
+    from dreamer.models.rewrite import RewriteError, rewrite_for_gradients
+    from dreamer.precision import detect_precision
+
+    resolved = detect_precision(precision)
+    features = adapter.feature_model(layer_names)
+    try:
+        return rewrite_for_gradients(features, resolved), resolved
+    except RewriteError as exc:
+        if precision == "bfloat16":
+            raise DreamerError(f"model {adapter.name!r} can't run in bfloat16 ({exc}); use --precision float32") from None
+        return features, "float32"
+
+
 def ascent_step(
     image: np.ndarray,
     gradient: GradientFunction,
@@ -329,6 +361,10 @@ def ascent_step(
     reference: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """One jittered, normalised gradient-ascent step; returns (image, objective).
+
+    Works in place on its own buffers (the input is not changed), so a step
+    holds two image-sized arrays besides the input: this bounds the memory of
+    large images.
 
     Args:
         mask: HxW weights in [0, 1]; each pixel's change is multiplied by its
@@ -341,21 +377,44 @@ def ascent_step(
     rolled = np.roll(image, shift, axis=(0, 1))
     tile = choose_tile_size(image.shape[:2], config.tile_size)
     loss, grad = _transformed_gradient(rolled, gradient, config, rng, tile)
-    if not (math.isfinite(loss) and np.isfinite(grad).all()):
+    scale = mean_abs(grad)  # NaN or Inf anywhere in grad makes it NaN or Inf
+    if not (math.isfinite(loss) and math.isfinite(scale)):
         raise NumericalError(
             "the model produced NaN or Inf values in the gradient; try another layer, "
             "a smaller step size, or check the model's preprocessing"
         )
-    grad = np.roll(grad, (-shift[0], -shift[1]), axis=(0, 1))
+    step = roll_into(rolled, grad, (-shift[0], -shift[1]))  # the rolled image is no longer needed
+    del grad
     if config.laplacian_levels > 1:
-        grad = laplacian_normalize(grad, config.laplacian_levels)
-    grad /= max(float(np.mean(np.abs(grad))), 1e-20)
+        step = laplacian_normalize(step, config.laplacian_levels)
+        scale = mean_abs(step)
+    step /= max(scale, 1e-20)
     if config.tv:
-        grad -= config.tv * tv_gradient(image - reference if reference is not None else image)
+        step -= config.tv * tv_gradient(image - reference if reference is not None else image)
     if mask is not None:
-        grad *= mask[..., None]
-    image = np.clip(image + (config.step_size / 255.0) * grad, 0.0, 1.0)
-    return image.astype(np.float32, copy=False), loss
+        step *= mask[..., None]
+    step *= config.step_size / 255.0
+    step += image
+    np.clip(step, 0.0, 1.0, out=step)
+    return step.astype(np.float32, copy=False), loss
+
+
+def mean_abs(array: np.ndarray, rows: int = 256) -> float:
+    """The mean absolute value, in float64, summed in bands of ``rows`` (no full-size temporary)."""
+    total = 0.0
+    for start in range(0, array.shape[0], rows):
+        total += float(np.abs(array[start:start + rows]).sum(dtype=np.float64))
+    return total / max(array.size, 1)
+
+
+def roll_into(out: np.ndarray, array: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+    """``out[...] = np.roll(array, shift, axis=(0, 1))`` without a temporary; returns ``out``."""
+    height, width = array.shape[:2]
+    dy, dx = shift[0] % height, shift[1] % width
+    for out_y, in_y in ((slice(dy, height), slice(0, height - dy)), (slice(0, dy), slice(height - dy, height))):
+        for out_x, in_x in ((slice(dx, width), slice(0, width - dx)), (slice(0, dx), slice(width - dx, width))):
+            out[out_y, out_x] = array[in_y, in_x]
+    return out
 
 
 def run(
@@ -395,9 +454,11 @@ def run(
     detail = np.zeros(shapes[0] + (3,), np.float32)
     current = image
     for octave, shape in enumerate(shapes):
-        base = resize(image, shape)
-        detail = resize(detail, shape, clip=False)
-        current = np.clip(base + detail, 0.0, 1.0)
+        base = image if image.shape[:2] == shape else resize(image, shape)  # never changed in place
+        current = resize(detail, shape, clip=False)
+        del detail  # its buffer becomes the start of this octave
+        current += base
+        np.clip(current, 0.0, 1.0, out=current)
         weights = None if mask is None else resize(mask[..., None], shape)[..., 0]
         for step in range(config.iterations):
             current, loss = ascent_step(current, gradient, config, rng, weights, base)

@@ -93,8 +93,10 @@ def name_outputs(targets: list[Target], model: str, objective: str, overwrite: b
 def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights, preprocess,
                  classes: tuple[str, ...] = (), guide: str | None = None, *,
                  unsafe_load: bool = False, quiet: bool = False,
-                 say: Callable[[str], None] | None = None):
-    """Load the model once and prepare the objective (checks every layer, channel and class).
+                 say: Callable[[str], None] | None = None, precision: str = "auto"):
+    """Load the model once, prepare the objective (checks every layer, channel
+    and class) and build the gradient (so a model that can't run in the asked
+    precision is refused before any work).
 
     Without ``model``, layers that the default model lacks but exactly one
     registered model has choose that model (``say`` reports it).
@@ -106,11 +108,14 @@ def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights,
         model = model_for_layers(layers, cache_dir, say or (lambda _msg: None))
     model = model or DEFAULT_MODEL_NAME
     with DownloadBar(quiet) as bar:
-        return Dreamer(
+        dreamer = Dreamer(
             model, layers or None, loss=loss, cache_dir=cache_dir,
             weights=weights or weights_from_environment(model), preprocess=preprocess,
             unsafe_load=unsafe_load, download_progress=bar.update, classes=tuple(classes), guide=guide,
+            precision=precision,
         )
+    dreamer.gradient  # noqa: B018 - compiled once here for the whole batch
+    return dreamer
 
 
 def model_for_layers(layer_specs: list[str], cache_dir: Path, say: Callable[[str], None]) -> str | None:

@@ -1,0 +1,168 @@
+"""A feature model rewritten for fast pixel gradients: same function, less work.
+
+``rewrite_for_gradients(model, precision)`` returns a copy of a functional
+Keras model (new layers, the same weights) in which
+
+- every BatchNormalization that directly follows a Conv2D or DepthwiseConv2D
+  (with no activation, and used by nothing else) is folded into that
+  convolution's kernel and bias. At inference a BatchNorm is a per-channel
+  ``x * scale + shift``; folding removes one pass over every activation
+  forwards and backwards. The result is the same function up to float
+  rounding.
+- with ``precision="bfloat16"`` the layers compute in bfloat16 (Keras'
+  ``mixed_bfloat16`` policy; Conv2D layers hold their weights in bfloat16
+  too, which is what that policy casts them to anyway), except depthwise convolutions
+  and ``ReLU`` layers, whose bfloat16 gradients TensorFlow's CPU kernels
+  compute several times slower than float32 (measured on EfficientNet-Lite0:
+  the depthwise input gradient took 61 ms in bfloat16 against 10 ms in
+  float32 at 512 px). The input stays float32; outputs may be bfloat16.
+
+The original model is not changed. A model the rewrite does not understand
+(a nested model, a custom layer without ``from_config``) raises
+``RewriteError``; the caller decides whether to fall back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dreamer.errors import ModelError
+
+
+class RewriteError(ModelError):
+    """The model can't be rewritten (the reason is in the message)."""
+
+
+def _float32_layer_types():
+    """Layers kept in float32 under bfloat16 (see the module docstring)."""
+    import keras
+
+    return (keras.layers.DepthwiseConv2D, keras.layers.ReLU)
+
+
+def rewrite_for_gradients(model, precision: str = "float32"):
+    """A copy of ``model`` with BatchNorms folded and, optionally, bfloat16 compute.
+
+    Args:
+        model: a functional ``keras.Model`` (its outputs may be a dict).
+        precision: ``float32`` or ``bfloat16``.
+
+    Returns:
+        A new ``keras.Model`` with the same inputs and outputs structure.
+
+    Raises:
+        RewriteError: the model is not functional or has a layer that can't
+            be copied.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model) or not hasattr(model, "_operations"):
+        raise RewriteError(f"{type(model).__name__} is not a functional Keras model")
+    if isinstance(model, keras.Sequential):
+        raise RewriteError("Sequential models are not rewritten")
+    rewriter = _Rewriter(model, precision)
+    try:
+        return keras.models.clone_model(model, clone_function=rewriter.clone, call_function=rewriter.call)
+    except RewriteError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any layer may fail to copy; the caller falls back to the original
+        raise RewriteError(f"cannot rewrite model {model.name!r}: {type(exc).__name__}: {exc}") from None
+
+
+class _Rewriter:
+    """The clone and call hooks of ``keras.models.clone_model``."""
+
+    def __init__(self, model, precision: str):
+        import keras
+
+        if precision not in ("float32", "bfloat16"):
+            raise RewriteError(f"unknown precision {precision!r}")
+        self.precision = precision
+        self.original = {}  # id(new layer) -> original layer
+        self.conv_calls = {}  # id(conv output tensor) -> (new conv, original conv, args, kwargs)
+        self.output_layers = {
+            id(t._keras_history[0]) for t in keras.tree.flatten(model.outputs)
+        }
+
+    def clone(self, layer):
+        import keras
+
+        if isinstance(layer, keras.Model):
+            raise RewriteError(f"nested model {layer.name!r} is not rewritten")
+        config = layer.get_config()
+        if self.precision == "bfloat16" and not isinstance(layer, _float32_layer_types()):
+            # A convolution also keeps its weights in bfloat16: the very numbers the mixed policy
+            # would cast them to at every call, without ~100 casts a step (5% at 187 px).
+            config["dtype"] = "bfloat16" if type(layer) is keras.layers.Conv2D else "mixed_bfloat16"
+        new = layer.__class__.from_config(config)
+        self.original[id(new)] = layer
+        return new
+
+    def call(self, layer, *args, **kwargs):
+        import keras
+
+        original = self.original[id(layer)]
+        if isinstance(layer, keras.layers.BatchNormalization) and args and id(args[0]) in self.conv_calls:
+            folded = self._fold(layer, original, *self.conv_calls[id(args[0])])
+            if folded is not None:
+                return folded
+        out = layer(*args, **kwargs)
+        if original.weights:
+            layer.set_weights(original.get_weights())
+        if self._foldable_conv(original):
+            self.conv_calls[id(out)] = (layer, original, args, kwargs)
+        return out
+
+    def _foldable_conv(self, conv) -> bool:
+        import keras
+
+        if type(conv) not in (keras.layers.Conv2D, keras.layers.DepthwiseConv2D):
+            return False
+        config = conv.get_config()
+        return (
+            config.get("activation") == "linear"
+            and config.get("data_format", "channels_last") == "channels_last"
+            and len(conv._inbound_nodes) == 1
+            and len(conv._outbound_nodes) == 1
+            and id(conv) not in self.output_layers
+        )
+
+    def _fold(self, bn_layer, bn, conv, conv_original, conv_args, conv_kwargs):
+        """The BatchNorm's output computed by one convolution with folded weights, or None."""
+        if bn.axis not in (-1, 3) or bn.get_config().get("renorm") or bn.get_config().get("synchronized"):
+            return None
+        if len(bn._inbound_nodes) != 1:
+            return None
+        kernel, bias = _folded_weights(conv_original, bn)
+        config = conv.get_config()
+        config.update(use_bias=True, name=bn.name, dtype=conv.dtype_policy.name)
+        config.pop("bias_initializer", None)
+        folded = conv.__class__.from_config(config)
+        out = folded(*conv_args, **conv_kwargs)
+        folded.set_weights([kernel, bias])
+        return out
+
+
+def _folded_weights(conv, bn) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel, bias) of ``bn(conv(x))`` as one convolution, in float32."""
+    import keras
+
+    def value(variable, default):
+        if variable is None:
+            return default
+        return keras.ops.convert_to_numpy(variable).astype(np.float64)
+
+    mean = value(bn.moving_mean, None)
+    variance = value(bn.moving_variance, None)
+    gamma = value(bn.gamma, 1.0)
+    beta = value(bn.beta, 0.0)
+    scale = gamma / np.sqrt(variance + bn.epsilon)
+    shift = beta - mean * scale
+    kernel = keras.ops.convert_to_numpy(conv.kernel).astype(np.float64)
+    conv_bias = keras.ops.convert_to_numpy(conv.bias).astype(np.float64) if conv.use_bias else 0.0
+    if type(conv).__name__ == "DepthwiseConv2D":
+        kernel = kernel * scale.reshape(kernel.shape[2], kernel.shape[3])
+    else:
+        kernel = kernel * scale
+    bias = conv_bias * scale + shift
+    return kernel.astype(np.float32), np.broadcast_to(bias, scale.shape).astype(np.float32)

@@ -1,0 +1,189 @@
+"""What makes dreaming fast: the precision rule, BatchNorm folding, bfloat16 layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dreamer.engine import GradientFunction, fast_feature_model
+from dreamer.errors import DreamerError
+from dreamer.models import adapter_for_keras
+from dreamer.models.rewrite import RewriteError, rewrite_for_gradients
+from dreamer.objectives import layer
+from dreamer.precision import cpu_flags, resolve_precision
+
+ZEN4 = {"avx2", "avx512f", "avx512_bf16"}
+SAPPHIRE_RAPIDS = {"avx512f", "amx_tile", "amx_bf16"}
+SKYLAKE = {"avx2", "avx512f"}
+
+
+@pytest.mark.parametrize(
+    "requested, flags, gpus, expected",
+    [
+        ("auto", ZEN4, (), "bfloat16"),
+        ("auto", SAPPHIRE_RAPIDS, (), "bfloat16"),
+        ("auto", SKYLAKE, (), "float32"),
+        ("auto", set(), (), "float32"),
+        ("auto", SKYLAKE, ((8, 0),), "bfloat16"),  # the GPU runs the network
+        ("auto", ZEN4, ((7, 5),), "float32"),
+        ("auto", SKYLAKE, ((9, 0), (7, 0)), "float32"),
+        ("float32", ZEN4, ((9, 0),), "float32"),
+        ("bfloat16", SKYLAKE, (), "bfloat16"),
+    ],
+)
+def test_precision_rule(requested, flags, gpus, expected):
+    assert resolve_precision(requested, flags, gpus) == expected
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(DreamerError, match="unknown precision 'half'"):
+        resolve_precision("half", ZEN4)
+
+
+def test_cpu_flags_read_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx2 avx512_bf16\n\nflags\t: other\n")
+    assert cpu_flags(str(info)) == {"fpu", "avx2", "avx512_bf16"}
+    assert cpu_flags(str(tmp_path / "missing")) == frozenset()
+
+
+def conv_bn_model(seed: int = 0):
+    """Conv/BN pairs of every kind the rewrite folds, and some it must not."""
+    import keras
+    from keras import layers
+
+    init = keras.initializers.GlorotUniform(seed=seed)
+    inputs = keras.Input((None, None, 3))
+    x = layers.Conv2D(8, 3, padding="same", use_bias=False, kernel_initializer=init, name="c1")(inputs)
+    x = layers.BatchNormalization(name="bn1")(x)
+    x = layers.ReLU(6.0, name="r1")(x)
+    y = layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, depthwise_initializer=init,
+                               name="dw")(x)
+    y = layers.BatchNormalization(scale=False, name="bn2")(y)
+    y = layers.Activation("relu", name="a2")(y)
+    shared = layers.Conv2D(16, 1, kernel_initializer=init, name="shared")(y)  # feeds a BN and an Add
+    z = layers.BatchNormalization(center=False, name="bn3")(shared)
+    out = layers.Add(name="add")([z, shared])
+    out = layers.BatchNormalization(name="bn4")(out)  # after an Add: not foldable
+    model = keras.Model(inputs, {"a2": y, "out": out})
+    rng = np.random.default_rng(seed)
+    for bn in (model.get_layer(n) for n in ("bn1", "bn2", "bn3", "bn4")):
+        bn.set_weights([
+            rng.uniform(0.5, 2.0, w.shape).astype(np.float32) if "variance" in w.path or "gamma" in w.path
+            else rng.normal(0.0, 0.3, w.shape).astype(np.float32)
+            for w in bn.weights
+        ])
+    return model
+
+
+def test_folding_batch_norms_keeps_the_function(photo):
+    model = conv_bn_model()
+    before = [w.numpy().copy() for w in model.weights]
+    fast = rewrite_for_gradients(model, "float32")
+    x = photo[None]
+    want, got = model(x, training=False), fast(x, training=False)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-5)
+    bns = {lay.name for lay in fast.layers if type(lay).__name__ == "BatchNormalization"}
+    assert bns == {"bn3", "bn4"}  # bn1 and bn2 folded; bn3's conv is shared, bn4 follows an Add
+    for w, b in zip(model.weights, before):
+        np.testing.assert_array_equal(w.numpy(), b)  # the user's model is untouched
+
+
+def test_bfloat16_layers_but_float32_inputs_and_kept_layers():
+    fast = rewrite_for_gradients(conv_bn_model(), "bfloat16")
+    dtypes = {lay.name: lay.compute_dtype for lay in fast.layers}
+    assert dtypes["bn1"] == dtypes["a2"] == "bfloat16"  # bn1: c1 with bn1 folded in
+    assert dtypes["bn2"] == dtypes["r1"] == "float32"  # bn2: the depthwise dw; both slow in bfloat16 on CPUs
+    assert fast.inputs[0].dtype == "float32"
+
+
+def test_bfloat16_gradient_matches_float32(tiny_model, photo):
+    adapter = adapter_for_keras(tiny_model, "tiny", "unit")
+    full = GradientFunction(adapter, layer("conv3"), "float32")
+    half = GradientFunction(adapter, layer("conv3"), "bfloat16")
+    assert (full.precision, half.precision) == ("float32", "bfloat16")
+    loss32, grad32 = full(photo)
+    loss16, grad16 = half(photo)
+    assert grad16.dtype == np.float32
+    assert np.corrcoef(grad32.ravel(), grad16.ravel())[0, 1] > 0.95
+    assert loss16 == pytest.approx(loss32, rel=0.05)
+
+
+def test_model_that_cannot_be_rewritten(tiny_model):
+    import keras
+
+    nested = keras.Sequential([keras.Input((None, None, 3)), tiny_model])
+    with pytest.raises(RewriteError):
+        rewrite_for_gradients(nested, "float32")
+    adapter = adapter_for_keras(tiny_model, "tiny", "unit")
+    adapter.feature_model = lambda names: nested  # what an unusual adapter might hand over
+    with pytest.raises(DreamerError, match="can't run in bfloat16"):
+        fast_feature_model(adapter, ("conv3",), "bfloat16")
+    features, precision = fast_feature_model(adapter, ("conv3",), "auto")
+    assert features is nested and precision == "float32"
+
+
+def test_cli_refuses_an_unknown_precision(tmp_path):
+    result = CliRunner().invoke(main_command(), ["--precision", "half", str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "half" in result.output
+
+
+def main_command():
+    from dreamer.cli import main
+
+    return main
+
+
+@pytest.mark.parametrize("shift", [(0, 0), (1, 2), (-1, 3), (5, -7), (-4, -4)])
+def test_roll_into_is_np_roll(shift):
+    from dreamer.engine import roll_into
+
+    array = np.arange(4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
+    out = np.empty_like(array)
+    assert roll_into(out, array, shift) is out
+    np.testing.assert_array_equal(out, np.roll(array, shift, axis=(0, 1)))
+
+
+def test_mean_abs_in_bands():
+    from dreamer.engine import mean_abs
+
+    array = np.array([[[1.0, -2.0]], [[3.0, -4.0]], [[0.0, 10.0]]], np.float32)
+    assert mean_abs(array, rows=2) == pytest.approx(20.0 / 6)
+    array[1, 0, 1] = np.nan
+    assert np.isnan(mean_abs(array, rows=2))
+
+
+def test_api_takes_a_precision_and_records_it(tiny_model, photo):
+    from dreamer.api import Dreamer, dream
+    from dreamer.engine import DreamConfig
+
+    dreamer = Dreamer(tiny_model, "conv3", preprocess="unit", precision="bfloat16")
+    result = dreamer.dream((photo * 255).astype(np.uint8), DreamConfig(iterations=1, octaves=1, seed=1))
+    assert result.info["dreamer"]["precision"] == "bfloat16"
+    with pytest.raises(DreamerError, match="unknown precision"):
+        dream(photo, model=tiny_model, precision="fp8")
+
+
+def test_a_layer_that_cannot_be_copied_means_no_rewrite(photo):
+    import keras
+
+    class Unregistered(keras.layers.Layer):  # get_config lacks the constructor's argument
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return super().get_config()  # forgets ``factor``: from_config can't rebuild the layer
+
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, Unregistered(2.0, name="odd")(keras.layers.Conv2D(4, 3, name="c")(inputs)))
+    with pytest.raises(RewriteError, match="cannot rewrite"):
+        rewrite_for_gradients(model, "float32")
+    adapter = adapter_for_keras(model, "odd", "unit")
+    gradient = GradientFunction(adapter, layer("odd"), "auto")
+    assert gradient.precision == "float32" and np.isfinite(gradient(photo)[1]).all()
