@@ -463,7 +463,8 @@ def run(
         for step in range(config.iterations):
             current, loss = ascent_step(current, gradient, config, rng, weights, base)
             report(Progress(octave, len(shapes), step + 1, config.iterations, shape, loss))
-        detail = current - base
+        if octave < len(shapes) - 1:  # the last octave's result is the answer; its detail would go unused
+            detail = current - base
     if mask is not None:
         current = (mask[..., None] * current + (1.0 - mask[..., None]) * image).astype(np.float32)
     return current

@@ -321,14 +321,12 @@ def classify_text(adapter, path: Path, top: int) -> str:
     return "\n".join(lines)
 
 
-class DownloadBar:
-    """A progress bar on stderr for a download, fed ``update(done, total)``; silent when quiet."""
+class _LazyBar:
+    """A click progress bar on stderr, opened at its first update and closed with the ``with`` block."""
 
-    def __init__(self, quiet: bool, label: str = "downloading weights"):
+    def __init__(self, quiet: bool):
         self.quiet = quiet
-        self.label = label
         self._bar = None
-        self._done = 0
 
     def __enter__(self):
         return self
@@ -337,35 +335,37 @@ class DownloadBar:
         if self._bar is not None:
             self._bar.__exit__(*exc)
         return False
+
+    def _advance(self, steps: int, **options) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(file=sys.stderr, **options)
+            self._bar.__enter__()
+        self._bar.update(steps)
+
+
+class DownloadBar(_LazyBar):
+    """A progress bar for a download, fed ``update(done, total)``; silent when quiet."""
+
+    def __init__(self, quiet: bool, label: str = "downloading weights"):
+        super().__init__(quiet)
+        self.label = label
+        self._done = 0
 
     def update(self, done: int, total: int | None) -> None:
         if self.quiet:
             return
-        if self._bar is None:
-            self._bar = click.progressbar(
-                length=total, label=self.label, file=sys.stderr,
-                show_percent=total is not None, show_pos=False,
-            )
-            self._bar.__enter__()
-        self._bar.update(done - self._done)
+        self._advance(done - self._done, length=total, label=self.label, show_percent=total is not None,
+                      show_pos=False)
         self._done = done
 
 
-class StepBar:
-    """A progress bar on stderr fed by the engine's Progress events; notes print as lines."""
+class StepBar(_LazyBar):
+    """A progress bar fed by the engine's Progress events; notes print as lines."""
 
     def __init__(self, label: str, quiet: bool):
+        super().__init__(quiet)
         self.label = label
-        self.quiet = quiet
-        self._bar = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-        return False
+        self._where = ""
 
     def update(self, event) -> None:
         if self.quiet:
@@ -373,16 +373,9 @@ class StepBar:
         if event.message:
             click.echo(f"{self.label}: {event.message}", err=True)
             return
-        if self._bar is None:
-            self._bar = click.progressbar(
-                length=event.octaves * event.steps, label=self.label, file=sys.stderr,
-                show_pos=True, item_show_func=lambda _: self._where,
-            )
-            self._bar.__enter__()
         self._where = f"octave {event.octave + 1}/{event.octaves} {event.shape[1]}x{event.shape[0]}"
-        self._bar.update(1)
-
-    _where = ""
+        self._advance(1, length=event.octaves * event.steps, label=self.label, show_pos=True,
+                      item_show_func=lambda _: self._where)
 
 
 def safe_name(text: str) -> str:

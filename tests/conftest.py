@@ -79,7 +79,25 @@ def model_file(tmp_path_factory):
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """A fresh current folder, with the model cache inside it."""
+    """A fresh current folder with the model cache inside it, and no inception5h hand-over from the environment."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("DREAMER_INCEPTION5H", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def runner(workdir):
+    """A CliRunner working in ``workdir``."""
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+def save_photo(path, size=(64, 48), mode="RGB"):
+    """A seeded random RGB image of ``size`` (W, H), saved in ``mode``; returns the path."""
+    from PIL import Image
+
+    array = (np.random.default_rng(0).random((size[1], size[0], 3)) * 255).astype(np.uint8)
+    Image.fromarray(array).convert(mode).save(path)
+    return path

@@ -14,17 +14,7 @@ from PIL import Image
 from dreamer.cli import main
 from dreamer.images import read_metadata
 
-@pytest.fixture
-def runner(workdir):
-    return CliRunner()
-
-
-def save_photo(path, size=(64, 48), mode="RGB"):
-    rng = np.random.default_rng(0)
-    array = (rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)
-    Image.fromarray(array).convert(mode).save(path)
-    return path
-
+from conftest import save_photo
 
 def dream_args(model_file, *extra):
     return ["--model", str(model_file), "--preprocess", "unit", "-i", "2", "--octaves", "2",

@@ -7,13 +7,14 @@ import zipfile
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from dreamer.cli import main
 from dreamer.errors import ModelError
 from dreamer.models import download, find_spec, inception5h, load_model, model_architecture
 from tiny_graphs import LABELS, sha256, tiny_inception_graph_bytes, write_inception_zip
+
+from conftest import save_photo
 
 
 @pytest.fixture(scope="module")
@@ -205,20 +206,6 @@ def test_network_error_is_a_download_error(tmp_path):
 
     with pytest.raises(download.DownloadError, match="Network is unreachable"):
         download.download("https://example.invalid/f", tmp_path / "f", None, None, refuse)
-
-
-@pytest.fixture
-def runner(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("DREAMER_INCEPTION5H", raising=False)
-    return CliRunner()
-
-
-def save_photo(path):
-    rng = np.random.default_rng(0)
-    Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(path)
-    return path
 
 
 def test_cli_mixed4c_exactly_as_typed(runner, published, tmp_path, monkeypatch):

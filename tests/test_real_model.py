@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from dreamer.api import Dreamer
@@ -15,13 +14,6 @@ from dreamer.images import load_image, read_metadata
 pytestmark = pytest.mark.real_model
 
 SAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "samples"
-
-
-@pytest.fixture
-def runner(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
-    return CliRunner()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from dreamer.atlas import contact_sheet, render_channels, start_image
@@ -24,7 +23,7 @@ from dreamer.images import read_metadata
 from dreamer.models import adapter_for_keras
 from dreamer.objectives import channel, layer, parse_objective
 
-from conftest import tiny_classifier_model
+from conftest import save_photo, tiny_classifier_model
 
 
 @pytest.fixture(scope="module")
@@ -186,19 +185,6 @@ def test_api_string_objectives_are_cached(tmp_path, photo):
 def classifier_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "clf.keras"
     tiny_classifier_model().save(path)
-    return path
-
-
-@pytest.fixture
-def runner(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
-    return CliRunner()
-
-
-def save_photo(path, size=(64, 48)):
-    rng = np.random.default_rng(0)
-    Image.fromarray((rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)).save(path)
     return path
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from dreamer.cli import main
@@ -12,7 +11,7 @@ from dreamer.errors import ModelError, UnsafeFileError
 from dreamer.models import load_model
 from dreamer.models.preprocessing import parse_scheme, scheme
 
-from conftest import tiny_conv_model
+from conftest import save_photo, tiny_conv_model
 
 
 def conv(filters, name, stride=1, seed=0):
@@ -55,19 +54,6 @@ def lambda_model():
     inputs = keras.Input((None, None, 3))
     x = keras.layers.Lambda(lambda v: v * 2.0, name="double")(inputs)
     return keras.Model(inputs, conv(4, "after")(x))
-
-
-@pytest.fixture
-def runner(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
-    return CliRunner()
-
-
-def save_photo(path, size=(64, 48)):
-    rng = np.random.default_rng(0)
-    Image.fromarray((rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)).save(path)
-    return path
 
 
 def short(*args):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from PIL import Image
 
 from dreamer.cli import main
 from dreamer.errors import DreamerError, ModelError
 from dreamer.models import REGISTRY, download, load_model, model_architecture, models_with_layers, zoo
 from dreamer.models.preprocessing import scheme
+
+from conftest import save_photo
 
 #: keras.applications module of each entry, for its reference preprocess_input.
 KERAS_MODULES = {
@@ -167,19 +166,6 @@ def test_offline_without_the_file_names_it(keras_home, tmp_path):
         assert text in message
     assert calls == [VGG16.url(VGG16.notop_file)]
     assert list(folder.iterdir()) == []
-
-
-@pytest.fixture
-def runner(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
-    return CliRunner()
-
-
-def save_photo(path):
-    rng = np.random.default_rng(0)
-    Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).save(path)
-    return path
 
 
 def test_cli_layers_vgg16_lists_blocks_and_source(runner):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dreamer.errors import ModelError, UnsafeFileError
-from dreamer.models.base import LayerInfo, ModelAdapter, unknown_layer_message
+from dreamer.models.base import LayerInfo, ModelAdapter
 
 #: Separates a nested model's name from its inner layer's name.
 NESTED_SEPARATOR = "/"
