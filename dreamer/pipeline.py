@@ -267,23 +267,15 @@ def render_atlas(adapter, layer: str, channels: tuple[int, ...], config, size: i
     from dreamer.images import save_image
     from dreamer.objectives import channel_list_text
 
-    bar = None
-    if not quiet:
-        bar = click.progressbar(
-            length=len(channels) * config.octaves * config.iterations, label=f"atlas {layer}",
-            file=sys.stderr, show_pos=True, item_show_func=lambda item: item,
-        )
-        bar.__enter__()
+    with _LazyBar(quiet) as bar:
 
-    def progress(position: int, event) -> None:
-        if bar is not None and event.message is None:
-            bar.update(1, f"channel {channels[position]} ({position + 1}/{len(channels)})")
+        def progress(position: int, event) -> None:
+            if not quiet and event.message is None:
+                bar._advance(1, f"channel {channels[position]} ({position + 1}/{len(channels)})",
+                             length=len(channels) * config.octaves * config.iterations, label=f"atlas {layer}",
+                             show_pos=True, item_show_func=lambda item: item)
 
-    try:
         tiles = render_channels(adapter, layer, channels, config, size, progress)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
     sheet = contact_sheet(tiles, [str(c) for c in channels], columns)
     metadata = {
         "dreamer_version": __version__, "model": adapter.name, "atlas_layer": layer,
@@ -336,11 +328,12 @@ class _LazyBar:
             self._bar.__exit__(*exc)
         return False
 
-    def _advance(self, steps: int, **options) -> None:
+    def _advance(self, steps: int, item=None, **options) -> None:
+        """Move on by ``steps`` (showing ``item``); ``options`` go to click.progressbar when it opens."""
         if self._bar is None:
             self._bar = click.progressbar(file=sys.stderr, **options)
             self._bar.__enter__()
-        self._bar.update(steps)
+        self._bar.update(steps, item)
 
 
 class DownloadBar(_LazyBar):
