@@ -21,6 +21,7 @@ from dreamer.engine import DreamConfig, GradientFunction, ProgressCallback, run
 from dreamer.errors import DreamerError, ImageError
 from dreamer.fileio import default_cache_dir
 from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, to_pil
+from dreamer.model_cache import kept_for_model
 from dreamer.models import DEFAULT_MODEL, ModelAdapter, load_model
 from dreamer.objectives import Objective, bind, class_logit, combine, guided
 from dreamer.precision import resolve_precision
@@ -269,9 +270,23 @@ def dream(
             precision,
         )
     else:
-        dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                          classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision)
+        def build() -> Dreamer:
+            return Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
+                           classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision)
+
+        if _is_keras_model(model) and guide is None:  # the same model object again: no new rewrite or trace
+            key = (_layers_key(layers, loss), tuple(str(c) for c in classes), loss, preprocess, precision)
+            dreamer = kept_for_model(model, key, build)
+        else:
+            dreamer = build()
     return dreamer.dream(image, config, progress, max_size, mask)
+
+
+def _is_keras_model(model) -> bool:
+    import sys
+
+    keras = sys.modules.get("keras")  # a keras.Model was made with keras imported
+    return keras is not None and isinstance(model, keras.Model)
 
 
 __all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed"]

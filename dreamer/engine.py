@@ -126,34 +126,33 @@ def octave_shapes(
     return kept[::-1], len(shapes) - len(kept)
 
 
-def tile_edges(length: int, tile: int, offset: int) -> list[int]:
-    """Cut ``[0, length)`` into pieces of ``tile`` starting at ``offset``.
+def tile_windows(length: int, tile: int, offset: int) -> tuple[int, list[tuple[int, int, int]]]:
+    """Cut a circle of ``length`` pixels into windows of one length, none longer than ``tile``.
 
-    A piece shorter than half a tile at either end is merged into its
-    neighbour, so every piece is at least ``tile // 2`` long (or the whole
-    length). Returns the edges, first 0 and last ``length``.
+    Every window has the same length, ``ceil(length / n)`` for the fewest
+    ``n`` windows of at most ``tile``, so a whole octave is computed at one
+    tile shape (TensorFlow's oneDNN kernels keep a compiled primitive per
+    input shape: shapes that change every step make memory grow with the
+    steps). The first window starts at ``offset``, and a window may wrap
+    around the end, as in the 2015 notebook's rolled image; where two
+    windows overlap (by fewer than ``n`` pixels) each keeps its half.
+
+    Returns:
+        (size, windows): the windows' length, and (start, keep_from,
+        keep_to) per window: it covers the pixels ``(start + i) % length``
+        for ``0 <= i < size``, and its gradient is used for ``keep_from <= i
+        < keep_to``. The kept parts cover the circle once.
     """
     if length <= tile:
-        return [0, length]
-    cuts = list(range(offset % tile, length, tile))
-    edges = [0] + [c for c in cuts if 0 < c < length] + [length]
-    half = tile // 2
-    if len(edges) > 2 and edges[1] - edges[0] < half:
-        del edges[1]
-    if len(edges) > 2 and edges[-1] - edges[-2] < half:
-        del edges[-2]
-    return edges
-
-
-def random_offset(tile: int, rng: np.random.Generator) -> int:
-    """A random tile-grid offset, a multiple of the network's likely total stride.
-
-    Aligning tiles to 32 px (or the largest power of two below the tile side)
-    keeps each tile's strided sampling grid the same as the whole image's, so
-    a tile's gradient matches the whole image's away from its edges.
-    """
-    align = 1 << (min(tile, 32).bit_length() - 1)
-    return int(rng.integers(-(-tile // align))) * align
+        return length, [(0, 0, length)]
+    count = -(-length // tile)
+    size = -(-length // count)
+    overlap = count * size - length
+    windows = [(offset + k * size, 0, size) for k in range(count)]
+    if overlap:  # the last window ends where the first starts; the seam is in the middle of the overlap
+        windows[-2] = (windows[-2][0], 0, size - (overlap - overlap // 2))
+        windows[-1] = (offset + length - size, overlap // 2, size)
+    return size, [(start % length, keep_from, keep_to) for start, keep_from, keep_to in windows]
 
 
 def choose_tile_size(shape: tuple[int, int], tile_size: int | None) -> int | None:
@@ -216,23 +215,29 @@ class GradientFunction:
         return float(loss), grad.numpy()
 
     def tiled(self, image: np.ndarray, tile: int | None, rng: np.random.Generator) -> tuple[float, np.ndarray]:
-        """The gradient of the whole image, computed tile by tile.
+        """The gradient of the whole image, computed in windows of one shape.
 
-        Each tile's objective is weighted by its share of the pixels, so the
-        sum over tiles approximates the objective of the whole image.
+        The windows (see ``tile_windows``) start at a random place on each
+        axis and wrap around the image's edges. Each window's objective is
+        weighted by its share of the pixels, so the gradient's scale does not
+        depend on the tiling; the loss adds up the windows' kept parts, an
+        approximation of the whole image's objective.
         """
-        height, width = image.shape[:2]
         if tile is None:
             return self(image)
-        ys = tile_edges(height, tile, random_offset(tile, rng))
-        xs = tile_edges(width, tile, random_offset(tile, rng))
+        height, width = image.shape[:2]
+        tile_height, rows = tile_windows(height, tile, int(rng.integers(height)))
+        tile_width, columns = tile_windows(width, tile, int(rng.integers(width)))
+        weight = tile_height * tile_width / (height * width)
         grad = np.empty_like(image)
         total = 0.0
-        for y0, y1 in zip(ys[:-1], ys[1:]):
-            for x0, x1 in zip(xs[:-1], xs[1:]):
-                weight = (y1 - y0) * (x1 - x0) / (height * width)
-                loss, grad[y0:y1, x0:x1] = self(image[y0:y1, x0:x1], weight)
-                total += loss
+        for top, y_from, y_to in rows:
+            ys = (top + np.arange(tile_height)) % height
+            for left, x_from, x_to in columns:
+                xs = (left + np.arange(tile_width)) % width
+                loss, window = self(image[np.ix_(ys, xs)], weight)
+                grad[np.ix_(ys[y_from:y_to], xs[x_from:x_to])] = window[y_from:y_to, x_from:x_to]
+                total += loss * (y_to - y_from) * (x_to - x_from) / (tile_height * tile_width)
         return total, grad
 
 
