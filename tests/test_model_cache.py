@@ -7,13 +7,12 @@ import weakref
 
 import numpy as np
 import pytest
+from conftest import tiny_conv_model
 
 import dreamer.api
 from dreamer.api import dream
 from dreamer.engine import GradientFunction
 from dreamer.model_cache import PER_MODEL, kept_for_model
-
-from conftest import tiny_conv_model
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def built(monkeypatch) -> list[GradientFunction]:
     return made
 
 
-SETTINGS = dict(layers="conv3", iterations=1, octaves=2, seed=0, precision="float32")
+SETTINGS = {"layers": "conv3", "iterations": 1, "octaves": 2, "seed": 0, "precision": "float32"}
 
 
 def test_second_dream_on_the_same_model_builds_no_new_gradient(built, photo):
