@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from dreamer.errors import ImageError
+from dreamer.errors import ImageError, first_line
 from dreamer.fileio import atomic_path
 
 #: Pillow refuses images above this many pixels (a decompression bomb guard).
@@ -74,7 +74,7 @@ def load_image(path: str | os.PathLike, max_size: int | None = None) -> LoadedIm
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{path}: cannot read image ({_one_line(exc)})") from None
+        raise ImageError(f"{path}: cannot read image ({first_line(exc)})") from None
     if max_size is not None:
         loaded = fit_within(loaded, max_size)
     return loaded
@@ -205,7 +205,7 @@ def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | Non
         with atomic_path(path) as tmp:
             image.save(tmp, format=fmt, **params)
     except OSError as exc:
-        raise ImageError(f"{path}: cannot write ({_one_line(exc)})") from None
+        raise ImageError(f"{path}: cannot write ({first_line(exc)})") from None
     return path
 
 
@@ -227,8 +227,3 @@ def _wide_gray_to_rgb(values: np.ndarray) -> np.ndarray:
     top = 65535.0 if values.max(initial=0) > 255 else 255.0
     gray = np.clip(values / top, 0.0, 1.0)
     return np.repeat(gray[..., None], 3, axis=-1)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -9,12 +9,12 @@ import time
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import save_photo
 from PIL import Image
 
 from dreamer.cli import main
 from dreamer.images import read_metadata
 
-from conftest import save_photo
 
 def dream_args(model_file, *extra):
     return ["--model", str(model_file), "--preprocess", "unit", "-i", "2", "--octaves", "2",
@@ -162,7 +162,7 @@ def test_layers_lists_the_model(runner, model_file):
     result = runner.invoke(main, ["layers", "--model", str(model_file)])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert [l.split()[-3] for l in lines if "conv" in l and "x" in l] == ["conv1", "conv2", "conv3"]
+    assert [line.split()[-3] for line in lines if "conv" in line and "x" in line] == ["conv1", "conv2", "conv3"]
     assert "* conv3" in result.output  # the default: two thirds of the way in
     assert "?x?x16" in result.output
 

@@ -21,13 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import tiny_conv_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from dreamer.cli import EXIT_FAILED_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, main
-
-from conftest import tiny_conv_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +47,8 @@ def png_with_declared_size(width, height) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    data = chunk(b"IDAT", zlib.compress(b"\0" * 16))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + data + chunk(b"IEND", b"")
 
 
 def truncated(image: Image.Image, fmt: str) -> bytes:
@@ -220,12 +220,12 @@ def test_unwritable_output_folder_fails_before_any_work(model_file, workdir):  #
 
 def test_unwritable_output_folder_as_root_is_refused_too(model_file, workdir, monkeypatch):
     """Root passes permission checks, so the refusal itself is simulated here."""
-    import dreamer.pipeline
+    import dreamer.outputs
 
     rgb().save(workdir / "a.png")
     (workdir / "ro").mkdir()
     real_access = os.access
-    monkeypatch.setattr(dreamer.pipeline.os, "access",
+    monkeypatch.setattr(dreamer.outputs.os, "access",
                         lambda path, mode: real_access(path, mode) and not (Path(path).name == "ro" and mode & os.W_OK))
     result = run_cli(model_file, "a.png", "-o", "ro/")
     assert result.exit_code == EXIT_USAGE and "ro: the output folder is not writable" in result.output

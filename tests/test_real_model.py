@@ -29,8 +29,8 @@ def test_dream_raises_the_default_layer_and_writes_png(runner, small_cat, tmp_pa
     out = tmp_path / "outputs" / "cat small_efficientnet-lite0_block5c_add.png"
     assert read_metadata(out)["model"] == "efficientnet-lite0"
     dreamer = Dreamer(cache_dir=tmp_path / "cache")
-    before, _ = dreamer.gradient(load_image(small_cat).rgb)
-    after, _ = dreamer.gradient(load_image(out).rgb)
+    _, before = dreamer.gradient(load_image(small_cat).rgb)
+    _, after = dreamer.gradient(load_image(out).rgb)
     assert after > before * 1.2
 
 

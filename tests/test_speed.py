@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dreamer.engine import GradientFunction, fast_feature_model
+from dreamer.api import objective_gradient
 from dreamer.errors import DreamerError
-from dreamer.models import adapter_for_keras
+from dreamer.models import adapter_for_keras, feature_network
 from dreamer.models.rewrite import RewriteError, rewrite_for_gradients
 from dreamer.objectives import layer
 from dreamer.precision import cpu_flags, resolve_precision
@@ -101,11 +101,11 @@ def test_bfloat16_layers_but_float32_inputs_and_kept_layers():
 
 def test_bfloat16_gradient_matches_float32(tiny_model, photo):
     adapter = adapter_for_keras(tiny_model, "tiny", "unit")
-    full = GradientFunction(adapter, layer("conv3"), "float32")
-    half = GradientFunction(adapter, layer("conv3"), "bfloat16")
+    full = objective_gradient(adapter, layer("conv3"), "float32")
+    half = objective_gradient(adapter, layer("conv3"), "bfloat16")
     assert (full.precision, half.precision) == ("float32", "bfloat16")
-    loss32, grad32 = full(photo)
-    loss16, grad16 = half(photo)
+    grad32, loss32 = full(photo)
+    grad16, loss16 = half(photo)
     assert grad16.dtype == np.float32
     assert np.corrcoef(grad32.ravel(), grad16.ravel())[0, 1] > 0.95
     assert loss16 == pytest.approx(loss32, rel=0.05)
@@ -120,8 +120,9 @@ def test_model_that_cannot_be_rewritten(tiny_model):
     adapter = adapter_for_keras(tiny_model, "tiny", "unit")
     adapter.feature_model = lambda names: nested  # what an unusual adapter might hand over
     with pytest.raises(DreamerError, match="can't run in bfloat16"):
-        fast_feature_model(adapter, ("conv3",), "bfloat16")
-    features, precision = fast_feature_model(adapter, ("conv3",), "auto")
+        feature_network(adapter, ("conv3",), "bfloat16")
+    network = feature_network(adapter, ("conv3",), "auto")
+    features, precision = network.features, network.precision
     assert features is nested and precision == "float32"
 
 
@@ -138,7 +139,7 @@ def main_command():
 
 @pytest.mark.parametrize("shift", [(0, 0), (1, 2), (-1, 3), (5, -7), (-4, -4)])
 def test_roll_into_is_np_roll(shift):
-    from dreamer.engine import roll_into
+    from dreamer.engine.arrays import roll_into
 
     array = np.arange(4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
     out = np.empty_like(array)
@@ -147,7 +148,7 @@ def test_roll_into_is_np_roll(shift):
 
 
 def test_mean_abs_in_bands():
-    from dreamer.engine import mean_abs
+    from dreamer.engine.arrays import mean_abs
 
     array = np.array([[[1.0, -2.0]], [[3.0, -4.0]], [[0.0, 10.0]]], np.float32)
     assert mean_abs(array, rows=2) == pytest.approx(20.0 / 6)
@@ -185,5 +186,5 @@ def test_a_layer_that_cannot_be_copied_means_no_rewrite(photo):
     with pytest.raises(RewriteError, match="cannot rewrite"):
         rewrite_for_gradients(model, "float32")
     adapter = adapter_for_keras(model, "odd", "unit")
-    gradient = GradientFunction(adapter, layer("odd"), "auto")
-    assert gradient.precision == "float32" and np.isfinite(gradient(photo)[1]).all()
+    gradient = objective_gradient(adapter, layer("odd"), "auto")
+    assert gradient.precision == "float32" and np.isfinite(gradient(photo)[0]).all()

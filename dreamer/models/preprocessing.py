@@ -56,7 +56,9 @@ def parse_scheme(text: str) -> tuple:
             mean = _triple(fields["mean"])
             std = _triple(fields.get("std", "1,1,1"))
         except (KeyError, ValueError):
-            raise ModelError(f"bad preprocessing {text!r}: expected e.g. 'mean=123.7,116.3,103.5;std=58.4,57.1,57.4'") from None
+            raise ModelError(
+                f"bad preprocessing {text!r}: expected e.g. 'mean=123.7,116.3,103.5;std=58.4,57.1,57.4'"
+            ) from None
         if any(s == 0 for s in std):
             raise ModelError(f"bad preprocessing {text!r}: std must not be 0")
         return mean, std, "rgb"
