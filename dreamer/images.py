@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +63,8 @@ def load_image(path: str | os.PathLike, max_size: int | None = None) -> LoadedIm
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pixel_limit(MAX_PIXELS):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             with Image.open(path) as img:
                 img.seek(0)
                 img.load()
@@ -78,6 +78,17 @@ def load_image(path: str | os.PathLike, max_size: int | None = None) -> LoadedIm
     if max_size is not None:
         loaded = fit_within(loaded, max_size)
     return loaded
+
+
+@contextmanager
+def _pixel_limit(pixels: int):
+    """Pillow's decompression-bomb limit set to ``pixels`` inside the block, and put back after it."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = pixels
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
 
 
 def pil_to_loaded(img: Image.Image) -> LoadedImage:

@@ -1,4 +1,4 @@
-"""The engine on tiny seeded models: ascent, octaves, tiles, determinism."""
+"""dreamer.engine on tiny seeded models: ascent, octaves, tiles, masks, smoothing, transforms, determinism."""
 
 from __future__ import annotations
 
@@ -180,3 +180,58 @@ def test_new_sizes_do_not_retrace_the_compiled_step(adapter, photo):
     ascend(photo, gradient, DreamConfig(iterations=1, octaves=3, tile_size=24))
     gradient(np.zeros((50, 70, 3), np.float32))
     assert gradient._gradient.experimental_get_tracing_count() == 1
+
+
+def test_mask_keeps_the_outside_exactly_and_blends_grey(gradient, photo):
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[:, 32:] = 1.0
+    mask[:, 28:32] = 0.5
+    out = ascend(photo, gradient, DreamConfig(iterations=3, octaves=2, seed=1), mask=mask)
+    free = ascend(photo, gradient, DreamConfig(iterations=3, octaves=2, seed=1))
+    np.testing.assert_array_equal(out[:, :28], photo[:, :28])
+    assert np.abs(out[:, 40:] - photo[:, 40:]).mean() > 0.01
+    grey = np.abs(out[:, 28:32] - photo[:, 28:32]).mean()
+    assert 0 < grey < np.abs(free[:, 28:32] - photo[:, 28:32]).mean()
+
+
+def test_mask_of_another_size_is_an_error(gradient, photo):
+    with pytest.raises(DreamerError, match="the mask is 10x10; the image is 64x48"):
+        ascend(photo, gradient, DreamConfig(iterations=1, octaves=1), mask=np.ones((10, 10), np.float32))
+
+
+def test_masked_step_moves_only_the_white_pixels(gradient, photo):
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[10:20, 10:20] = 1
+    out, _ = ascent_step(photo, gradient, DreamConfig(jitter=0), np.random.default_rng(0), mask)
+    changed = np.any(out != photo, axis=-1)
+    assert changed[10:20, 10:20].any() and not changed[mask == 0].any()
+
+
+def test_tv_makes_the_dream_smoother(gradient, photo):
+    def roughness(image):
+        detail = image - photo
+        return np.abs(np.diff(detail, axis=0)).mean() + np.abs(np.diff(detail, axis=1)).mean()
+
+    plain = ascend(photo, gradient, DreamConfig(iterations=8, octaves=1, seed=2))
+    smoothed = ascend(photo, gradient, DreamConfig(iterations=8, octaves=1, seed=2, tv=1.0))
+    assert roughness(smoothed) < 0.8 * roughness(plain)
+
+
+def test_rotation_and_scale_jitter_still_raise_the_objective(gradient, photo):
+    config = DreamConfig(jitter=2, rotate=10.0, scale_jitter=0.1, step_size=2.0, laplacian_levels=3)
+    rng = np.random.default_rng(0)
+    _, before = gradient(photo)
+    image = photo
+    for _ in range(4):
+        image, _ = ascent_step(image, gradient, config, rng)
+    assert image.shape == photo.shape and gradient(image)[1] > before * 1.05
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("laplacian_levels", -1), ("laplacian_levels", 13), ("tv", -0.1), ("tv", float("nan")),
+     ("rotate", -1.0), ("rotate", 181.0), ("scale_jitter", 1.0), ("scale_jitter", -0.1)],
+)
+def test_bad_smoothing_settings_are_refused(field, value):
+    with pytest.raises(DreamerError):
+        DreamConfig(**{field: value})

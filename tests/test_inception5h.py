@@ -7,9 +7,9 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import save_photo
 from PIL import Image
 from tiny_graphs import LABELS, sha256, tiny_inception_graph_bytes, write_inception_zip
+from tiny_models import save_photo
 
 from dreamer.cli import main
 from dreamer.errors import ModelError

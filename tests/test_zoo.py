@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import save_photo
+from tiny_models import save_photo
 
 from dreamer.cli import main
 from dreamer.errors import DreamerError, ModelError

@@ -1,11 +1,11 @@
-"""The user's own networks: .keras, .h5, SavedModel; safe mode; grayscale; nested; fixed size; classify."""
+"""dreamer.models.user: your own networks (.keras, .h5, SavedModel; safe mode, grayscale, nested, fixed size)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import save_photo, tiny_conv_model
 from PIL import Image
+from tiny_models import save_photo, tiny_conv_model
 
 from dreamer.cli import main
 from dreamer.errors import ModelError, UnsafeFileError
