@@ -20,14 +20,6 @@ SCHEMES = {
     "caffe": ((103.939, 116.779, 123.68), (1.0, 1.0, 1.0), "bgr"),
 }
 
-DESCRIPTIONS = {
-    "none": "0..255 RGB, as is",
-    "unit": "0..1 RGB",
-    "tf": "-1..1 RGB",
-    "torch": "ImageNet mean/std normalised RGB",
-    "caffe": "BGR, 0..255 minus the ImageNet mean",
-}
-
 
 def affine(mean, std, order: str = "rgb") -> Callable:
     """A preprocessing function ``(x01 * 255 - mean) / std`` with channel order."""
