@@ -31,7 +31,6 @@ from dreamer.precision import resolve_precision
 GUIDE_MAX_SIZE = 512
 
 
-
 def objective_gradient(adapter: ModelAdapter, objective: Objective, precision: str = "float32") -> ObjectiveGradient:
     """The compiled gradient of ``objective`` on ``adapter``'s network, rewritten for speed.
 

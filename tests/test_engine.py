@@ -174,7 +174,6 @@ def test_bad_settings_are_refused(field, value):
         DreamConfig(**{field: value})
 
 
-
 def test_new_sizes_do_not_retrace_the_compiled_step(adapter, photo):
     gradient = objective_gradient(adapter, layer("conv2"))
     ascend(photo, gradient, DreamConfig(iterations=1, octaves=3, tile_size=24))

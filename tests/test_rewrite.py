@@ -90,16 +90,6 @@ def test_model_that_cannot_be_rewritten(tiny_model):
     assert features is nested and precision == "float32"
 
 
-
-
-
-
-
-
-
-
-
-
 def test_a_layer_that_cannot_be_copied_means_no_rewrite(photo):
     import keras
 

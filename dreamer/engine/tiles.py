@@ -15,7 +15,6 @@ AUTO_UNTILED_PIXELS = 1024 * 1024
 AUTO_TILE_SIZE = 512
 
 
-
 def tile_edges(length: int, tile: int, offset: int) -> list[int]:
     """Cut ``[0, length)`` into pieces of ``tile`` starting at ``offset``.
 

@@ -126,7 +126,6 @@ class ModelAdapter:
         """A callable: preprocessed ``classify_size``-square NHWC input -> class scores."""
         return self.model
 
-
     def _is_class_layer(self, name: str) -> bool:
         try:
             return self.class_layer().name == name

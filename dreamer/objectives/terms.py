@@ -40,6 +40,7 @@ from dreamer.errors import DreamerError, ModelError
 
 LOSSES = ("l2", "mean")
 
+
 class Objective:
     """Base class: ``layers`` and ``__call__(activations) -> scalar``; supports +, - and *."""
 
