@@ -7,25 +7,25 @@ import weakref
 
 import numpy as np
 import pytest
-from conftest import tiny_conv_model
+from tiny_models import tiny_conv_model
 
 import dreamer.api
 from dreamer.api import dream
-from dreamer.engine import GradientFunction
-from dreamer.model_cache import PER_MODEL, kept_for_model
+from dreamer.engine import ObjectiveGradient
+from dreamer.models.model_cache import PER_MODEL, kept_for_model
 
 
 @pytest.fixture
-def built(monkeypatch) -> list[GradientFunction]:
-    """Every GradientFunction the API builds, in order."""
-    made: list[GradientFunction] = []
+def built(monkeypatch) -> list[ObjectiveGradient]:
+    """Every ObjectiveGradient the API builds, in order."""
+    made: list[ObjectiveGradient] = []
 
-    class Counting(GradientFunction):
+    class Counting(ObjectiveGradient):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(dreamer.api, "GradientFunction", Counting)
+    monkeypatch.setattr(dreamer.api, "ObjectiveGradient", Counting)
     return made
 
 
