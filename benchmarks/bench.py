@@ -40,7 +40,10 @@ memory
     Each configuration in a fresh subprocess: peak resident memory (VmHWM
     from /proc/self/status, i.e. ru_maxrss) of a whole dream, and the
     resident memory after loading, before dreaming. Sizes ``--memory-sizes``
-    with 1 step per octave (memory does not grow with steps).
+    at ``--octaves`` x ``--steps`` (the defaults, 4 x 10); the largest size
+    once more at 1 step per octave, for how much memory grows with steps;
+    and the ``dream`` command on a PNG of the largest size (load, dream,
+    save), its peak taken from the finished child's ru_maxrss.
 startup
     ``python -m dreamer.cli --help`` wall time (the ``dream`` command), model
     load, the first step (rewrite, trace, first call) and the first call at a
@@ -137,7 +140,7 @@ def test_image(size: int):
 
 
 def build_adapter(model_name: str, cache_dir: str):
-    """(adapter, keras feature model or None): the random InceptionV3 or a registered model."""
+    """(adapter, its keras.Model): the random InceptionV3 or a registered model."""
     from dreamer.models import adapter_for_keras, load_model
 
     layers, _loss, preprocess = MODELS[model_name]
@@ -147,7 +150,8 @@ def build_adapter(model_name: str, cache_dir: str):
         keras.utils.set_random_seed(0)
         model = keras.applications.InceptionV3(include_top=False, weights=None)
         return adapter_for_keras(model, "inceptionv3-random", preprocess), model
-    return load_model(model_name, Path(cache_dir)), None
+    adapter = load_model(model_name, Path(cache_dir))
+    return adapter, adapter.model
 
 
 def make_dreamer(adapter, model_name: str, precision: str):
@@ -158,7 +162,7 @@ def make_dreamer(adapter, model_name: str, precision: str):
 
 
 class TutorialDeepDream:
-    """The baseline: the TensorFlow DeepDream tutorial's loop, on a Keras model's mixed3 and mixed5."""
+    """The baseline: the TensorFlow DeepDream tutorial's loop, on a Keras model's layers (mixed3 and mixed5 in it)."""
 
     def __init__(self, model, layer_names=("mixed3", "mixed5"), jit_compile: bool = False):
         import keras
@@ -256,6 +260,7 @@ def worker_speed(args) -> dict:
     import numpy as np
 
     from dreamer.engine import DreamConfig, ascent_step, octave_shapes
+    from dreamer.models.rewrite import has_depthwise_convolutions
     from dreamer.precision import detect_precision
 
     result: dict = {}
@@ -266,7 +271,8 @@ def worker_speed(args) -> dict:
     config = DreamConfig(iterations=args.steps, octaves=args.octaves, seed=0)
     shapes, _ = octave_shapes(args.size, args.size, args.octaves, config.octave_scale, adapter.min_size)
 
-    auto = detect_precision("auto")
+    auto = detect_precision("auto", has_depthwise_convolutions(adapter.feature_model(layer_names)))
+    result["auto_precision"] = auto
     precisions = ["float32", "bfloat16"] if args.precision == "both" else [args.precision]
     variants = {}
     for precision in precisions:
@@ -282,8 +288,8 @@ def worker_speed(args) -> dict:
         variants[f"dreamer {gradient.precision}"].update(new_size_first_s=new_first, new_size_steady_s=new_again)
 
     runners = {}
-    if args.model == "inceptionv3":
-        baseline = TutorialDeepDream(keras_model)
+    if keras_model is not None:
+        baseline = TutorialDeepDream(keras_model, layer_names)
         first_s, _ = timed(baseline.steps, image, 1)
         runners["baseline (TF tutorial)"] = lambda n, img=image: baseline.steps(img, n)
         result["baseline_first_call_s"] = first_s
@@ -397,7 +403,7 @@ def worker_memory(args) -> dict:
     image = test_image(args.size)
     config = DreamConfig(iterations=args.steps, octaves=args.octaves, seed=0)
     if args.variant == "baseline":
-        baseline = TutorialDeepDream(keras_model)
+        baseline = TutorialDeepDream(keras_model, tuple(MODELS[args.model][0]))
         shapes, _ = octave_shapes(args.size, args.size, args.octaves, config.octave_scale, adapter.min_size)
         loaded = current_rss_mib()
         seconds, _ = timed(baseline.dream, image, shapes, args.steps)
@@ -459,9 +465,37 @@ def section_speed(args) -> dict:
 
 
 def section_memory(args, variants) -> dict:
+    """Peak RSS of each configuration, of each size at ``--steps``, of the largest at 1 step, and of the command."""
     per_config = [run_worker("memory", args, variant=v) for v in variants]
-    scaling = [run_worker("memory", args, size=s, steps=1, variant=args.precision) for s in args.memory_sizes]
-    return {"per_configuration": per_config, "scaling": scaling}
+    scaling = [run_worker("memory", args, size=s, variant=args.precision) for s in args.memory_sizes]
+    largest = max(args.memory_sizes)
+    one_step = run_worker("memory", args, size=largest, steps=1, variant=args.precision)
+    at_steps = next(r for r in scaling if r["size"] == largest)
+    return {"per_configuration": per_config, "scaling": scaling, "one_step": one_step,
+            "steps_growth": at_steps["peak_rss_mib"] / one_step["peak_rss_mib"] - 1.0,
+            "command": command_peak_rss(args, largest)}
+
+
+def command_peak_rss(args, size: int) -> dict:
+    """The ``dream`` command on a ``size`` px PNG at ``--octaves`` x ``--steps``: its peak RSS (ru_maxrss)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / f"photo{size}.png"
+        from PIL import Image
+
+        Image.open(SAMPLE).convert("RGB").resize((size, size), Image.Resampling.BICUBIC).save(source)
+        model_args = [] if args.model == "efficientnet-lite0" else ["--model", args.model]
+        argv = [sys.executable, "-m", "dreamer.cli", str(source), "-o", str(Path(tmp) / "out.png"), "-q",
+                "--seed", "0", "--iterations", str(args.steps), "--octaves", str(args.octaves),
+                "--precision", args.precision, "--cache-dir", args.cache_dir, *model_args]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        if status != 0:
+            raise SystemExit(f"dream command failed:\n{proc.stderr.read().decode()[-3000:]}")
+    return {"size": size, "steps": args.steps, "octaves": args.octaves, "peak_rss_mib": usage.ru_maxrss / 1024,
+            "wall_s": seconds, "command": " ".join(["dream", f"photo{size}.png", *argv[6:]])}
 
 
 def section_startup(args) -> dict:
@@ -568,10 +602,17 @@ def report(results: dict) -> str:
     memory = results.get("memory")
     if memory:
         rows = [["image", "octaves x steps", "precision", "RSS after load MiB", "peak RSS MiB", "dream s"]]
-        for r in memory["scaling"]:
+        for r in [*memory["scaling"], *([memory["one_step"]] if "one_step" in memory else [])]:
             rows.append([f"{r['size']}x{r['size']}", f"{r['octaves']} x {r['steps']}", r["precision"],
                          f"{r['loaded_rss_mib']:.0f}", f"{r['peak_rss_mib']:.0f}", f"{r['dream_s']:.1f}"])
         out += [table(rows), ""]
+        if "steps_growth" in memory:
+            one = memory["one_step"]
+            out.append(f"{one['size']} px: peak RSS at {memory['scaling'][0]['steps']} steps per octave is "
+                       f"{memory['steps_growth'] * 100:+.1f}% of the peak at 1 step")
+        if "command" in memory:
+            c = memory["command"]
+            out += [f"{c['command']}: peak RSS {c['peak_rss_mib']:.0f} MiB, {c['wall_s']:.0f} s", ""]
     startup = results.get("startup")
     if startup:
         out.append(f"dream --help: {startup['help_s']:.2f} s; "
@@ -594,7 +635,8 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="inceptionv3", choices=sorted(MODELS),
                         help="inceptionv3: random-weight InceptionV3, mixed3+mixed5, mean loss (the baseline's "
-                             "setting); efficientnet-lite0: dreamer's default model and layer (no baseline)")
+                             "setting); efficientnet-lite0: dreamer's default model and layer (the baseline runs "
+                             "the tutorial's loop on the same Keras model and layer)")
     parser.add_argument("--size", type=int, default=512, help="image side in pixels")
     parser.add_argument("--octaves", type=int, default=4)
     parser.add_argument("--steps", type=int, default=10, help="steps per octave (and per timing round)")
@@ -647,7 +689,7 @@ def main(argv=None) -> None:
         if "speed" in sections:
             results["speed"] = section_speed(args)
         if "memory" in sections:
-            variants = (["baseline"] if args.model == "inceptionv3" else []) + precisions
+            variants = ["baseline", *precisions]
             results["memory"] = section_memory(args, variants)
         if "startup" in sections:
             results["startup"] = section_startup(args)
