@@ -188,6 +188,8 @@ class TutorialDeepDream:
                     with tf.GradientTape() as tape:
                         tape.watch(img)
                         activations = self.model(tf.expand_dims(img, axis=0))
+                        if not isinstance(activations, (list, tuple)):  # one layer (as the tutorial's calc_loss)
+                            activations = [activations]
                         loss = tf.reduce_sum([tf.math.reduce_mean(a) for a in activations])
                     gradients = tape.gradient(loss, img)
                     gradients /= tf.math.reduce_std(gradients) + 1e-8
