@@ -248,6 +248,13 @@ def timed(fn, *args):
     return time.perf_counter() - start, out
 
 
+def timed_cpu(fn, *args):
+    """(wall seconds, CPU seconds of this process, result): CPU time is less disturbed by other jobs."""
+    start, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return time.perf_counter() - start, time.process_time() - cpu, out
+
+
 def psnr(a, b) -> float:
     import numpy as np
 
@@ -310,10 +317,12 @@ def worker_speed(args) -> dict:
 
     # interleaved rounds
     per_step = {name: [] for name in runners}
+    cpu_per_step = {name: [] for name in runners}
     for _ in range(args.repeats):
         for name, fn in runners.items():
-            seconds, _ = timed(fn, args.steps)
+            seconds, cpu, _ = timed_cpu(fn, args.steps)
             per_step[name].append(seconds / args.steps * 1000)
+            cpu_per_step[name].append(cpu / args.steps * 1000)
 
     # the same at every octave's size: small images gain less from bfloat16 (fixed costs per op)
     by_size = []
@@ -322,11 +331,14 @@ def worker_speed(args) -> dict:
         for fn in runners.values():
             fn(1, small)  # warm-up at this size
         times = {name: [] for name in runners}
+        cpu_times = {name: [] for name in runners}
         for _ in range(max(3, args.repeats // 3)):
             for name, fn in runners.items():
-                seconds, _ = timed(fn, args.steps, small)
+                seconds, cpu, _ = timed_cpu(fn, args.steps, small)
                 times[name].append(seconds / args.steps * 1000)
-        by_size.append({"size": shape[0], "ms_per_step": {k: statistics.median(v) for k, v in times.items()}})
+                cpu_times[name].append(cpu / args.steps * 1000)
+        by_size.append({"size": shape[0], "ms_per_step": {k: statistics.median(v) for k, v in times.items()},
+                        "cpu_ms_per_step": {k: statistics.median(v) for k, v in cpu_times.items()}})
     result["by_octave_size"] = by_size
 
     forward_flops, step_flops = forward_and_step_flops(adapter, layer_names, args.size)
@@ -339,12 +351,15 @@ def worker_speed(args) -> dict:
         dreamers = {"baseline (TF tutorial)": lambda: baseline.dream(image, shapes, args.steps), **dreamers}
     dreams = {name: fn() for name, fn in dreamers.items()}  # warm-up: every octave size once
     dream_times = {name: [] for name in dreamers}
+    dream_cpu = {name: [] for name in dreamers}
     for _ in range(args.dream_repeats):  # interleaved like the steps
         for name, fn in dreamers.items():
-            seconds, dreams[name] = timed(fn)
+            seconds, cpu, dreams[name] = timed_cpu(fn)
             dream_times[name].append(seconds)
+            dream_cpu[name].append(cpu)
     dream_seconds = {name: statistics.median(times) for name, times in dream_times.items()}
     dreams = {variants[name]["precision"]: dreams[name] for name in variants}
+    result["dream_calls"] = time_dream_calls(keras_model, args, image)
 
     rows = []
     base_name = "baseline (TF tutorial)"
@@ -358,6 +373,8 @@ def worker_speed(args) -> dict:
             "images_per_min": 60.0 / dream_seconds[name],
             "dream_s": dream_seconds[name],
             "dream_s_all": dream_times[name],
+            "cpu_ms_per_step": statistics.median(cpu_per_step[name]),
+            "dream_cpu_s": statistics.median(dream_cpu[name]),
         }
         if name in variants:
             v = variants[name]
@@ -368,6 +385,10 @@ def worker_speed(args) -> dict:
             ratios = [b / d for b, d in zip(per_step[base_name], times)]
             row["speedup_vs_baseline"] = statistics.median(ratios)
             row["speedup_vs_baseline_all"] = ratios
+            row["speedup_vs_baseline_cpu"] = statistics.median(
+                [b / d for b, d in zip(cpu_per_step[base_name], cpu_per_step[name])])
+            row["dream_speedup_vs_baseline_cpu"] = statistics.median(
+                [b / d for b, d in zip(dream_cpu[base_name], dream_cpu[name])])
         rows.append(row)
     result["rows"] = rows
 
@@ -396,6 +417,32 @@ def worker_speed(args) -> dict:
                 to_pil(array).save(folder / f"{args.model}_{args.size}_{key}.png")
     result["peak_rss_mib"] = peak_rss_mib()
     return result
+
+
+def time_dream_calls(keras_model, args, image) -> dict:
+    """Seconds per whole dream: ``dream(model=keras_model)`` called again and again, against a kept Dreamer."""
+    from dreamer.api import Dreamer, dream
+    from dreamer.engine import DreamConfig
+
+    layers, loss, _ = MODELS[args.model]
+    settings = {"layers": layers, "loss": loss, "preprocess": "tf", "precision": "auto"}
+    kept = Dreamer(keras_model, **settings)
+    config = DreamConfig(iterations=args.steps, octaves=args.octaves, seed=0)
+    pixels = (image * 255).astype("uint8")
+    runs = {
+        "dream() on the same keras.Model": lambda: dream(pixels, model=keras_model, seed=0, iterations=args.steps,
+                                                         octaves=args.octaves, **settings),
+        "kept Dreamer": lambda: kept.dream(pixels, config),
+    }
+    for fn in runs.values():
+        fn()
+    times = {name: [] for name in runs}
+    for _ in range(args.dream_repeats):
+        for name, fn in runs.items():
+            times[name].append(timed(fn)[0])
+    ratios = [a / b for a, b in zip(*times.values())]
+    return {"dream_s": {name: statistics.median(v) for name, v in times.items()}, "dream_s_all": times,
+            "again_vs_kept": statistics.median(ratios)}
 
 
 def worker_memory(args) -> dict:
@@ -570,7 +617,8 @@ def report(results: dict) -> str:
            f"{results['load_after']} after", ""]
     speed = results.get("speed")
     if speed:
-        rows = [["configuration", "ms/step", "GFLOP/s", "images/min", "peak RSS MiB", "vs baseline"]]
+        rows = [["configuration", "ms/step", "GFLOP/s", "images/min", "peak RSS MiB", "vs baseline",
+                 "CPU ms/step", "vs baseline (CPU)", "dream vs baseline (CPU)"]]
         peaks = {r["variant"]: r["peak_rss_mib"] for r in results.get("memory", {}).get("per_configuration", [])}
         for row in speed["rows"]:
             key = "baseline" if row["name"].startswith("baseline") else row.get("precision")
@@ -578,7 +626,10 @@ def report(results: dict) -> str:
             rows.append([name, f"{row['ms_per_step']:.0f}", f"{row['gflops_per_s']:.0f}",
                          f"{row['images_per_min']:.1f}", f"{peaks[key]:.0f}" if key in peaks else "-",
                          f"{row['speedup_vs_baseline']:.2f}x" if "speedup_vs_baseline" in row
-                         else "1.00x" if key == "baseline" else "-"])
+                         else "1.00x" if key == "baseline" else "-",
+                         f"{row['cpu_ms_per_step']:.0f}" if "cpu_ms_per_step" in row else "-",
+                         *[f"{row[k]:.2f}x" if k in row else "1.00x" if key == "baseline" else "-"
+                           for k in ("speedup_vs_baseline_cpu", "dream_speedup_vs_baseline_cpu")]])
         out += [table(rows), "",
                 f"FLOPs per step: {speed['step_gflop']:.1f} GFLOP (forward {speed['forward_gflop']:.1f}, counted by "
                 "the TF profiler on the float32 graph, + the convolutions' input gradients)"]
@@ -586,15 +637,21 @@ def report(results: dict) -> str:
             x = speed["xla_baseline"]
             out.append(f"baseline with XLA (jit_compile=True): {x['ms_per_step']:.0f} ms/step, "
                        f"first call (compile) {x['first_call_s']:.1f} s")
+        if "dream_calls" in speed:
+            calls = speed["dream_calls"]
+            out.append("whole dream, s: " + ", ".join(f"{k} {v:.2f}" for k, v in calls["dream_s"].items())
+                       + f" (ratio {calls['again_vs_kept']:.2f})")
         if "bf16_vs_f32_psnr_db" in speed:
             out.append(f"bfloat16 vs float32 dream: PSNR {speed['bf16_vs_f32_psnr_db']:.1f} dB (for scale: float32 "
                        f"seed 0 vs seed 1 {speed['f32_seed0_vs_seed1_psnr_db']:.1f} dB, dream vs input "
                        f"{speed['f32_vs_input_psnr_db']:.1f} dB)")
         if speed.get("by_octave_size"):
             names = list(speed["by_octave_size"][0]["ms_per_step"])
-            rows = [["octave size", *[f"{n} ms/step" for n in names]]]
+            rows = [["octave size", *[f"{n} ms/step (CPU ms)" for n in names]]]
             for entry in speed["by_octave_size"]:
-                rows.append([f"{entry['size']} px", *[f"{entry['ms_per_step'][n]:.0f}" for n in names]])
+                cpu = entry.get("cpu_ms_per_step", {})
+                rows.append([f"{entry['size']} px", *[f"{entry['ms_per_step'][n]:.0f}"
+                                                      + (f" ({cpu[n]:.0f})" if n in cpu else "") for n in names]])
             out += ["", table(rows), ""]
         for row in speed["rows"]:
             if "first_step_s" in row:
