@@ -66,8 +66,9 @@ class Dreamer:
             layers); only for files you trust.
         download_progress: ``f(done_bytes, total_bytes_or_None)`` while
             weights download.
-        precision: ``"auto"`` (bfloat16 where the hardware has it natively,
-            float32 elsewhere), ``"float32"`` or ``"bfloat16"``; see
+        precision: ``"auto"`` (bfloat16 where the hardware has it natively
+            and the network has no depthwise convolutions, float32
+            elsewhere), ``"float32"`` or ``"bfloat16"``; see
             ``dreamer.precision``.
 
     Raises:

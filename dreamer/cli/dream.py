@@ -61,7 +61,8 @@ class DefaultCommand(click.Command):
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
 @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
               help="The network's arithmetic. auto: bfloat16 on CPUs with AVX512-BF16/AMX and on GPUs that "
-                   "have it natively, float32 elsewhere. The image and its update stay float32.")
+                   "have it natively, unless the network has depthwise convolutions (the default model has: "
+                   "float32); float32 elsewhere. The image and its update stay float32.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
 def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, overwrite, precision, quiet,
