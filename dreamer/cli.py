@@ -407,5 +407,12 @@ def _signals_as_exceptions():
         signal.signal(signal.SIGTERM, previous)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+if __name__ == "__main__":  # pragma: no cover - run the imported module, which has every command
+    from dreamer.cli import main as imported_main
+
+    imported_main()
+else:  # the video commands build on the helpers above
+    from dreamer.cli_video import video_command, zoom_command
+
+    main.add_command(zoom_command)
+    main.add_command(video_command)
