@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from dreamer.cli import (EXIT_FAILED_INPUT, UserError, _signals_as_exceptions, _user_errors, finite_float,
+from dreamer.cli import (EXIT_FAILED_INPUT, EXIT_USAGE, UserError, _signals_as_exceptions, _user_errors, finite_float,
                          model_options)
 from dreamer.errors import DreamerError
 from dreamer.video import defaults
@@ -233,15 +233,20 @@ def _progress(quiet: bool):
 
 
 class _run_errors:
-    """A DreamerError while rendering: one line, exit 1 (the frames made so far stay for a resume)."""
+    """A DreamerError while rendering: one line, exit 1 (the frames made so far stay for a resume).
+
+    A frames folder that doesn't fit the run is found before any frame: exit 2.
+    """
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, exc, trace):
+        from dreamer.video.state import FramesFolderError
+
         if kind is not None and issubclass(kind, DreamerError):
-            click.echo(f"\nerror: {exc}", err=True)
-            sys.exit(EXIT_FAILED_INPUT)
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE if issubclass(kind, FramesFolderError) else EXIT_FAILED_INPUT)
         return False
 
 

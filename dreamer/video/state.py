@@ -25,6 +25,10 @@ SETTINGS_FILE = "dreamer-frames.json"
 FRAME_PATTERN = "frame_{:06d}.png"
 
 
+class FramesFolderError(DreamerError):
+    """A frames folder that can't be used for this run (other settings, other files); found before any frame."""
+
+
 class FramesFolder:
     """A folder of numbered frames and the settings that made them."""
 
@@ -49,7 +53,7 @@ class FramesFolder:
         try:
             return json.loads(path.read_text())
         except (OSError, ValueError):
-            raise DreamerError(f"{path}: unreadable; delete the folder or use --overwrite") from None
+            raise FramesFolderError(f"{path}: unreadable; delete the folder or use --overwrite") from None
 
     def start(self, settings: dict, overwrite: bool) -> int:
         """Prepare the folder for ``settings``; returns how many frames are already done.
@@ -63,13 +67,14 @@ class FramesFolder:
                 holds files that are not frames.
         """
         if self.path.exists() and not self.path.is_dir():
-            raise DreamerError(f"{self.path}: is a file; the frames need a folder")
+            raise FramesFolderError(f"{self.path}: is a file; the frames need a folder")
+        settings = json.loads(json.dumps(settings))  # compared as stored: tuples become lists
         saved = self.saved_settings()
         if saved is None and self.path.is_dir() and self._foreign_files():
-            raise DreamerError(f"{self.path}: holds other files; choose an empty or new folder for the frames")
+            raise FramesFolderError(f"{self.path}: holds other files; choose an empty or new folder for the frames")
         changed = [] if saved is None else settings_changes(saved, settings)
         if changed and not overwrite:
-            raise DreamerError(f"{self.path}: holds frames made with other settings ({'; '.join(changed[:3])}); "
+            raise FramesFolderError(f"{self.path}: holds frames made with other settings ({'; '.join(changed[:3])}); "
                                "use --overwrite to start again, or another output")
         if changed or (overwrite and saved is not None):
             self.clear()
