@@ -108,20 +108,25 @@ def frames_of(folder: Path, count: int) -> list[np.ndarray]:
     return list(FramesFolder(folder).frames(count))
 
 
-def test_resume_after_sigkill_equals_uninterrupted_run(model_file, workdir):
-    """Kill a real zoom and a real video process mid-run, run the same commands again: same frames as in one go."""
+def test_video_resume_after_sigkill_equals_uninterrupted_run(runner, model_file, workdir):
+    """Kill a real ``dream video`` process mid-run, run the same command again: the frames of one go."""
     write_clip(workdir / "clip.mp4", panning_frames(frames=24, size=(64, 48)), fps=10)
-    runs = {
-        "zoom": (["zoom", "--size", "64x64", "--frames", "24", *tiny_args(model_file)], 24),
-        "video": (["video", "clip.mp4", *tiny_args(model_file)], 24),
-    }
-    for name, (args, count) in runs.items():
-        killed = workdir / f"{name}_killed"
-        marker = killed / "frame_000002.png"
-        run_cli([*args, "-o", f"{killed}/"], workdir, kill_when=marker.exists)
-        done = FramesFolder(killed).count()
-        assert 2 <= done < count, f"{name}: killed after {done} frames"
-        run_cli([*args, "-o", f"{killed}/"], workdir)  # the same command continues
-        run_cli([*args, "-o", f"{name}_whole/"], workdir)
-        resumed, whole = frames_of(killed, count), frames_of(workdir / f"{name}_whole", count)
-        assert all(np.array_equal(a, b) for a, b in zip(resumed, whole)), name
+    args = ["video", "clip.mp4", *tiny_args(model_file)]
+    killed = workdir / "killed"
+    run_cli([*args, "-o", f"{killed}/"], workdir, kill_when=(killed / "frame_000002.png").exists)
+    done = FramesFolder(killed).count()
+    assert 2 <= done < 24, f"killed after {done} frames"
+    run_cli([*args, "-o", f"{killed}/"], workdir)  # the same command continues
+    assert runner.invoke(main, [*args, "-o", "whole/"]).exit_code == 0
+    assert all(np.array_equal(a, b) for a, b in zip(frames_of(killed, 24), frames_of(workdir / "whole", 24)))
+
+
+def test_zoom_continues_from_the_last_complete_frame(runner, model_file, workdir):
+    """A zoom whose later frames are gone (as after a kill) is finished to the same frames."""
+    args = ["zoom", "--size", "48x48", "--frames", "6", *tiny_args(model_file), "-o", "fr/"]
+    assert runner.invoke(main, args).exit_code == 0
+    whole = frames_of(workdir / "fr", 6)
+    for index in (3, 4, 5):
+        FramesFolder(workdir / "fr").frame_path(index).unlink()
+    assert runner.invoke(main, [a for a in args if a not in ("--seed", "5")]).exit_code == 0  # the seed is recorded
+    assert all(np.array_equal(a, b) for a, b in zip(frames_of(workdir / "fr", 6), whole))
