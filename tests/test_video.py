@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from video_clips import panning_frames, texture, write_clip
+from video_clips import panning_frames, texture
 
 from dreamer.errors import DreamerError
 from dreamer.video import media
 from dreamer.video.flow import backward_flow, flicker, inside, warp
-from dreamer.video.render import (Coherence, carried_iterations, frame_dreamer, frame_seed, to_uint8, video_frames,
-                                  zoom_frames)
+from dreamer.video.render import (
+    Coherence,
+    carried_iterations,
+    frame_dreamer,
+    frame_seed,
+    to_uint8,
+    video_frames,
+    zoom_frames,
+)
 from dreamer.video.schedule import Schedule, ScheduledDreamers, make_schedule
 from dreamer.video.state import FramesFolder, settings_changes
 from dreamer.video.zoom import ZoomMotion, zoom_step
-
 
 # --- seeds and schedules -------------------------------------------------------------------------------------
 
@@ -78,7 +84,7 @@ def test_zoom_step_pans_the_view():
     assert moved[:, 3, 0].tolist() == [1.0] * 8  # the view moves right, the picture left
 
 
-@pytest.mark.parametrize("motion", [dict(zoom=0.1), dict(rotate=90.0), dict(pan=(1e6, 0.0)), dict(zoom=float("nan"))])
+@pytest.mark.parametrize("motion", [dict(zoom=0.1), dict(spin=90.0), dict(pan=(1e6, 0.0)), dict(zoom=float("nan"))])
 def test_zoom_motion_refuses_wild_values(motion):
     with pytest.raises(DreamerError):
         ZoomMotion(**motion)
@@ -147,7 +153,7 @@ def test_probe_refuses_a_non_video(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_dreamer():
-    from conftest import tiny_conv_model
+    from tiny_models import tiny_conv_model
 
     from dreamer.api import Dreamer
 

@@ -17,8 +17,17 @@ import numpy as np
 
 from dreamer.errors import DreamerError
 from dreamer.video import media
-from dreamer.video.render import (Coherence, FrameProgress, carried_iterations, frame_dreamer, mean_fact, render,
-                                  video_frames, zoom_frames)
+from dreamer.video.defaults import CRF, NOISE_SIZE
+from dreamer.video.render import (
+    Coherence,
+    FrameProgress,
+    carried_iterations,
+    frame_dreamer,
+    mean_fact,
+    render,
+    video_frames,
+    zoom_frames,
+)
 from dreamer.video.schedule import Schedule, ScheduledDreamers
 from dreamer.video.state import FramesFolder
 from dreamer.video.zoom import ZoomMotion, grey_noise
@@ -124,8 +133,8 @@ def start_image(input_path: Path | None, size: tuple[int, int], max_size: int | 
 
 
 def zoom(input_path: Path | None, output: Output, dreamers: ScheduledDreamers, config, motion: ZoomMotion,
-         frames: int, *, size: tuple[int, int] = (512, 512), max_size: int | None = None, fps: float = 24.0,
-         crf: int = 18, overwrite: bool = False, keep_frames: bool = False,
+         frames: int, *, size: tuple[int, int] = NOISE_SIZE, max_size: int | None = None, fps: float = 24.0,
+         crf: int = CRF, overwrite: bool = False, keep_frames: bool = False,
          progress: Callable[[FrameProgress], None] | None = None) -> Summary:
     """Render (or continue) a zoom into ``output``; ``config.seed`` is the run's base seed."""
     folder = FramesFolder(output.frames)
@@ -140,7 +149,7 @@ def zoom(input_path: Path | None, output: Output, dreamers: ScheduledDreamers, c
 
 
 def video(input_path: Path, output: Output, dreamers: ScheduledDreamers, config, coherence: Coherence, *,
-          max_size: int | None = None, max_frames: int | None = None, crf: int = 18, overwrite: bool = False,
+          max_size: int | None = None, max_frames: int | None = None, crf: int = CRF, overwrite: bool = False,
           keep_frames: bool = False, progress: Callable[[FrameProgress], None] | None = None) -> Summary:
     """Dream (or continue dreaming) a video file into ``output``; ``config.seed`` is the base seed."""
     if coherence.iterations is None:
@@ -155,7 +164,8 @@ def video(input_path: Path, output: Output, dreamers: ScheduledDreamers, config,
     inputs = itertools.islice(media.read_frames(input_path, size), total)
     generator = video_frames(inputs, frame_dreamer(dreamers.for_frame, config), coherence, done, previous)
     count = render(generator, folder, total, done, config.seed, _label(dreamers), progress)
-    audio = input_path if info.has_audio and output.video and output.video.suffix.lower() in media.FFMPEG_FORMATS else None
+    keeps_audio = output.video is not None and output.video.suffix.lower() in media.FFMPEG_FORMATS
+    audio = input_path if info.has_audio and keeps_audio else None
     return _finish(folder, output, count, done, info.fps, crf, audio, keep_frames)
 
 
@@ -180,22 +190,4 @@ def _finish(folder: FramesFolder, output: Output, count: int, done: int, fps: fl
 
 
 
-def dreamer_factory(model, loss: str | None, cache_dir, weights, preprocess, *, unsafe_load: bool = False,
-                    quiet: bool = False, say: Say | None = None, precision: str = "auto"):
-    """``make_first`` and ``make_more`` for ``make_dreamers``, with the dream command's model loading."""
-    from dreamer import pipeline
-    from dreamer.api import Dreamer
-
-    def make_first(spec):
-        return pipeline.make_dreamer(model, list(spec), loss, cache_dir, weights, preprocess,
-                                     unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision)
-
-    def make_more(spec, adapter):
-        dreamer = Dreamer(adapter, list(spec) or None, loss=loss, precision=precision)
-        dreamer.gradient  # noqa: B018 - compiled now, before any frame
-        return dreamer
-
-    return make_first, make_more
-
-
-__all__ = ["Output", "Summary", "plan_output", "dreamer_factory", "make_dreamers", "resolve_seed", "zoom", "video"]
+__all__ = ["Output", "Summary", "plan_output", "make_dreamers", "resolve_seed", "zoom", "video"]

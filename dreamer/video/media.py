@@ -24,6 +24,7 @@ import numpy as np
 
 from dreamer.errors import DreamerError
 from dreamer.fileio import atomic_path
+from dreamer.video.defaults import CRF
 
 #: Extensions written through ffmpeg with H.264.
 FFMPEG_FORMATS = (".mp4", ".mov", ".mkv")
@@ -128,7 +129,7 @@ def check_output_format(path: Path) -> str:
     return suffix
 
 
-def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, crf: int = 18,
+def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, crf: int = CRF,
                 audio_from: str | Path | None = None) -> Path:
     """Encode uint8 HxWx3 frames into ``path`` (format by extension), atomically.
 

@@ -12,11 +12,12 @@ kept ``Dreamer``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from dreamer.config import Setting
 from dreamer.errors import DreamerError
 from dreamer.video.flow import FLOW_METHODS, backward_flow, flicker, warp
 from dreamer.video.zoom import ZoomMotion, zoom_step
@@ -63,7 +64,7 @@ def frame_dreamer(dreamer_for: Callable[[int], object], config) -> FrameDreamer:
 
     def dream(start: np.ndarray, index: int, iterations: int | None = None) -> np.ndarray:
         frame_config = replace(config, seed=frame_seed(config.seed, index), iterations=iterations or config.iterations)
-        return to_uint8(dreamer_for(index).dream_array(start, frame_config))
+        return to_uint8(dreamer_for(index).ascend(start, frame_config))
 
     return dream
 
@@ -91,7 +92,7 @@ class Coherence:
     Attributes:
         flow: carry the previous dreamed frame's detail along the optical flow
             (False: every frame is dreamed on its own, the naive way).
-        blend: how much of that warped detail goes into the next frame's start (0-1).
+        blend: how much of that warped detail goes into the next frame's start.
         method: the optical flow method, ``"dis"`` or ``"farneback"``.
         iterations: the steps per octave of every frame after the first in
             flow mode (None: as the first). Since ``blend`` of the detail is
@@ -100,15 +101,21 @@ class Coherence:
     """
 
     flow: bool = True
-    blend: float = 0.7
+    blend: float = field(default=0.7, metadata={"setting": Setting(
+        help="How much of the previous frame's dream, moved along the optical flow, starts the next frame.",
+        flags=("--blend",), kind=float, minimum=0.0, maximum=1.0, error="blend must be between 0 and 1")})
     method: str = "dis"
     iterations: int | None = None
 
     def __post_init__(self):
-        if not (0.0 <= self.blend <= 1.0):
-            raise DreamerError("blend must be between 0 and 1")
+        if not BLEND.allows(self.blend):
+            raise DreamerError(BLEND.error)
         if self.method not in FLOW_METHODS:
             raise DreamerError(f"unknown flow method {self.method!r}; choose from {', '.join(FLOW_METHODS)}")
+
+
+#: The blend's Setting (its help, flag and range).
+BLEND: Setting = next(f.metadata["setting"] for f in fields(Coherence) if f.name == "blend")
 
 
 def carried_iterations(iterations: int, blend: float) -> int:

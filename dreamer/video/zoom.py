@@ -8,32 +8,39 @@ network keeps inventing what it sees in its own patterns.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from dreamer.config import Setting
 from dreamer.errors import DreamerError
+
+
+def _setting(default, **meta):
+    return field(default=default, metadata={"setting": Setting(**meta)})
 
 
 @dataclass(frozen=True)
 class ZoomMotion:
-    """How each frame moves from the previous one.
+    """How each frame moves from the previous one; each field's help is its ``Setting``.
 
-    Attributes:
-        zoom: the scale factor per frame (1.05: 5% closer each frame).
-        rotate: degrees per frame, counter-clockwise.
-        pan: pixels per frame (x, y) that the view moves; the picture moves the other way.
+    ``pan`` is the pixels per frame (x, y) that the view moves; the picture
+    moves the other way.
     """
 
-    zoom: float = 1.05
-    rotate: float = 0.0
+    zoom: float = _setting(
+        1.05, help="Scale factor per frame (1.05: 5% closer each frame).", flags=("--zoom",), kind=float,
+        minimum=0.5, maximum=2.0, error="zoom must be a number between 0.5 and 2")
+    spin: float = _setting(
+        0.0, help="Rotation per frame in degrees, counter-clockwise.", flags=("--spin",), kind=float,
+        minimum=-45.0, maximum=45.0, error="spin must be between -45 and 45 degrees per frame")
     pan: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self):
-        if not (math.isfinite(self.zoom) and 0.5 <= self.zoom <= 2.0):
-            raise DreamerError("zoom must be a number between 0.5 and 2")
-        if not (math.isfinite(self.rotate) and abs(self.rotate) <= 45):
-            raise DreamerError("rotation must be between -45 and 45 degrees per frame")
+        for item in fields(self):
+            setting = item.metadata.get("setting")
+            if setting is not None and not setting.allows(getattr(self, item.name)):
+                raise DreamerError(setting.error)
         if not all(math.isfinite(p) and abs(p) <= 256 for p in self.pan):
             raise DreamerError("pan must be between -256 and 256 pixels per frame")
 
@@ -43,7 +50,7 @@ def motion_matrix(width: int, height: int, motion: ZoomMotion) -> np.ndarray:
     import cv2
 
     centre = ((width - 1) / 2.0, (height - 1) / 2.0)
-    matrix = cv2.getRotationMatrix2D(centre, motion.rotate, motion.zoom)
+    matrix = cv2.getRotationMatrix2D(centre, motion.spin, motion.zoom)
     matrix[0, 2] -= motion.pan[0]
     matrix[1, 2] -= motion.pan[1]
     return matrix
