@@ -15,7 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from dreamer.errors import DreamerError
+from dreamer.errors import DreamerError, first_line
+from dreamer.outputs import DEFAULT_OUTPUT_DIR
 from dreamer.video import media
 from dreamer.video.defaults import CRF, NOISE_SIZE
 from dreamer.video.render import (
@@ -32,7 +33,6 @@ from dreamer.video.schedule import Schedule, ScheduledDreamers
 from dreamer.video.state import FramesFolder
 from dreamer.video.zoom import ZoomMotion, grey_noise
 
-DEFAULT_OUTPUT_DIR = Path("outputs")
 Say = Callable[[str], None]
 
 
@@ -74,7 +74,7 @@ def plan_output(output_text: str | None, default_name: str, overwrite: bool, fra
     media.check_output_format(video)
     if source is not None and video.resolve() == source.resolve():
         raise DreamerError(f"{video}: the output would overwrite the input; choose another -o")
-    video.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(video.parent)
     if video.exists() and not overwrite:
         wanted, number = video, 1
         while video.exists():
@@ -83,6 +83,18 @@ def plan_output(output_text: str | None, default_name: str, overwrite: bool, fra
         say(f"{wanted} exists; writing {video} instead (--overwrite replaces it)")
     frames = Path(frames_dir) if frames_dir else video.with_name(f"{video.stem}_frames")
     return Output(frames=frames, video=video)
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) if missing.
+
+    Raises:
+        DreamerError: it can't be made (a file in the way, no permission).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DreamerError(f"{folder}: cannot make the folder ({first_line(exc)})") from None
 
 
 def make_dreamers(schedule: Schedule, make_first: Callable, make_more: Callable) -> ScheduledDreamers:

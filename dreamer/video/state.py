@@ -18,7 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
-from dreamer.errors import DreamerError
+from dreamer.errors import DreamerError, first_line
 from dreamer.fileio import atomic_path
 
 SETTINGS_FILE = "dreamer-frames.json"
@@ -78,7 +78,10 @@ class FramesFolder:
                                "use --overwrite to start again, or another output")
         if changed or (overwrite and saved is not None):
             self.clear()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FramesFolderError(f"{self.path}: cannot make the folder ({first_line(exc)})") from None
         self._remove_partial_files()
         with atomic_path(self.path / SETTINGS_FILE) as tmp:
             tmp.write_text(json.dumps(settings, indent=1, sort_keys=True))
