@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import click
 
@@ -70,8 +71,8 @@ def output_options(default_output: str):
     ])
 
 
-def prepare(output, default_name, source, objective, config_settings, model_settings, *, overwrite, frames_dir,
-            quiet):
+def prepare(output: str | None, default_name: str, source: Path | None, objective: tuple, config_settings: dict,
+            model_settings: tuple, *, overwrite: bool, frames_dir: str | None, quiet: bool):
     """The output plan, the config (seed resolved against the frames folder) and the schedule's Dreamers.
 
     ``objective``: (layers, layer_from, loss, precision); ``model_settings``:
@@ -90,7 +91,7 @@ def prepare(output, default_name, source, objective, config_settings, model_sett
     return out, config, jobs.make_dreamers(make_schedule(layers, layer_from), make_first, make_more)
 
 
-def dreamer_makers(loss, precision, model_settings, quiet: bool):
+def dreamer_makers(loss: str | None, precision: str, model_settings: tuple, quiet: bool):
     """``make_first(spec)`` loads the model as ``dream`` does; ``make_more(spec, adapter)`` reuses it."""
     from dreamer.api import Dreamer
     from dreamer.cli.dream import make_dreamer
@@ -107,6 +108,11 @@ def dreamer_makers(loss, precision, model_settings, quiet: bool):
         return dreamer
 
     return make_first, make_more
+
+
+def resumed_note(summary) -> str:
+    """``", 12 made now"`` when a run continued an earlier one, else nothing."""
+    return "" if summary.rendered == summary.frames else f", {summary.rendered} made now"
 
 
 def frame_progress(quiet: bool):

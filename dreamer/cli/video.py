@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from dreamer.cli.common import make_say, model_options, signals_as_exceptions, user_errors
-from dreamer.cli.frames import dataclass_options, frame_progress, objective_options, output_options, prepare, run_errors
+from dreamer.cli.frames import (
+    dataclass_options,
+    frame_progress,
+    objective_options,
+    output_options,
+    prepare,
+    resumed_note,
+    run_errors,
+)
 from dreamer.cli.options import config_options_from
 from dreamer.video.defaults import VIDEO_CONFIG
 from dreamer.video.flow import FLOW_METHODS
@@ -60,6 +68,6 @@ def video_command(input, blend, no_flow, flow_method, max_size, max_frames, laye
     with signals_as_exceptions(), run_errors():
         summary = jobs.video(source, out, dreamers, config, coherence, max_size=max_size, max_frames=max_frames,
                              crf=crf, overwrite=overwrite, keep_frames=keep_frames, progress=frame_progress(quiet))
-    say(f"wrote {summary.output} ({summary.frames} frames, seed {config.seed})")
+    say(f"wrote {summary.output} ({summary.frames} frames{resumed_note(summary)}, seed {config.seed})")
     if summary.flicker is not None:
         say(f"flicker {summary.flicker:.2f} (the input's own: {summary.input_flicker:.2f}; 0-255 scale)")

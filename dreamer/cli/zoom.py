@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from dreamer.cli.common import make_say, model_options, signals_as_exceptions, user_errors
-from dreamer.cli.frames import dataclass_options, frame_progress, objective_options, output_options, prepare, run_errors
+from dreamer.cli.frames import (
+    dataclass_options,
+    frame_progress,
+    objective_options,
+    output_options,
+    prepare,
+    resumed_note,
+    run_errors,
+)
 from dreamer.cli.options import config_options_from
 from dreamer.video.defaults import NOISE_SIZE, ZOOM_CONFIG, ZOOM_FPS, ZOOM_FRAMES
 from dreamer.video.zoom import ZoomMotion
@@ -69,4 +77,4 @@ def zoom_command(input, frames, zoom, spin, pan, size, max_size, fps, layers, la
     with signals_as_exceptions(), run_errors():
         summary = jobs.zoom(source, out, dreamers, config, motion, frames, size=size, max_size=max_size, fps=fps,
                             crf=crf, overwrite=overwrite, keep_frames=keep_frames, progress=frame_progress(quiet))
-    make_say(quiet)(f"wrote {summary.output} ({summary.frames} frames, seed {config.seed})")
+    make_say(quiet)(f"wrote {summary.output} ({summary.frames} frames{resumed_note(summary)}, seed {config.seed})")

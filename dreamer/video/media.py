@@ -13,6 +13,7 @@ MP4/MOV/MKV result (re-encoded to AAC if the container can't hold it as is).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import subprocess
@@ -67,7 +68,7 @@ def probe(path: str | Path) -> VideoInfo:
         raise VideoError(f"{path}: no such file")
     try:
         reader = imageio_ffmpeg.read_frames(str(path))
-        meta = next(reader)
+        meta = _header(reader)
         reader.close()
     except (RuntimeError, OSError, StopIteration) as exc:
         raise VideoError(f"{path}: not a video ffmpeg can read ({_last_line(exc)})") from None
@@ -98,14 +99,27 @@ def read_frames(path: str | Path, size: tuple[int, int] | None = None) -> Iterat
     import imageio_ffmpeg
 
     reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
+    meta = _header(reader)
     width, height = meta["size"]
     try:
         for buffer in reader:
+            if len(buffer) != width * height * 3:
+                raise VideoError(f"{path}: a frame is not {width}x{height} as the header says")
             frame = np.frombuffer(buffer, np.uint8).reshape(height, width, 3)
             yield frame if size is None or size == (width, height) else resize_frame(frame, size)
     finally:
         reader.close()
+
+
+def _header(reader) -> dict:
+    """The reader's first item, its metadata, without imageio-ffmpeg's note that a rotated video's size is swapped."""
+    log = logging.getLogger("imageio_ffmpeg")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        return next(reader)
+    finally:
+        log.setLevel(level)
 
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
