@@ -71,3 +71,13 @@ def test_a_model_keeps_only_its_latest_builds():
         kept_for_model(model, key, lambda k=key: calls.append(k) or k)
     assert kept_for_model(model, PER_MODEL + 1, lambda: "new") == PER_MODEL + 1
     assert kept_for_model(model, 0, lambda: "rebuilt") == "rebuilt"
+
+
+def test_an_unhashable_key_builds_every_time():
+    class Model:
+        def get_weights(self):
+            return []
+
+    model = Model()
+    assert kept_for_model(model, ["unhashable"], lambda: 1) == 1
+    assert kept_for_model(model, ["unhashable"], lambda: 2) == 2

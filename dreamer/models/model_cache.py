@@ -34,7 +34,13 @@ def kept_for_model(model, key: Hashable, build: Callable[[], T]) -> T:
         model: the user's ``keras.Model`` (any object that takes attributes).
         key: everything besides the model that the build depends on.
         build: makes the thing to keep.
+
+    An unhashable key (a custom objective, say) builds every time.
     """
+    try:
+        hash(key)
+    except TypeError:
+        return build()
     kept = model.__dict__.get(_ATTRIBUTE)
     if kept is None:
         kept = OrderedDict()
