@@ -162,10 +162,13 @@ def main():
               help="The network's arithmetic. auto: bfloat16 on CPUs with AVX512-BF16/AMX and on GPUs that "
                    "have it natively, float32 elsewhere. The image and its update stay float32.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
+@click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder INPUT.")
+@click.option("--force", is_flag=True,
+              help="Render every input again, even those whose result the output folder's manifest has.")
 @model_options
 def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octave_scale, step_size, jitter,
-                tile_size, max_size, loss, laplacian_levels, tv, seed, output, overwrite, precision, quiet, model,
-                weights, preprocess, unsafe_load, cache_dir):
+                tile_size, max_size, loss, laplacian_levels, tv, seed, output, overwrite, precision, quiet, recursive,
+                force, model, weights, preprocess, unsafe_load, cache_dir):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -197,6 +200,14 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
     from dreamer import pipeline
 
     say = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    if pipeline.is_batch(list(inputs), output):
+        config = dict(iterations=iterations, octaves=octaves, octave_scale=octave_scale, step_size=step_size,
+                      jitter=jitter, tile_size=tile_size, seed=seed, laplacian_levels=laplacian_levels, tv=tv)
+        chosen = dict(layers=layers, classes=classes, loss=loss, guide=guide, mask=mask, weights=weights,
+                      preprocess=preprocess, unsafe_load=unsafe_load, precision=precision)
+        _run_batch(list(inputs), output, model, config, chosen, max_size, cache_dir,
+                   dict(recursive=recursive, force=force, overwrite=overwrite, quiet=quiet))
+        return
     with _user_errors():
         settings = pipeline.make_config(
             iterations=iterations, octaves=octaves, octave_scale=octave_scale, step_size=step_size,
@@ -218,6 +229,55 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
                 continue
             say(f"wrote {written} (seed {settings.seed})")
     if failures:
+        sys.exit(EXIT_FAILED_INPUT)
+
+
+def _run_batch(inputs: list[str], output: str | None, model, config: dict, chosen: dict, max_size, cache_dir,
+               flags: dict) -> None:
+    """Render into an output folder through the resumable batch (see ``dreamer.batch``)."""
+    from dreamer import pipeline
+    from dreamer.batch import Batch, find_inputs, make_recipe, plan_items, result_names
+    from dreamer.batch.progress import progress_text, start_text, summary_text
+    from dreamer.executors import LocalExecutor
+
+    quiet = flags["quiet"]
+    say = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    with _user_errors():
+        folder = pipeline.output_folder(output)
+        found = find_inputs(inputs, flags["recursive"], exclude=folder)
+        if found.skipped:
+            say(f"skipped {found.skipped} file(s) that are not images (e.g. {found.skipped_examples[0]})")
+        for empty in found.empty_folders:  # shown even with --quiet: an input the user named gave nothing
+            hint = "" if flags["recursive"] else " (--recursive searches its sub-folders)"
+            click.echo(f"{empty}: no images in this folder{hint}", err=True)
+        if not found.inputs:
+            raise DreamerError(f"no images to render in {', '.join(inputs)}")
+        model = pipeline.resolve_model(model, list(chosen["layers"]), cache_dir, say)
+        dreamer = pipeline.make_dreamer(model, list(chosen["layers"]), chosen["loss"], cache_dir, chosen["weights"],
+                                        chosen["preprocess"], chosen["classes"], chosen["guide"],
+                                        unsafe_load=chosen["unsafe_load"], quiet=quiet, say=say,
+                                        precision=chosen["precision"])
+        recipe = make_recipe(model, config, max_size, **chosen)
+        names = result_names(found.inputs, dreamer.adapter.name, dreamer.objective.name)
+
+        def report(event):
+            if event.kind == "failed":
+                click.echo(f"error: {event.message}", err=True)
+                return
+            text = start_text(event) if event.kind == "start" else progress_text(event)
+            if text and not quiet:
+                click.echo(text, err=True)
+
+        batch = Batch(folder, plan_items(found.inputs, names), recipe, force=flags["force"],
+                      overwrite=flags["overwrite"], report=report)
+    with _signals_as_exceptions(), LocalExecutor(lambda: pipeline.local_worker(dreamer, recipe, quiet)) as executor:
+        try:
+            summary = batch.run(executor)
+        except DreamerError as exc:  # the manifest can't be written: nothing more can be recorded
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED_INPUT)
+    say(summary_text(summary))
+    if summary.failed:
         sys.exit(EXIT_FAILED_INPUT)
 
 

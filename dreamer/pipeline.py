@@ -67,6 +67,39 @@ def plan_outputs(inputs: list[Path], output_text: str | None) -> list[Target]:
     return [Target(path, folder=folder) for path in inputs]
 
 
+def is_batch(inputs: list[str], output_text: str | None) -> bool:
+    """Whether the results go into a folder (the resumable batch) rather than one named file."""
+    return not (output_text and len(inputs) == 1 and not _is_folder_like(output_text)
+                and not _is_folder_like(inputs[0]))
+
+
+def output_folder(output_text: str | None) -> Path:
+    """The batch's output folder (``-o``, or ``outputs/``), made if missing and checked writable.
+
+    Raises:
+        DreamerError: it is a file, or can't be made or written.
+    """
+    folder = DEFAULT_OUTPUT_DIR if not output_text else Path(output_text)
+    if folder.exists() and not folder.is_dir():
+        raise DreamerError(f"{folder}: several inputs need -o to be a folder, and this is a file")
+    _ensure_folder(folder)
+    return folder
+
+
+def local_worker(dreamer, recipe: dict, quiet: bool):
+    """The batch worker for this process: the loaded ``dreamer``, with a step bar per image."""
+    from dreamer.batch.worker import render_job
+    from dreamer.images import load_image
+
+    mask = load_image(recipe["mask"]) if recipe.get("mask") else None
+
+    def render(job):
+        with StepBar(click.format_filename(os.path.relpath(job.name)), quiet) as bar:
+            return render_job(dreamer, job, mask, "local", bar.update)
+
+    return render
+
+
 def name_outputs(targets: list[Target], model: str, objective: str, overwrite: bool,
                  say: Callable[[str], None]) -> list[Target]:
     """Give every target its output path.
@@ -104,9 +137,7 @@ def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights,
     from dreamer.api import Dreamer
 
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    if model is None and layers:
-        model = model_for_layers(layers, cache_dir, say or (lambda _msg: None))
-    model = model or DEFAULT_MODEL_NAME
+    model = resolve_model(model, layers, cache_dir, say)
     with DownloadBar(quiet) as bar:
         dreamer = Dreamer(
             model, layers or None, loss=loss, cache_dir=cache_dir,
@@ -116,6 +147,14 @@ def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights,
         )
     dreamer.gradient  # noqa: B018 - compiled once here for the whole batch
     return dreamer
+
+
+def resolve_model(model, layers: list[str], cache_dir, say: Callable[[str], None] | None = None):
+    """The model to load: the one asked for, else the one that has the layers, else the default."""
+    if model is None and layers:
+        cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        model = model_for_layers(layers, cache_dir, say or (lambda _msg: None))
+    return model or DEFAULT_MODEL_NAME
 
 
 def model_for_layers(layer_specs: list[str], cache_dir: Path, say: Callable[[str], None]) -> str | None:

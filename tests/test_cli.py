@@ -14,7 +14,7 @@ from PIL import Image
 from dreamer.cli import main
 from dreamer.images import read_metadata
 
-from conftest import save_photo
+from conftest import result_files, save_photo
 
 def dream_args(model_file, *extra):
     return ["--model", str(model_file), "--preprocess", "unit", "-i", "2", "--octaves", "2",
@@ -86,7 +86,7 @@ def test_several_inputs_into_a_folder_and_a_failure_does_not_stop_the_batch(runn
     result = runner.invoke(main, dream_args(model_file, "a.png", "broken.jpg", "c.webp", "-o", "results"))
     assert result.exit_code == 1
     assert "broken.jpg" in result.output and "Traceback" not in result.output
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
+    assert result_files(tmp_path / "results") == [
         "a_tiny_conv3.png", "c_tiny_conv3.png"]
 
 
@@ -96,7 +96,7 @@ def test_same_stem_twice_gets_two_names(runner, model_file, tmp_path):
     save_photo(tmp_path / "x" / "a.png")
     result = runner.invoke(main, dream_args(model_file, "a.png", "x/a.png"))
     assert result.exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == [
+    assert result_files(tmp_path / "outputs") == [
         "a_tiny_conv3.png", "a_tiny_conv3_1.png"]
 
 
