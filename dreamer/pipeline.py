@@ -9,6 +9,7 @@ messages; the CLI decides exit codes.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import sys
@@ -69,8 +70,9 @@ def plan_outputs(inputs: list[Path], output_text: str | None) -> list[Target]:
 
 def is_batch(inputs: list[str], output_text: str | None) -> bool:
     """Whether the results go into a folder (the resumable batch) rather than one named file."""
-    return not (output_text and len(inputs) == 1 and not _is_folder_like(output_text)
-                and not _is_folder_like(inputs[0]))
+    if len(inputs) != 1 or not output_text or _is_folder_like(output_text):
+        return True
+    return _is_folder_like(inputs[0]) or (glob.has_magic(inputs[0]) and not Path(inputs[0]).exists())
 
 
 def output_folder(output_text: str | None) -> Path:
