@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
+from tiny_models import result_files, save_photo
 
 from dreamer.batch import MANIFEST_NAME, Batch, Manifest, find_inputs, plan_items, result_names
 from dreamer.batch.claims import try_claim
@@ -27,8 +27,6 @@ from dreamer.batch.worker import build_worker
 from dreamer.cli import main
 from dreamer.executors import Job, LocalExecutor, Outcome
 from dreamer.images import encode_image, read_metadata
-
-from conftest import result_files, save_photo
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,17 +12,16 @@ numbers are the same on every run.
 
 from __future__ import annotations
 
-import os
-import re
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Iterator, Sequence
 
 from dreamer.batch.inputs import Input
+from dreamer.outputs import safe_name
 
 
 def result_names(inputs: Sequence[Input], model: str, objective: str) -> list[PurePosixPath]:
     """Each input's result path relative to the output folder, all different."""
-    label = f"{safe_label(model)}_{safe_label(objective)}"
+    label = f"{safe_name(model)}_{safe_name(objective)}"
     plain = [item.relative.parent / f"{item.relative.stem}_{label}.png" for item in inputs]
     taken = set(plain)
     seen: set[PurePosixPath] = set()
@@ -34,13 +33,6 @@ def result_names(inputs: Sequence[Input], model: str, objective: str) -> list[Pu
         seen.add(name)
         names.append(name)
     return names
-
-
-def safe_label(text: str) -> str:
-    """A file-name-safe form of a model or objective label."""
-    if os.sep in text or "/" in text or Path(text).suffix in (".keras", ".h5", ".pb"):
-        text = Path(text).stem
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-") or "dream"
 
 
 def _numbered(name: PurePosixPath) -> Iterator[PurePosixPath]:

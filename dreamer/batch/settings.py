@@ -11,9 +11,10 @@ absolute, so a recipe means the same from any folder.
 from __future__ import annotations
 
 import os
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Mapping
+
+from dreamer.config import DreamConfig, settings
 
 #: The settings that choose the model and the objective (a worker loads them once).
 MODEL_KEYS = ("model", "layers", "classes", "loss", "guide", "mask", "weights", "preprocess", "unsafe_load",
@@ -26,9 +27,7 @@ _MODEL_DEFAULTS = {"layers": (), "classes": (), "loss": None, "guide": None, "ma
 
 def config_keys() -> tuple[str, ...]:
     """The engine's settings, by name (the fields of ``DreamConfig``)."""
-    from dreamer.engine import DreamConfig
-
-    return tuple(f.name for f in fields(DreamConfig))
+    return tuple(settings())
 
 
 def make_recipe(model: str, config: Mapping[str, Any], max_size: int | None = None, **chosen: Any) -> dict:
@@ -69,8 +68,6 @@ def dream_config(recipe: Mapping[str, Any]):
     Raises:
         DreamerError: a value the engine refuses.
     """
-    from dreamer.engine import DreamConfig
-
     values = {key: recipe[key] for key in config_keys() if key in recipe}
     if values.get("seed") is None:
         raise ValueError("a recipe needs a seed to be rendered")
