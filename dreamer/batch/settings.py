@@ -91,3 +91,30 @@ def _absolute_if_file(model: str) -> str:
     if path.exists() and (path.suffix in (".keras", ".h5", ".pb") or path.is_dir() or os.sep in model):
         return str(path.resolve())
     return model
+
+
+def recipe_from_metadata(metadata: Mapping[str, Any]) -> dict:
+    """The recipe a result carries; for a result made before recipes were recorded, one rebuilt
+    from its flat settings (model, objective, engine settings; ``max_size`` unknown, so None)."""
+    if isinstance(metadata.get("recipe"), Mapping):
+        return dict(metadata["recipe"])
+    config = {key: metadata[key] for key in config_keys() if key in metadata}
+    objective = metadata.get("objective")
+    return make_recipe(str(metadata.get("model")), config, None, layers=[objective] if objective else [],
+                       precision=metadata.get("precision", "auto"))
+
+
+def with_overrides(recipe: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
+    """``recipe`` with some settings replaced (paths made absolute, as ``make_recipe`` does).
+
+    Raises:
+        DreamerError: a value the engine refuses.
+    """
+    changed = {**recipe, **overrides}
+    for key in PATH_KEYS:
+        if key in overrides and overrides[key] is not None:
+            changed[key] = str(Path(overrides[key]).resolve())
+    if "layers" in overrides:
+        changed["layers"] = list(overrides["layers"])
+    dream_config(changed)  # checks every engine setting now, before any work
+    return changed

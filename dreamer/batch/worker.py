@@ -80,21 +80,22 @@ def render_job(dreamer, job: Job, mask=None, worker_name: str = "local", progres
     loaded = load_image_bytes(job.data, job.name, job.settings.get("max_size"))
     config = dream_config(job.settings)
     result = dreamer.dream(loaded, config, progress, None, mask)
-    metadata = result_metadata(result.info["dreamer"], job)
+    metadata = result_metadata(result.info["dreamer"], job.name, job.data, job.settings)
     data = encode_image(result, "PNG", metadata)
     return Outcome(job.key, data=data, seconds=time.perf_counter() - start, worker=worker_name,
                    extra={"seed": config.seed, "metadata": metadata, "size": list(result.size)})
 
 
-def result_metadata(resolved: Mapping[str, Any], job: Job) -> dict[str, Any]:
+def result_metadata(resolved: Mapping[str, Any], input_path: str, data: bytes,
+                    recipe: Mapping[str, Any]) -> dict[str, Any]:
     """What a result PNG carries: the resolved settings (as ``dream`` always wrote them), the
-    input's name and SHA-256, and the ``recipe`` (the settings as asked, to render it again)."""
+    input's name, path and SHA-256, and the ``recipe`` (the settings as asked, to render it again)."""
     return {
         **resolved,
-        "input": PurePath(job.name).name,
-        "input_path": job.name,
-        "input_sha256": hashlib.sha256(job.data).hexdigest(),
-        "recipe": dict(job.settings),
+        "input": PurePath(input_path).name,
+        "input_path": input_path,
+        "input_sha256": hashlib.sha256(data).hexdigest(),
+        "recipe": dict(recipe),
     }
 
 
