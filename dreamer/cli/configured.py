@@ -112,8 +112,9 @@ def checked_value(ctx: click.Context, option: click.Option, value: Any, path: Pa
     """
     if option.multiple and not isinstance(value, list):
         value = [value]
+    written = value
     if isinstance(option.type, click.Path) and path is not None and value is not None:
-        value = str(path.parent / value) if not Path(value).is_absolute() else value
+        value = os.path.join(path.parent, value)  # keeps a trailing slash (-o "results/" is a folder)
     if option.is_flag and not isinstance(value, bool):
         raise UserError(f"{path}: {key} = {value!r}: should be true or false")
     if isinstance(value, (list, dict)) and not option.multiple:
@@ -123,7 +124,7 @@ def checked_value(ctx: click.Context, option: click.Option, value: Any, path: Pa
         if option.callback is not None:
             converted = option.callback(ctx, option, converted)
     except click.BadParameter as exc:
-        raise UserError(f"{path or 'preset'}: {key} = {value!r}: {exc.message}") from None
+        raise UserError(f"{path or 'preset'}: {key} = {written!r}: {exc.message}") from None
     return converted
 
 
