@@ -21,7 +21,7 @@ MODEL_KEYS = ("model", "layers", "classes", "loss", "guide", "mask", "weights", 
               "precision")
 #: Settings with a file path for a value.
 PATH_KEYS = ("guide", "mask", "weights")
-_MODEL_DEFAULTS = {"layers": (), "classes": (), "loss": None, "guide": None, "mask": None, "weights": None,
+MODEL_DEFAULTS = {"layers": (), "classes": (), "loss": None, "guide": None, "mask": None, "weights": None,
                    "preprocess": None, "unsafe_load": False, "precision": "auto"}
 
 
@@ -42,7 +42,7 @@ def make_recipe(model: str, config: Mapping[str, Any], max_size: int | None = No
     unknown = set(chosen) - set(MODEL_KEYS)
     if unknown:
         raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
-    recipe = {**_MODEL_DEFAULTS, **{k: v for k, v in chosen.items() if v is not None}}
+    recipe = {**MODEL_DEFAULTS, **{k: v for k, v in chosen.items() if v is not None}}
     recipe["model"] = _absolute_if_file(str(model))
     for key in PATH_KEYS:
         if recipe[key] is not None:
@@ -56,7 +56,7 @@ def make_recipe(model: str, config: Mapping[str, Any], max_size: int | None = No
 
 def model_settings(recipe: Mapping[str, Any]) -> dict:
     """The part of a recipe that chooses the model and objective, defaults filled in."""
-    chosen = {**_MODEL_DEFAULTS, **{k: recipe[k] for k in MODEL_KEYS if k in recipe}}
+    chosen = {**MODEL_DEFAULTS, **{k: recipe[k] for k in MODEL_KEYS if k in recipe}}
     chosen["layers"] = tuple(chosen["layers"] or ())
     chosen["classes"] = tuple(chosen["classes"] or ())
     return chosen

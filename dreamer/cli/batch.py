@@ -29,18 +29,21 @@ class BatchFlags:
 
 
 def run_batch(inputs: list[str], output: str | None, model, config_settings: dict, chosen: dict, max_size,
-              cache_dir, flags: BatchFlags, executor=None) -> None:
+              cache_dir, flags: BatchFlags, executor_for=None) -> None:
     """Render ``inputs`` into the output folder, resuming what an earlier run left; exits 1 if any failed.
 
-    ``executor`` (any ``dreamer.executors.Executor``) renders the jobs; by
-    default this process does, with the model loaded here once.
+    ``executor_for(recipe)`` returns the ``dreamer.executors.Executor`` that
+    renders the jobs (its workers built by
+    ``functools.partial(dreamer.batch.worker.build_worker, recipe)``); by
+    default this process renders them, with the model loaded here once.
     """
     from dreamer.executors import LocalExecutor
 
     with user_errors():
         batch, dreamer, recipe = prepare_batch(inputs, output, model, config_settings, chosen, max_size,
                                                cache_dir, flags)
-    executor = executor or LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet))
+        executor = (executor_for(recipe) if executor_for is not None
+                    else LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet)))
     with signals_as_exceptions():
         try:
             summary = batch.run(executor)
@@ -66,9 +69,11 @@ def prepare_batch(inputs, output, model, config_settings, chosen, max_size, cach
         DreamerError: no images, a bad model, layer or setting.
     """
     from dreamer.batch import Batch, find_inputs, make_recipe, plan_items, result_names
+    from dreamer.batch.settings import MODEL_DEFAULTS
     from dreamer.cli.dream import make_dreamer, resolve_model
     from dreamer.outputs import output_folder
 
+    chosen = {**MODEL_DEFAULTS, **chosen}
     say = make_say(flags.quiet)
     folder = output_folder(output)
     found = find_inputs(inputs, flags.recursive, exclude=folder)
