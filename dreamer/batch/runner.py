@@ -108,6 +108,8 @@ class Batch:
         self.report = report or (lambda _event: None)
         self.manifest = Manifest.open(self.folder)
         self._since = 0 if not force else len(self.manifest.records)
+        self._by_key: dict[str, list[dict[str, Any]]] = {}
+        self._indexed = 0
         self._input_hashes: dict[str, str | None] = {}
         self._output_hashes: dict[tuple[Path, int, int], str] = {}
         self.summary = Summary(len(self.items))
@@ -146,8 +148,14 @@ class Batch:
             self._matches(record, input_hash) for record in self._records(item.key)
         )
 
-    def _records(self, key: str) -> Iterator[dict[str, Any]]:
-        return (r for r in self.manifest.records[self._since:] if r.get("key") == key)
+    def _records(self, key: str) -> list[dict[str, Any]]:
+        """The key's records (those of this run only, with ``force``), indexed as the manifest grows."""
+        records = self.manifest.records
+        for position in range(self._indexed, len(records)):
+            if position >= self._since:
+                self._by_key.setdefault(str(records[position].get("key")), []).append(records[position])
+        self._indexed = len(records)
+        return self._by_key.get(key, [])
 
     def _matches(self, record: Mapping[str, Any], input_hash: str) -> bool:
         """A finished record of this input and these settings whose file is intact."""
