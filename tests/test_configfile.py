@@ -103,9 +103,10 @@ def test_user_config_applies_to_a_run(runner, model_file, workdir):
 def test_relative_paths_in_a_file_are_relative_to_the_file(runner, model_file, workdir):
     (workdir / "cfg").mkdir()
     save_photo(workdir / "cfg" / "guide.png")
-    (workdir / "cfg" / "look.toml").write_text('guide = "guide.png"\n')
+    shutil.copy(model_file, workdir / "cfg" / "mine.keras")
+    (workdir / "cfg" / "look.toml").write_text('guide = "guide.png"\nmodel = "mine.keras"\n')
     result = runner.invoke(main, ["--show-config", "--config", "cfg/look.toml"])
-    assert result.exit_code == 0 and "cfg/guide.png" in result.output
+    assert result.exit_code == 0 and "cfg/guide.png" in result.output and "cfg/mine.keras" in result.output
 
 
 def test_api_reads_the_same_file(model_file, workdir, photo):

@@ -115,6 +115,8 @@ def checked_value(ctx: click.Context, option: click.Option, value: Any, path: Pa
     written = value
     if isinstance(option.type, click.Path) and path is not None and value is not None:
         value = os.path.join(path.parent, value)  # keeps a trailing slash (-o "results/" is a folder)
+    elif option.name == "model" and path is not None and (path.parent / str(value)).exists():
+        value = os.path.join(path.parent, value)  # a model file beside the settings file
     if option.is_flag and not isinstance(value, bool):
         raise UserError(f"{path}: {key} = {value!r}: should be true or false")
     if isinstance(value, (list, dict)) and not option.multiple:
