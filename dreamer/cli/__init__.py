@@ -1,10 +1,10 @@
 """The ``dream`` command: a click group of commands, one module each, over ``dreamer.api``.
 
 ``dream [OPTIONS] INPUT...`` dreams (``dreamer.cli.dream``); ``dream layers``,
-``dream models``, ``dream classify``, ``dream atlas``, ``dream presets``,
-``dream again`` and ``dream info`` have their own modules. TensorFlow is
-imported only inside the commands, so ``dream --help`` answers at once. A
-new command is a new module here, added to ``main`` below.
+``dream models``, ``dream classify``, ``dream atlas``, ``dream zoom``, ``dream
+video``, ``dream presets``, ``dream again`` and ``dream info`` have their own
+modules. TensorFlow is imported only inside the commands, so ``dream --help``
+answers at once. A new command is a new module here, added to ``main`` below.
 
 Exit codes: 0 all done; 1 at least one input failed (each is reported and
 the others still run); 2 a bad command line, option, model or layer (found
@@ -32,6 +32,8 @@ from dreamer.cli.info import info_command
 from dreamer.cli.layers import layers_command
 from dreamer.cli.models import models_command
 from dreamer.cli.presets import presets_command
+from dreamer.cli.video import video_command
+from dreamer.cli.zoom import zoom_command
 
 __all__ = [
     "EXIT_FAILED_INPUT", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "UserError", "main",
@@ -68,6 +70,6 @@ def main():
     """dreamer: see what a neural network sees."""
 
 
-for _command in (dream_command, layers_command, models_command, atlas_command, classify_command, presets_command,
-                 again_command, info_command):
+for _command in (dream_command, layers_command, models_command, atlas_command, classify_command, zoom_command,
+                 video_command, presets_command, again_command, info_command):
     main.add_command(_command)
