@@ -12,6 +12,7 @@ it is).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -225,46 +226,28 @@ def model_architecture(name: str) -> ModelAdapter:
 def spec_layer_names(spec: ModelSpec, cache_dir: Path | None = None) -> list[str]:
     """The layer names of a registered model, known without its weights.
 
-    Building a Keras architecture takes a second or two, so the names are
-    kept in ``cache_dir/layer-names/`` (per Keras version) once built.
+    They come from the data shipped with the package (``dreamer.models.catalog``),
+    so no network is built; a model missing from that data (registered since
+    it was generated) is built once to list them. ``cache_dir`` is unused
+    (kept for callers of the older form).
     """
-    import json
+    from dreamer.models import catalog
 
-    from dreamer.fileio import atomic_path
-
-    if spec.name == "inception5h":
-        return spec.architecture().layer_names()
-    cached = _layer_names_file(spec, cache_dir) if cache_dir is not None else None
-    if cached is not None:
-        try:
-            names = json.loads(cached.read_text(encoding="utf-8"))
-            if isinstance(names, list) and all(isinstance(n, str) for n in names):
-                return names
-        except (OSError, ValueError):
-            pass
-    names = spec.architecture().layer_names()
-    if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(cached) as tmp:
-                tmp.write_text(json.dumps(names), encoding="utf-8")
-        except OSError:
-            pass
-    return names
+    names = catalog.layer_names(spec.name)
+    return names if names is not None else _built_layer_names(spec.name)
 
 
-def _layer_names_file(spec: ModelSpec, cache_dir: Path) -> Path:
-    import keras
+@functools.lru_cache(maxsize=None)
+def _built_layer_names(name: str) -> list[str]:
+    return REGISTRY[name].architecture().layer_names()
 
-    return Path(cache_dir) / "layer-names" / f"{spec.name}-keras{keras.__version__}.json"
 
+def layer_names_known(cache_dir: Path | None = None) -> bool:
+    """Whether every registered model's layer names are known without building it."""
+    from dreamer.models import catalog
 
-def layer_names_known(cache_dir: Path | None) -> bool:
-    """Whether every registered model's layer names are cached (finding a layer's model is then instant)."""
-    if cache_dir is None:
-        return False
-    return all(spec.name == "inception5h" or spec.architecture is None or _layer_names_file(spec, cache_dir).is_file()
-               for spec in REGISTRY.values())
+    listed = set(catalog.listed_models())
+    return all(spec.name in listed or spec.architecture is None for spec in REGISTRY.values())
 
 
 def models_with_layers(layer_names, cache_dir: Path | None = None) -> list[str]:

@@ -24,9 +24,12 @@ from dreamer.errors import ModelError
 from dreamer.models.base import LayerInfo, ModelAdapter, unknown_layer_message
 
 #: Op types whose output is worth dreaming on when a graph's layers are listed from the graph itself.
-FEATURE_OPS = ("Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh", "Swish", "ConcatV2",
-               "AddV2", "Add", "MaxPool", "AvgPool", "BiasAdd", "FusedBatchNormV3", "Conv2D",
-               "DepthwiseConv2dNative", "Mul", "Identity")
+#: ``Concat`` and ``LRN`` are the 2015 graphs' (inception5h's) forms of a block's output and of a norm.
+FEATURE_OPS = ("Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh", "Swish", "ConcatV2", "Concat",
+               "AddV2", "Add", "MaxPool", "AvgPool", "BiasAdd", "FusedBatchNormV3", "FusedBatchNorm", "LRN",
+               "Conv2D", "DepthwiseConv2dNative", "Mul", "Identity")
+#: The placeholder ``shapes_at`` feeds; a name no graph of ours uses.
+_SHAPE_PROBE = "dreamer_shape_probe"
 
 
 def read_graph_def(path: Path):
@@ -68,6 +71,7 @@ class ImportedGraph:
             raise ModelError(f"cannot import the graph ({str(exc).splitlines()[0]})") from None
         self.graph = self._wrapped.graph
         self._input = self._wrapped.inputs[0]
+        self._graph_def, self._input_name, self._channels = graph_def, input_name, channels
 
     def tensor(self, name: str):
         """The graph's tensor of op ``name`` (first output), or None."""
@@ -90,6 +94,20 @@ class ImportedGraph:
             if out.dtype.is_floating and out.shape.rank == 4 and out.shape[0] is None:
                 found.append(out)
         return found
+
+    def shapes_at(self, height: int, width: int, names: Sequence[str]) -> dict[str, tuple]:
+        """Each named op's output shape (H, W, C) for one input of ``height`` x ``width``, by shape inference."""
+        import tensorflow as tf
+
+        graph = tf.Graph()
+        with graph.as_default():
+            probe = tf.compat.v1.placeholder(tf.float32, [1, height, width, self._channels], name=_SHAPE_PROBE)
+            tf.compat.v1.import_graph_def(self._graph_def, input_map={f"{self._input_name}:0": probe}, name="")
+        shapes = {}
+        for name in names:
+            shape = graph.get_tensor_by_name(f"{name}:0").shape
+            shapes[name] = tuple(shape[1:]) if shape.rank == 4 else ()
+        return shapes
 
     def tensor_function(self, names: Sequence[str] | Mapping[str, str]):
         """A callable: NHWC float32 tensor -> {name: that op's output}.
@@ -126,11 +144,15 @@ class GraphAdapter(ModelAdapter):
         static_layers: the layers listed, known without loading the graph.
         classifier_output: the op name of the class scores (logits), or "".
         layer_note: a line ``dream layers`` prints under the table.
+        shape_rule: ``(height, width) -> {layer: (H, W, C)}`` without the
+            graph (inception5h's own arithmetic), or None: shape inference
+            on the loaded graph.
     """
 
     static_layers: tuple = ()
     classifier_output: str = ""
     layer_note: str = ""
+    shape_rule: object = None
     _extra: dict = field(default_factory=dict, repr=False)
     _classifier: object = field(default=None, repr=False)
 
@@ -149,6 +171,15 @@ class GraphAdapter(ModelAdapter):
             if name in self._extra:
                 return self._extra[name]
         raise ModelError(unknown_layer_message(name, self.layer_names(), self.name))
+
+    def layer_shapes(self, height: int, width: int) -> dict[str, tuple]:
+        if self.shape_rule is not None:
+            return self.shape_rule(height, width)
+        if self.model is None:
+            raise ModelError(f"model {self.name!r} was loaded for listing only")
+        ops = {info.name: getattr(info, "op", "") or info.name for info in self.static_layers}
+        shapes = self.model.shapes_at(height, width, list(ops.values()))
+        return {name: shapes[op] for name, op in ops.items()}
 
     def feature_model(self, layer_names: Sequence[str]):
         if self.model is None:
