@@ -19,6 +19,9 @@ directly, so the stand-in has the old graph's ops and names:
 Channel counts are GoogLeNet's (``WIDTHS``, written out here independently
 of ``dreamer.models.inception5h`` so that a test can compare the two); the
 weights are seeded random numbers, He-scaled so activations stay finite.
+``tail_divisor`` narrows everything after ``mixed4c`` (the blocks, the heads'
+bottlenecks and hidden layers) for tests that run the graph: the path to
+``mixed4c`` keeps its real widths, and the whole graph gets lighter to load.
 """
 
 from __future__ import annotations
@@ -108,17 +111,23 @@ class GraphWriter:
         product = self.node(f"{name}{out}/matmul", "MatMul", [flat, w], T="float")
         return self.node(f"{name}{out}", "BiasAdd", [product, b], T="float")
 
-    def head(self, x: str, index: int) -> str:
+    def head(self, x: str, index: int, divisor: int) -> str:
+        width, hidden = 128 // divisor, 1024 // divisor
         pool = self.pool(x, f"head{index}_pool", "AvgPool", 5, 3, b"VALID")
-        bottleneck = self.conv(pool, f"head{index}_bottleneck", 1, 128)
-        nn = self.dense(bottleneck, f"nn{index}", 1024, 4 * 4 * 128, f"head{index}_bottleneck/reshape")
+        bottleneck = self.conv(pool, f"head{index}_bottleneck", 1, width)
+        nn = self.dense(bottleneck, f"nn{index}", hidden, 4 * 4 * width, f"head{index}_bottleneck/reshape")
         nn = self.node(f"nn{index}", "Relu", [nn], T="float")
-        logits = self.dense(nn, f"softmax{index}", CLASSES, 1024, f"nn{index}/reshape", "_pre_activation")
+        logits = self.dense(nn, f"softmax{index}", CLASSES, hidden, f"nn{index}/reshape", "_pre_activation")
         return self.node(f"softmax{index}", "Softmax", [logits], T="float")
 
 
-def classic_inception_graph_bytes(seed: int = 0) -> bytes:
-    """The stand-in GraphDef, serialised (about 50 MB: GoogLeNet's real widths)."""
+def classic_inception_graph_bytes(seed: int = 0, tail_divisor: int = 1) -> bytes:
+    """The stand-in GraphDef, serialised (54 MB at GoogLeNet's real widths, 16 MB with ``tail_divisor=8``)."""
+
+    def widths(block: str) -> tuple:
+        late = block in ("mixed4d", "mixed4e", "mixed5a", "mixed5b")
+        return tuple(w // tail_divisor for w in WIDTHS[block]) if late else WIDTHS[block]
+
     g = GraphWriter(seed)
     x = g.node("input", "Placeholder", dtype="float")
     g.channels[x] = 3
@@ -126,17 +135,17 @@ def classic_inception_graph_bytes(seed: int = 0) -> bytes:
     x = g.lrn(g.pool(x, "maxpool0", "MaxPool", 3, 2), "localresponsenorm0")
     x = g.conv(g.conv(x, "conv2d1", 1, 64), "conv2d2", 3, 192)
     x = g.pool(g.lrn(x, "localresponsenorm1"), "maxpool1", "MaxPool", 3, 2)
-    x = g.mixed(g.mixed(x, "mixed3a", WIDTHS["mixed3a"]), "mixed3b", WIDTHS["mixed3b"])
-    x = g.mixed(g.pool(x, "maxpool4", "MaxPool", 3, 2), "mixed4a", WIDTHS["mixed4a"])
-    g.head(x, 0)
+    x = g.mixed(g.mixed(x, "mixed3a", widths("mixed3a")), "mixed3b", widths("mixed3b"))
+    x = g.mixed(g.pool(x, "maxpool4", "MaxPool", 3, 2), "mixed4a", widths("mixed4a"))
+    g.head(x, 0, tail_divisor)
     for block in ("mixed4b", "mixed4c", "mixed4d"):
-        x = g.mixed(x, block, WIDTHS[block])
-    g.head(x, 1)
-    x = g.mixed(x, "mixed4e", WIDTHS["mixed4e"])
-    x = g.mixed(g.pool(x, "maxpool10", "MaxPool", 3, 2), "mixed5a", WIDTHS["mixed5a"])
-    x = g.mixed(x, "mixed5b", WIDTHS["mixed5b"])
+        x = g.mixed(x, block, widths(block))
+    g.head(x, 1, tail_divisor)
+    x = g.mixed(x, "mixed4e", widths("mixed4e"))
+    x = g.mixed(g.pool(x, "maxpool10", "MaxPool", 3, 2), "mixed5a", widths("mixed5a"))
+    x = g.mixed(x, "mixed5b", widths("mixed5b"))
     x = g.pool(x, "avgpool0", "AvgPool", 7, 1, b"VALID")
-    logits = g.dense(x, "softmax2", CLASSES, 1024, "avgpool0/reshape", "_pre_activation")
+    logits = g.dense(x, "softmax2", CLASSES, g.channels[x], "avgpool0/reshape", "_pre_activation")
     g.node("output", "Identity", [g.node("softmax2", "Softmax", [logits], T="float")], T="float")
     return g.graph_def.SerializeToString()
 

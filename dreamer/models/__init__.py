@@ -4,7 +4,7 @@ Registered models are loaded by name: ``efficientnet-lite0`` (the embedded
 default), ``inception5h`` (GoogLeNet, the 2015 DeepDream network) and the
 Keras applications (``inceptionv3``, ``vgg16`` ...). Each has an
 ``architecture()`` that lists its layers with no download. A path loads the
-user's own model (``.keras``, ``.h5`` or a SavedModel folder); a
+user's own model (``.keras``, ``.h5``, a frozen GraphDef ``.pb`` or a SavedModel folder); a
 ``keras.Model`` object is wrapped as it is. For the user's own models the
 preprocessing is the user's to state (default: the model takes 0..255 RGB as
 it is).
@@ -155,6 +155,7 @@ def load_model(
     *,
     unsafe: bool = False,
     progress: Callable | None = None,
+    input_name: str | None = None,
 ) -> ModelAdapter:
     """Resolve a model given by name, path or object into an adapter.
 
@@ -166,8 +167,11 @@ def load_model(
         weights_path: a local weights file for a registered model.
         preprocess: for the user's own models, a scheme name from
             ``dreamer.models.preprocessing`` or a mean/std form.
-        unsafe: let a ``.keras`` file run the code it holds (Lambda layers).
+        unsafe: let a ``.keras`` file run the code it holds (Lambda layers),
+            or a GraphDef hold ops that touch files.
         progress: ``progress(done, total)`` while weights download.
+        input_name: the input op of the user's frozen GraphDef (``.pb``);
+            found by itself when the graph has one float placeholder.
 
     Raises:
         ModelError: an unknown name, a missing path, or a file that won't load.
@@ -179,6 +183,8 @@ def load_model(
         if spec is not None:
             if preprocess is not None:
                 raise ModelError(f"--preprocess is for your own models; {spec.name} knows its own")
+            if input_name is not None:
+                raise ModelError(f"--input-name is for your own GraphDef (.pb); {spec.name} knows its input")
             return _call_loader(spec, Path(cache_dir), weights_path, progress)
         path = Path(model).expanduser()
         if path.exists():
@@ -186,12 +192,12 @@ def load_model(
                 raise ModelError("--weights is for registered models; your model file holds its own weights")
             from dreamer.models.user import load_user_model
 
-            return load_user_model(path, preprocess, unsafe)
+            return load_user_model(path, preprocess, unsafe, input_name)
         if _looks_like_path(str(model)):
             raise ModelError(f"model file not found: {model}")
         raise ModelError(
             f"unknown model {model!r}; registered models: {', '.join(registered_names())} "
-            "(or give a path to a .keras, .h5 or SavedModel)"
+            "(or give a path to a .keras, .h5, frozen GraphDef .pb or SavedModel)"
         )
     if hasattr(model, "layers") and hasattr(model, "inputs"):
         return adapter_for_keras(model, getattr(model, "name", "model"), preprocess)

@@ -96,16 +96,28 @@ class ImportedGraph:
         return found
 
     def shapes_at(self, height: int, width: int, names: Sequence[str]) -> dict[str, tuple]:
-        """Each named op's output shape (H, W, C) for one input of ``height`` x ``width``, by shape inference."""
+        """Each named op's output shape (H, W, C) for one input of ``height`` x ``width``, by shape
+        inference; ``()`` for an op the input is too small for (or that is not 4-D)."""
+        try:
+            return self._infer_shapes(height, width, list(names))
+        except ValueError:
+            if len(names) == 1:
+                return {names[0]: ()}
+        half = len(names) // 2
+        return {**self.shapes_at(height, width, names[:half]), **self.shapes_at(height, width, names[half:])}
+
+    def _infer_shapes(self, height: int, width: int, names: list[str]) -> dict[str, tuple]:
         import tensorflow as tf
 
+        # Only the part that the names need: a classifier head's fixed reshape fails at other sizes.
+        needed = tf.compat.v1.graph_util.extract_sub_graph(self._graph_def, [n.split(":")[0] for n in names])
         graph = tf.Graph()
         with graph.as_default():
             probe = tf.compat.v1.placeholder(tf.float32, [1, height, width, self._channels], name=_SHAPE_PROBE)
-            tf.compat.v1.import_graph_def(self._graph_def, input_map={f"{self._input_name}:0": probe}, name="")
+            tf.compat.v1.import_graph_def(needed, input_map={f"{self._input_name}:0": probe}, name="")
         shapes = {}
         for name in names:
-            shape = graph.get_tensor_by_name(f"{name}:0").shape
+            shape = graph.get_tensor_by_name(name if ":" in name else f"{name}:0").shape
             shapes[name] = tuple(shape[1:]) if shape.rank == 4 else ()
         return shapes
 
