@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from dreamer import __version__
+from dreamer.colors import is_grayscale, luminance_only
 from dreamer.engine import DreamConfig, GradientFunction, ProgressCallback, run
 from dreamer.errors import DreamerError, ImageError
 from dreamer.fileio import default_cache_dir
-from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, to_pil
+from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, save_image, to_pil
 from dreamer.models import DEFAULT_MODEL, ModelAdapter, load_model
 from dreamer.objectives import Objective, bind, class_logit, combine, guided
 from dreamer.precision import resolve_precision
@@ -78,6 +79,7 @@ class Dreamer:
         precision: str = "auto",
     ):
         resolve_precision(precision, ())  # refuses an unknown name before any loading
+        quiet_tensorflow_import()
         self.precision = precision
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.adapter: ModelAdapter = load_model(
@@ -85,6 +87,7 @@ class Dreamer:
             unsafe=unsafe_load, progress=download_progress,
         )
         objective = build_objective(layers, classes, loss, self.adapter.default_layer)
+        self.guide_source = {} if guide is None else source_record("guide", guide)
         if guide is not None:
             source = Path(guide).name if isinstance(guide, (str, os.PathLike)) else "guide"
             objective = guided(objective, self.adapter, as_loaded(guide, GUIDE_MAX_SIZE).rgb, source)
@@ -99,10 +102,14 @@ class Dreamer:
 
     def dream_array(
         self, rgb: np.ndarray, config: DreamConfig, progress: ProgressCallback | None = None,
-        mask: np.ndarray | None = None,
+        mask: np.ndarray | None = None, keep_colors: bool = False,
     ) -> np.ndarray:
-        """Dream on float32 HxWx3 pixels in [0, 1] (mask: HxW weights); returns the same format."""
-        return run(rgb, self.gradient, config, progress, mask)
+        """Dream on float32 HxWx3 pixels in [0, 1] (mask: HxW weights); returns the same format.
+
+        With ``keep_colors`` only the brightness changes (see ``dreamer.colors``).
+        """
+        gradient = luminance_only(self.gradient) if keep_colors else self.gradient
+        return run(rgb, gradient, config, progress, mask)
 
     def dream(
         self,
@@ -111,22 +118,30 @@ class Dreamer:
         progress: ProgressCallback | None = None,
         max_size: int | None = None,
         mask=None,
+        keep_colors: bool | None = None,
     ):
         """Dream on a path, a PIL image or an array; returns a PIL image.
 
         ``mask`` (a path, PIL image or array; stretched to the image): only
         its white part changes, grey blends, black stays as the input.
-        The result's ``info["dreamer"]`` holds every setting (the seed
-        included), which ``save_image`` writes into PNG files.
+        ``keep_colors``: dream on the brightness only and keep the input's
+        colours; None (the default) turns it on for a grayscale input.
+        The result's ``info["dreamer"]`` holds every setting (the seed, the
+        input, mask and guide by path and SHA-256 included); ``save(result,
+        path)`` writes them into a PNG.
         """
         from dreamer.images import mask_weights
 
         config = config or replace(_DEFAULTS, seed=new_seed())
         loaded = as_loaded(image, max_size)
+        keep = is_grayscale(loaded.rgb) if keep_colors is None else bool(keep_colors)
         weights = None if mask is None else mask_weights(as_loaded(mask), loaded.rgb.shape[:2])
-        rgb = self.dream_array(loaded.rgb, config, progress, weights)
+        rgb = self.dream_array(loaded.rgb, config, progress, weights, keep)
         result = to_pil(rgb, loaded.alpha)
-        result.info["dreamer"] = self.settings(config)
+        result.info["dreamer"] = {
+            **self.settings(config), "max_size": max_size, "keep_colors": keep,
+            **source_record("input", image), **({} if mask is None else source_record("mask", mask)),
+        }
         if loaded.icc_profile:
             result.info["icc_profile"] = loaded.icc_profile
         return result
@@ -139,6 +154,7 @@ class Dreamer:
             "layers": {term.name: weight for weight, term in self.objective.terms()},
             "objective": self.objective.name,
             "precision": self.gradient.precision,
+            **self.guide_source,
             **asdict(config),
         }
 
@@ -152,6 +168,61 @@ def build_objective(layers, classes, loss: str | None, default_layer: str) -> Ob
         layers = default_layer
     objective = combine(layers, loss)
     return combine([objective, *class_terms]) if class_terms else objective
+
+
+def source_record(key: str, source) -> dict:
+    """How an input, mask or guide was given, for the metadata: a file as ``{key: absolute path,
+    key_sha256: its content hash}``, anything else as ``{key: "<its type>"}``."""
+    if isinstance(source, (str, os.PathLike)):
+        from dreamer.models.download import file_digest
+
+        path = Path(source).absolute()
+        try:
+            digest = file_digest(path)
+        except OSError:
+            digest = None
+        return {key: str(path), f"{key}_sha256": digest}
+    return {key: f"<{type(source).__name__}>"}
+
+
+def save(image, path: str | os.PathLike) -> Path:
+    """Write a result with every setting it carries (``image.info["dreamer"]``) in a PNG text chunk.
+
+    The format follows the extension; the file is written atomically and
+    replaces an existing one (as ``Image.save`` does). ``image.save(path)``
+    writes the pixels alone: Pillow does not keep text chunks by itself.
+
+    Raises:
+        ImageError: the extension is not writable, or the write failed.
+    """
+    return save_image(image, path, image.info.get("dreamer"))
+
+
+def quiet_tensorflow_import() -> None:
+    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA probes) hidden, as the CLI does.
+
+    Those lines are written to file descriptor 2 during the import, before
+    any logging is set up, so only a redirect of the descriptor for the
+    length of the import hides them; later C++ lines (a CPU machine's CUDA
+    probe) are hidden by ``TF_CPP_MIN_LOG_LEVEL=3``, set only if the user has
+    not set it (set it to 0 to see them). Python's logging is left alone. An
+    ImportError still propagates with its message.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def new_seed() -> int:
@@ -217,6 +288,7 @@ def dream(
     tv: float = _DEFAULTS.tv,
     unsafe_load: bool = False,
     precision: str = "auto",
+    keep_colors: bool | None = None,
 ):
     """Dream on one image and return the result as a PIL image.
 
@@ -240,6 +312,12 @@ def dream(
         progress: called with a ``dreamer.engine.Progress`` after each step.
         unsafe_load: let a ``.keras`` model file run the code it holds.
         precision: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``Dreamer``).
+        keep_colors: dream on the brightness only, keeping the input's
+            colours; None: on for a grayscale input.
+
+    Returns:
+        A PIL image whose ``info["dreamer"]`` holds every setting;
+        ``dreamer.save(result, "out.png")`` writes them into the file.
 
     Raises:
         dreamer.errors.DreamerError: a bad image, model, layer or setting.
@@ -271,7 +349,7 @@ def dream(
     else:
         dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
                           classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision)
-    return dreamer.dream(image, config, progress, max_size, mask)
+    return dreamer.dream(image, config, progress, max_size, mask, keep_colors)
 
 
-__all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed"]
+__all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed", "save"]

@@ -203,7 +203,7 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
             jitter=jitter, tile_size=tile_size, seed=seed, laplacian_levels=laplacian_levels, tv=tv,
         )
         targets = pipeline.plan_outputs([Path(p) for p in inputs], output)
-        mask_image = pipeline.load_mask(mask)
+        pipeline.load_mask(mask)  # a bad mask is refused before any work
         dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, guide,
                                         unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision)
         targets = pipeline.name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite, say)
@@ -211,7 +211,7 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
     with _signals_as_exceptions():
         for target in targets:
             try:
-                written = pipeline.dream_one(dreamer, target, settings, max_size, quiet, mask_image)
+                written = pipeline.dream_one(dreamer, target, settings, max_size, quiet, mask)
             except DreamerError as exc:
                 failures += 1
                 click.echo(f"error: {_naming(target.input, exc)}", err=True)

@@ -239,8 +239,7 @@ def dream_one(dreamer, target: Target, config, max_size: int | None, quiet: bool
     loaded_name = click.format_filename(str(target.input))
     with StepBar(loaded_name, quiet) as bar:
         result = dreamer.dream(target.input, config, bar.update, max_size, mask)
-    metadata = {**result.info["dreamer"], "input": target.input.name}
-    save_image(result, target.output, metadata)
+    save_image(result, target.output, result.info["dreamer"])
     return target.output
 
 

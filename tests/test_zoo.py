@@ -48,6 +48,7 @@ def test_every_registered_model_lists_its_layers_without_weights(name, names_cac
     assert adapter.default_layer in adapter.layer_names()
     shipped = catalog.layer_channels(name)  # the package data: python scripts/generate_layer_names.py renews it
     assert list(shipped.items()) == [(info.name, info.channels) for info in adapter.layers()]
+    assert catalog.min_size(name) == adapter.min_size
     info = adapter.layer_info(adapter.default_layer)
     assert info.shape[:2] == (None, None) and info.channels > 0
 

@@ -10,6 +10,7 @@ Contract:
 
 - ``layer_names(model)``: the names in network order, or None for a model
   the file does not list (a caller then builds the architecture);
+- ``min_size(model)``: the smallest image side the model accepts;
 - ``accepts_any_op(model)``: True for a graph model (inception5h), where any
   op name of the graph can be dreamed on once the graph is loaded, so a name
   missing from the list is not yet an error;
@@ -63,6 +64,12 @@ def accepts_any_op(model: str) -> bool:
     return bool(_data().get(model, {}).get("any_op", False))
 
 
+def min_size(model: str) -> int | None:
+    """The smallest image side the listed model accepts, or None if not listed."""
+    entry = _data().get(model)
+    return None if entry is None else int(entry["min_size"])
+
+
 def listed_models() -> list[str]:
     return list(_data())
 
@@ -89,7 +96,7 @@ def models_with(names: Sequence[str], candidates: Iterable[str]) -> list[str]:
 
 
 def generate(models: Iterable[str] | None = None) -> dict:
-    """``{"format", "keras", "models": {name: {"layers": [[layer, channels], ...], "any_op": bool}}}``.
+    """``{"format", "keras", "models": {name: {"layers": [[layer, channels], ...], "any_op", "min_size"}}}``.
 
     Built from each registered model's architecture (no weights, no
     download); imports TensorFlow.
@@ -108,6 +115,7 @@ def generate(models: Iterable[str] | None = None) -> dict:
         entries[name] = {
             "layers": [[info.name, info.channels] for info in adapter.layers()],
             "any_op": isinstance(adapter, GraphAdapter),
+            "min_size": adapter.min_size,
         }
     return {"format": FORMAT, "keras": keras.__version__, "models": entries}
 
@@ -120,6 +128,7 @@ def to_json(data: dict) -> str:
         layers = ",\n".join(f"        {json.dumps(row)}" for row in entry["layers"])
         closing = "}" if index == len(models) - 1 else "},"
         lines += [f"    {json.dumps(name)}: {{", f'      "any_op": {json.dumps(entry["any_op"])},',
-                  '      "layers": [', layers, "      ]", f"    {closing}"]
+                  f'      "min_size": {json.dumps(entry["min_size"])},', '      "layers": [', layers, "      ]",
+                  f"    {closing}"]
     lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
