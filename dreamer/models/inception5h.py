@@ -188,6 +188,18 @@ def ensure_files(cache_dir: Path, weights_path: Path | None = None, progress=Non
     return graph_path, labels_path
 
 
+class Unavailable(ModelError):
+    """The graph is neither cached nor handed over, and the download failed.
+
+    ``detail`` is the failure alone (no URL), for a short message.
+    """
+
+    def __init__(self, reason: str, cache_dir: Path, detail: str = ""):
+        super().__init__(offline_message(reason, cache_dir))
+        self.reason = reason
+        self.detail = detail or reason
+
+
 def offline_message(reason: str, cache_dir: Path) -> str:
     """The one-line error when the graph is not cached and cannot be downloaded."""
     return (
@@ -226,7 +238,9 @@ def _fetch_and_install(folder: Path, progress) -> None:
             raise ModelError(f"the downloaded inception5h.zip is damaged or not the published file ({exc}); "
                              "nothing was cached, try again") from None
         except download.DownloadError as exc:
-            raise ModelError(offline_message(f"the download failed ({exc})", folder.parent)) from None
+            text = str(exc)
+            detail = text[len(URL) + 2:] if text.startswith(f"{URL}: ") else text
+            raise Unavailable(f"the download failed ({exc})", folder.parent, detail) from None
         _install_zip(zip_path, folder)
 
 
