@@ -1,13 +1,15 @@
 """dreamer: make a neural network's favourite patterns grow out of a photo.
 
-``from dreamer import dream, Dreamer, save`` are the public entry points
-(``dreamer.api``). TensorFlow is imported lazily, so importing this package
-(and ``dream --help``) stays fast; ``python -m dreamer`` runs the CLI.
+``from dreamer import dream`` is the public entry point; ``from dreamer import
+Dreamer`` keeps a model loaded for many images, and ``from dreamer import
+save`` writes a result with every setting it carries. TensorFlow is imported
+lazily, so importing this package (and ``dream --help``) stays fast;
+``python -m dreamer`` runs the CLI.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["dream", "Dreamer", "save", "__version__"]
+__all__ = ["DreamConfig", "Dreamer", "dream", "save", "__version__"]
 
 
 def __getattr__(name):
@@ -15,4 +17,8 @@ def __getattr__(name):
         from dreamer import api
 
         return getattr(api, name)
+    if name == "DreamConfig":
+        from dreamer.config import DreamConfig
+
+        return DreamConfig
     raise AttributeError(f"module 'dreamer' has no attribute {name!r}")

@@ -9,6 +9,7 @@ for registered models so repeated calls are fast too.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import secrets
 from dataclasses import asdict, replace
@@ -17,19 +18,28 @@ from pathlib import Path
 import numpy as np
 
 from dreamer import __version__
-from dreamer.colors import is_grayscale, luminance_only
-from dreamer.engine import DreamConfig, GradientFunction, ProgressCallback, run
+from dreamer.config import DreamConfig, defaults, settings
+from dreamer.engine import ObjectiveGradient, ProgressCallback, ascend
+from dreamer.engine.colors import is_grayscale
 from dreamer.errors import DreamerError, ImageError
 from dreamer.fileio import default_cache_dir
 from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, save_image, to_pil
-from dreamer.models import DEFAULT_MODEL, ModelAdapter, load_model
+from dreamer.models import DEFAULT_MODEL, ModelAdapter, feature_network, load_model
 from dreamer.objectives import Objective, bind, class_logit, combine, guided
 from dreamer.precision import resolve_precision
 
 #: A guide image is scaled down to fit in this many pixels (long side) before its features are taken.
 GUIDE_MAX_SIZE = 512
 
-_DEFAULTS = DreamConfig()
+
+def objective_gradient(adapter: ModelAdapter, objective: Objective, precision: str = "float32") -> ObjectiveGradient:
+    """The compiled gradient of ``objective`` on ``adapter``'s network, rewritten for speed.
+
+    Raises:
+        DreamerError: ``precision="bfloat16"`` for a model that can't be
+            rewritten, or an unknown precision.
+    """
+    return ObjectiveGradient(feature_network(adapter, objective.layer_names(), precision), objective)
 
 
 class Dreamer:
@@ -58,6 +68,8 @@ class Dreamer:
         precision: ``"auto"`` (bfloat16 where the hardware has it natively,
             float32 elsewhere), ``"float32"`` or ``"bfloat16"``; see
             ``dreamer.precision``.
+        input_name: the input op of a frozen GraphDef model (``.pb``);
+            found by itself when the graph has one float placeholder.
 
     Raises:
         DreamerError: a bad model, layer or precision name.
@@ -77,6 +89,7 @@ class Dreamer:
         unsafe_load: bool = False,
         download_progress=None,
         precision: str = "auto",
+        input_name: str | None = None,
     ):
         resolve_precision(precision, ())  # refuses an unknown name before any loading
         quiet_tensorflow_import()
@@ -84,7 +97,7 @@ class Dreamer:
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.adapter: ModelAdapter = load_model(
             model, cache_dir, Path(weights) if weights else None, preprocess,
-            unsafe=unsafe_load, progress=download_progress,
+            unsafe=unsafe_load, progress=download_progress, input_name=input_name,
         )
         objective = build_objective(layers, classes, loss, self.adapter.default_layer)
         self.guide_source = {} if guide is None else source_record("guide", guide)
@@ -92,24 +105,21 @@ class Dreamer:
             source = Path(guide).name if isinstance(guide, (str, os.PathLike)) else "guide"
             objective = guided(objective, self.adapter, as_loaded(guide, GUIDE_MAX_SIZE).rgb, source)
         self.objective: Objective = bind(objective, self.adapter)
-        self._gradient: GradientFunction | None = None
+        self._gradient: ObjectiveGradient | None = None
 
     @property
-    def gradient(self) -> GradientFunction:
+    def gradient(self) -> ObjectiveGradient:
+        """The compiled gradient, built at first use."""
         if self._gradient is None:
-            self._gradient = GradientFunction(self.adapter, self.objective, self.precision)
+            self._gradient = objective_gradient(self.adapter, self.objective, self.precision)
         return self._gradient
 
-    def dream_array(
+    def ascend(
         self, rgb: np.ndarray, config: DreamConfig, progress: ProgressCallback | None = None,
-        mask: np.ndarray | None = None, keep_colors: bool = False,
+        mask: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Dream on float32 HxWx3 pixels in [0, 1] (mask: HxW weights); returns the same format.
-
-        With ``keep_colors`` only the brightness changes (see ``dreamer.colors``).
-        """
-        gradient = luminance_only(self.gradient) if keep_colors else self.gradient
-        return run(rgb, gradient, config, progress, mask)
+        """Gradient ascent on float32 HxWx3 pixels in [0, 1] (mask: HxW weights); returns the same format."""
+        return ascend(rgb, self.gradient, config, progress, mask)
 
     def dream(
         self,
@@ -118,28 +128,28 @@ class Dreamer:
         progress: ProgressCallback | None = None,
         max_size: int | None = None,
         mask=None,
-        keep_colors: bool | None = None,
     ):
         """Dream on a path, a PIL image or an array; returns a PIL image.
 
         ``mask`` (a path, PIL image or array; stretched to the image): only
         its white part changes, grey blends, black stays as the input.
-        ``keep_colors``: dream on the brightness only and keep the input's
-        colours; None (the default) turns it on for a grayscale input.
-        The result's ``info["dreamer"]`` holds every setting (the seed, the
-        input, mask and guide by path and SHA-256 included); ``save(result,
-        path)`` writes them into a PNG.
+        ``config.keep_colors`` None (the default) dreams on the brightness
+        alone for a grayscale input. The result's ``info["dreamer"]`` holds
+        every setting (the seed, ``max_size``, and the input, mask and guide
+        by path and SHA-256 included); ``save(result, path)`` writes them
+        into a PNG.
         """
         from dreamer.images import mask_weights
 
-        config = config or replace(_DEFAULTS, seed=new_seed())
+        config = config or DreamConfig(seed=new_seed())
         loaded = as_loaded(image, max_size)
-        keep = is_grayscale(loaded.rgb) if keep_colors is None else bool(keep_colors)
+        if config.keep_colors is None:
+            config = replace(config, keep_colors=is_grayscale(loaded.rgb))
         weights = None if mask is None else mask_weights(as_loaded(mask), loaded.rgb.shape[:2])
-        rgb = self.dream_array(loaded.rgb, config, progress, weights, keep)
+        rgb = self.ascend(loaded.rgb, config, progress, weights)
         result = to_pil(rgb, loaded.alpha)
         result.info["dreamer"] = {
-            **self.settings(config), "max_size": max_size, "keep_colors": keep,
+            **self.settings(config), "max_size": max_size,
             **source_record("input", image), **({} if mask is None else source_record("mask", mask)),
         }
         if loaded.icc_profile:
@@ -268,12 +278,6 @@ def dream(
     *,
     model=DEFAULT_MODEL,
     layers=None,
-    iterations: int = _DEFAULTS.iterations,
-    octaves: int = _DEFAULTS.octaves,
-    octave_scale: float = _DEFAULTS.octave_scale,
-    step_size: float = _DEFAULTS.step_size,
-    jitter: int = _DEFAULTS.jitter,
-    tile_size: int | None = _DEFAULTS.tile_size,
     seed: int | None = None,
     max_size: int | None = None,
     loss: str | None = None,
@@ -284,11 +288,9 @@ def dream(
     classes=(),
     guide=None,
     mask=None,
-    laplacian_levels: int = _DEFAULTS.laplacian_levels,
-    tv: float = _DEFAULTS.tv,
     unsafe_load: bool = False,
     precision: str = "auto",
-    keep_colors: bool | None = None,
+    **config_settings,
 ):
     """Dream on one image and return the result as a PIL image.
 
@@ -304,52 +306,58 @@ def dream(
         guide: dream towards this image's features (whole layers only).
         mask: only the white part of this image changes; grey blends.
         loss: "l2", "mean", or None (l2 for layers, mean for channels).
-        iterations, octaves, octave_scale, step_size, jitter, tile_size,
-            laplacian_levels, tv: see ``dreamer.engine.DreamConfig``.
         seed: the same seed, image and settings give the same pixels; None
             picks one, recorded in ``result.info["dreamer"]["seed"]``.
         max_size: downscale the input so its long side is at most this.
         progress: called with a ``dreamer.engine.Progress`` after each step.
         unsafe_load: let a ``.keras`` model file run the code it holds.
         precision: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``Dreamer``).
-        keep_colors: dream on the brightness only, keeping the input's
-            colours; None: on for a grayscale input.
+        **config_settings: any other field of ``dreamer.config.DreamConfig``
+            (iterations, octaves, octave_scale, step_size, jitter, tile_size,
+            laplacian_levels, tv, rotate, scale_jitter ...), with its default.
 
     Returns:
         A PIL image whose ``info["dreamer"]`` holds every setting;
         ``dreamer.save(result, "out.png")`` writes them into the file.
 
     Raises:
+        TypeError: a keyword that is not a setting.
         dreamer.errors.DreamerError: a bad image, model, layer or setting.
     """
-    config = DreamConfig(
-        iterations=iterations,
-        octaves=octaves,
-        octave_scale=octave_scale,
-        step_size=step_size,
-        jitter=jitter,
-        tile_size=tile_size,
-        seed=new_seed() if seed is None else int(seed),
-        laplacian_levels=laplacian_levels,
-        tv=tv,
-    )
+    config = _config_from(seed, config_settings)
     classes = tuple([classes] if isinstance(classes, (str, int)) else classes or ())
     if isinstance(model, (str, Path)) and not isinstance(layers, Objective) and guide is None:
         dreamer = _cached_dreamer(
-            str(model),
-            _layers_key(layers, loss),
-            tuple(str(c) for c in classes),
-            loss,
-            None if cache_dir is None else str(cache_dir),
-            None if weights is None else str(weights),
-            preprocess,
-            unsafe_load,
-            precision,
+            str(model), _layers_key(layers, loss), tuple(str(c) for c in classes), loss,
+            None if cache_dir is None else str(cache_dir), None if weights is None else str(weights),
+            preprocess, unsafe_load, precision,
         )
     else:
         dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
                           classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision)
-    return dreamer.dream(image, config, progress, max_size, mask, keep_colors)
+    return dreamer.dream(image, config, progress, max_size, mask)
 
 
-__all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed", "save"]
+def _config_from(seed: int | None, config_settings: dict) -> DreamConfig:
+    """A DreamConfig from ``dream()``'s keywords; a missing seed is drawn now."""
+    unknown = sorted(set(config_settings) - set(settings()))
+    if unknown:
+        raise TypeError(f"dream() got an unexpected keyword argument {unknown[0]!r}")
+    return DreamConfig(seed=new_seed() if seed is None else int(seed), **config_settings)
+
+
+def _signature_with_settings(function) -> inspect.Signature:
+    """``function``'s signature with every DreamConfig field (but the seed) as a keyword, for ``help()``."""
+    signature = inspect.signature(function)
+    parameters = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in defaults().items() if name != "seed"
+    ]
+    return signature.replace(parameters=parameters)
+
+
+dream.__signature__ = _signature_with_settings(dream)
+
+
+__all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed", "objective_gradient", "save"]

@@ -5,16 +5,16 @@ widths up to mixed4c, a narrower tail), as the registered model and as ``--model
 from __future__ import annotations
 
 import pytest
-from PIL import Image
-
 from classic_graph import classic_inception_graph_bytes, classic_labels
-from conftest import save_photo
+from PIL import Image
+from tiny_graphs import sha256, write_inception_zip
+from tiny_models import save_photo
+
 from dreamer.cli import main
 from dreamer.errors import ModelError, UnsafeFileError
 from dreamer.models import inception5h, load_model
 from dreamer.models.graphdef import ImportedGraph, read_graph_def
 from dreamer.models.graphfile import listed_layers
-from tiny_graphs import sha256, write_inception_zip
 
 
 @pytest.fixture(scope="module")

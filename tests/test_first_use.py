@@ -7,12 +7,11 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
-import pytest
-from PIL import Image
+from tiny_models import save_photo
 
-from conftest import save_photo
 from dreamer.images import read_metadata
 
 
@@ -35,7 +34,7 @@ def test_python_api_names_save_and_quiet_start(tmp_path, model_file):
 import logging
 logging.basicConfig(level=logging.INFO, format="USER %(message)s")
 from dreamer import Dreamer, dream, save
-from dreamer.engine import DreamConfig
+from dreamer.config import DreamConfig
 result = dream("cat.jpg", model={str(model_file)!r}, preprocess="unit", layers="conv2", iterations=1,
                octaves=1, seed=5, max_size=40)
 save(result, "cat_dream.png")
@@ -63,7 +62,7 @@ def test_python_m_dreamer_runs_the_cli(tmp_path):
 
 def test_metadata_carries_mask_guide_and_input_by_path_and_hash(tiny_model, tmp_path):
     from dreamer import Dreamer
-    from dreamer.engine import DreamConfig
+    from dreamer.config import DreamConfig
 
     photo, mask, guide = (save_photo(tmp_path / name) for name in ("photo.png", "mask.png", "guide.png"))
     dreamer = Dreamer(tiny_model, layers="conv2", guide=str(guide))
@@ -85,13 +84,13 @@ def _sha256(path) -> str:
 
 def test_keep_colors_dreams_on_brightness_only(tiny_model, photo):
     from dreamer import Dreamer
-    from dreamer.engine import DreamConfig
+    from dreamer.config import DreamConfig
 
     dreamer = Dreamer(tiny_model, layers="conv2")
     config = DreamConfig(iterations=3, octaves=1, seed=2, step_size=4.0)
     photo = np.round((0.3 + 0.4 * photo) * 255) / 255  # mid-range 8-bit levels: no step reaches black or white
-    kept = np.asarray(dreamer.dream(photo, config, keep_colors=True), np.float32) / 255
-    free = np.asarray(dreamer.dream(photo, config, keep_colors=False), np.float32) / 255
+    kept = np.asarray(dreamer.dream(photo, replace(config, keep_colors=True)), np.float32) / 255
+    free = np.asarray(dreamer.dream(photo, replace(config, keep_colors=False)), np.float32) / 255
     chroma = lambda rgb: rgb - rgb.mean(axis=-1, keepdims=True)  # noqa: E731
     assert np.abs(chroma(kept) - chroma(photo)).max() < 1.01 / 255  # rounding to 8 bits only
     assert np.abs(chroma(free) - chroma(photo)).max() > 10 / 255
@@ -100,7 +99,7 @@ def test_keep_colors_dreams_on_brightness_only(tiny_model, photo):
 
 def test_grayscale_input_stays_gray_by_default(tiny_model, tmp_path):
     from dreamer import Dreamer
-    from dreamer.engine import DreamConfig
+    from dreamer.config import DreamConfig
 
     gray = save_photo(tmp_path / "gray.png", mode="L")
     result = Dreamer(tiny_model, layers="conv2").dream(str(gray), DreamConfig(iterations=2, octaves=1, seed=1))

@@ -113,7 +113,7 @@ def generate(models: Iterable[str] | None = None) -> dict:
             continue
         adapter = spec.architecture()
         entries[name] = {
-            "layers": [[info.name, info.channels] for info in adapter.layers()],
+            "layers": [[info.name, info.channels] for info in adapter.layer_infos()],
             "any_op": isinstance(adapter, GraphAdapter),
             "min_size": adapter.min_size,
         }

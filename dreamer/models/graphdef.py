@@ -7,7 +7,7 @@ Contract:
   height and width, mapped onto the graph's input. ``tensor_function(names)``
   prunes it to a callable ``x -> {name: tensor}``; gradients flow through it
   (a tensor is fed, never a tf.Variable).
-- ``GraphAdapter`` is a ``ModelAdapter`` for such a graph: ``layers()`` lists
+- ``GraphAdapter`` is a ``ModelAdapter`` for such a graph: ``layer_infos()`` lists
   the layers it was given (a static list, so the names are known before the
   graph is), ``layer_info`` also accepts any other 4-D tensor of the graph by
   its op name once the graph is loaded, and ``feature_model`` returns a
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from dreamer.errors import ModelError
+from dreamer.errors import ModelError, first_line
 from dreamer.models.base import LayerInfo, ModelAdapter, unknown_layer_message
 
 #: Op types whose output is worth dreaming on when a graph's layers are listed from the graph itself.
@@ -68,7 +68,7 @@ class ImportedGraph:
         try:
             self._wrapped = tf.compat.v1.wrap_function(imported, [self._input_spec])
         except (ValueError, TypeError) as exc:
-            raise ModelError(f"cannot import the graph ({str(exc).splitlines()[0]})") from None
+            raise ModelError(f"cannot import the graph ({first_line(exc)})") from None
         self.graph = self._wrapped.graph
         self._input = self._wrapped.inputs[0]
         self._graph_def, self._input_name, self._channels = graph_def, input_name, channels
@@ -155,7 +155,6 @@ class GraphAdapter(ModelAdapter):
     Attributes:
         static_layers: the layers listed, known without loading the graph.
         classifier_output: the op name of the class scores (logits), or "".
-        layer_note: a line ``dream layers`` prints under the table.
         shape_rule: ``(height, width) -> {layer: (H, W, C)}`` without the
             graph (inception5h's own arithmetic), or None: shape inference
             on the loaded graph.
@@ -163,12 +162,11 @@ class GraphAdapter(ModelAdapter):
 
     static_layers: tuple = ()
     classifier_output: str = ""
-    layer_note: str = ""
     shape_rule: object = None
     _extra: dict = field(default_factory=dict, repr=False)
     _classifier: object = field(default=None, repr=False)
 
-    def layers(self) -> list[LayerInfo]:
+    def layer_infos(self) -> list[LayerInfo]:
         return list(self.static_layers)
 
     def layer_info(self, name: str) -> LayerInfo:
@@ -196,7 +194,7 @@ class GraphAdapter(ModelAdapter):
     def feature_model(self, layer_names: Sequence[str]):
         if self.model is None:
             raise ModelError(f"model {self.name!r} was loaded for listing only")
-        ops = {name: getattr(self.layer_info(name), "op", "") or name for name in layer_names}
+        ops = {name: self.layer_info(name).op or name for name in layer_names}
         return GraphFeatures(self.model.tensor_function(ops))
 
     def classifier_model(self):
@@ -217,14 +215,3 @@ class GraphAdapter(ModelAdapter):
             return logits[:, :count] if count else logits
 
         return scores
-
-
-def graph_layers(graph: ImportedGraph) -> tuple[LayerInfo, ...]:
-    """Every 4-D feature tensor of the graph as a LayerInfo named by its op."""
-    infos = []
-    for tensor in graph.feature_tensors():
-        channels = tensor.shape[-1]
-        if channels is None:
-            continue
-        infos.append(LayerInfo(tensor.op.name, (None, None, int(channels))))
-    return tuple(infos)

@@ -133,7 +133,7 @@ def objective_layer_names(layer_specs: Sequence[str]) -> list[str]:
     names: list[str] = []
     for _, term in combine(list(layer_specs)).terms():
         if not isinstance(term, ClassObjective):
-            names += [name for name in term.layers() if name not in names]
+            names += [name for name in term.layer_names() if name not in names]
     return names
 
 
@@ -147,35 +147,17 @@ def choose_model(model: str | None, layer_specs: Sequence[str], say: Callable[[s
         DreamerError: a layer that the model does not have (with the closest
             names), a layer of several models, or an objective that does not parse.
     """
-    from dreamer.models import DEFAULT_MODEL, catalog, find_spec
+    from dreamer.models import DEFAULT_MODEL, catalog, find_spec, model_for_layers
 
     names = objective_layer_names(layer_specs) if layer_specs else []
     if model is None and names:
-        model = _owner(names, say)
+        model = model_for_layers(names, None, say)
     model = model or DEFAULT_MODEL
     spec = find_spec(str(model))
     if spec is None:
         return str(model)
     catalog.check_layers(spec.name, names)
     return spec.name
-
-
-def _owner(names: list[str], say: Callable[[str], None]) -> str | None:
-    from dreamer.models import DEFAULT_MODEL, REGISTRY, catalog
-
-    default_names = set(catalog.layer_names(DEFAULT_MODEL) or ())
-    missing = [name for name in names if name not in default_names]
-    if not missing:
-        return None
-    owners = catalog.models_with(names, [name for name in REGISTRY if name != DEFAULT_MODEL])
-    if len(owners) > 1:
-        raise DreamerError(f"layer {', '.join(missing)} is in several models ({', '.join(owners)}); "
-                           "choose one with --model")
-    if len(owners) == 1:
-        say(f"{', '.join(missing)} is not a layer of {DEFAULT_MODEL}; using {owners[0]}, "
-            "the model it belongs to (--model chooses another)")
-        return owners[0]
-    return None
 
 
 def ensure_inception5h(cache_dir: Path, weights: str | None, progress, argv: Sequence[str]) -> None:
