@@ -10,6 +10,7 @@ import click
 
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
+    input_name_option,
     load_adapter,
     make_say,
     model_options,
@@ -42,8 +43,9 @@ from dreamer.errors import DreamerError
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
+@input_name_option
 def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, columns, seed, output, overwrite,
-                  quiet, model, weights, preprocess, unsafe_load, cache_dir):
+                  quiet, model, weights, preprocess, unsafe_load, cache_dir, input_name):
     """Map a layer: each channel's favourite pattern, on one labelled contact sheet.
 
     Every channel is rendered from grey noise by gradient ascent on its mean
@@ -63,7 +65,8 @@ def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, 
     with user_errors():
         config = replace(ATLAS_CONFIG, iterations=iterations, octaves=octaves, laplacian_levels=laplacian_levels,
                          seed=seed)
-        adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
+        adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet,
+                               input_name=input_name)
         layer = layer or adapter.default_layer
         chosen = channels_to_render(adapter, layer, channels)
         target = plan_outputs([Path("atlas")], output)

@@ -9,6 +9,7 @@ import click
 
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
+    input_name_option,
     load_adapter,
     model_options,
     naming,
@@ -25,7 +26,8 @@ from dreamer.errors import DreamerError
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A text file of class names, one per line, for your own classifier.")
 @model_options
-def classify_command(images, top, labels, model, weights, preprocess, unsafe_load, cache_dir):
+@input_name_option
+def classify_command(images, top, labels, model, weights, preprocess, unsafe_load, cache_dir, input_name):
     """Show what a classifier sees in IMAGE: its top classes with probabilities.
 
     This is also how to check that a model and its preprocessing are right.
@@ -37,7 +39,7 @@ def classify_command(images, top, labels, model, weights, preprocess, unsafe_loa
     """
     with user_errors():
         adapter = load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load,
-                               classifier=True)
+                               classifier=True, input_name=input_name)
     failures = 0
     with signals_as_exceptions():
         for image in images:
