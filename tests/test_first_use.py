@@ -10,6 +10,7 @@ import sys
 from dataclasses import replace
 
 import numpy as np
+from PIL import Image
 from tiny_models import save_photo
 
 from dreamer.images import read_metadata
@@ -106,3 +107,175 @@ def test_grayscale_input_stays_gray_by_default(tiny_model, tmp_path):
     rgb = np.asarray(result)
     assert np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
     assert result.info["dreamer"]["keep_colors"] is True
+
+
+# --- mistakes answered before TensorFlow loads ------------------------------------------------
+
+#: Runs each command line through CliRunner in one fresh interpreter and says, for each, whether
+#: TensorFlow had been imported by the time the answer came.
+CLI_CASES_SCRIPT = """
+import json, sys
+from click.testing import CliRunner
+from dreamer.cli import main
+answers = []
+for args in json.loads(sys.argv[1]):
+    result = CliRunner().invoke(main, args, prog_name="dream")
+    answers.append({"code": result.exit_code, "output": result.output, "tf": "tensorflow" in sys.modules})
+print(json.dumps(answers))
+"""
+
+
+def answers_before_tensorflow(cases: list[list[str]], cwd, **env) -> list[dict]:
+    environ = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    environ.update(PYTHONPATH=os.getcwd(), DREAMER_CACHE_DIR=str(cwd / "cache"), **env)
+    environ.pop("DREAMER_INCEPTION5H", None)
+    done = subprocess.run([sys.executable, "-c", CLI_CASES_SCRIPT, json.dumps(cases)], cwd=cwd, capture_output=True,
+                          text=True, env=environ, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_mistakes_are_answered_before_tensorflow_is_imported(tmp_path):
+    save_photo(tmp_path / "photo.png")
+    save_photo(tmp_path / "b.png")
+    save_photo(tmp_path / "tiny.png", size=(20, 20))
+    (tmp_path / "a folder").mkdir()
+    (tmp_path / "notes.txt").write_text("not a picture")
+    cases = {
+        "missing": (["missing.jpg"], 1, "missing.jpg: no such file"),
+        "folder": (["a folder"], 1, "a folder: is a folder, not an image"),
+        "not an image": (["notes.txt"], 1, "notes.txt: not an image Pillow can read"),
+        "too small": (["tiny.png"], 1, "tiny.png: image is 20x20; the model needs at least 32x32 pixels"),
+        "too small after max-size": (["--max-size", "16", "photo.png"], 1, "after --max-size 16"),
+        "output is input": (["photo.png", "-o", "photo.png"], 2, "the output would overwrite the input"),
+        "one file, two inputs": (["photo.png", "b.png", "-o", "one.png"], 2,
+                                 "-o one.png names one image file, but there are 2 inputs; give a folder"),
+        "layer typo": (["--layer", "block5c_ad", "photo.png"], 2, "closest: block5c_add"),
+        "layer typo, other model": (["--model", "vgg16", "--layer", "block4_conv", "photo.png"], 2,
+                                    "unknown layer 'block4_conv' in model 'vgg16'; closest: block4_conv3"),
+        "bad option": (["--iterations", "x", "photo.png"], 2, "Usage: dream [OPTIONS] INPUT..."),
+    }
+    answers = answers_before_tensorflow([args for args, _, _ in cases.values()], tmp_path)
+    for (name, (_, code, text)), answer in zip(cases.items(), answers):
+        assert (answer["code"], answer["tf"]) == (code, False), (name, answer)
+        assert text in answer["output"] and "Traceback" not in answer["output"], (name, answer["output"])
+    assert not (tmp_path / "one.png").exists() and not (tmp_path / "outputs").exists()
+
+
+def test_mixed4c_offline_is_a_few_short_lines_before_tensorflow(tmp_path):
+    """The design card's example with no network (a proxy that refuses: nothing leaves the machine)."""
+    save_photo(tmp_path / "photo.jpg")
+    refuse = "http://127.0.0.1:9"
+    [answer] = answers_before_tensorflow([["--layer", "mixed4c", "photo.jpg"]], tmp_path, https_proxy=refuse,
+                                         HTTPS_PROXY=refuse, http_proxy=refuse, no_proxy="")
+    assert answer["code"] == 2 and answer["tf"] is False
+    lines = answer["output"].strip().splitlines()
+    assert "using inception5h" in lines[0]
+    assert 3 <= len(lines) - 1 <= 5 and all(len(line) < 130 for line in lines[1:]), answer["output"]
+    text = "\n".join(lines[1:])
+    assert "tensorflow_inception_graph.pb" in text and "download.tensorflow.org/models/inception5h.zip" in text
+    assert lines[-1].strip() == "dream --weights inception5h.zip --layer mixed4c photo.jpg"
+
+
+def test_large_input_gets_one_hint_about_max_size(tmp_path):
+    for name in ("big1.png", "big2.png"):
+        Image.new("RGB", (2400, 2000)).save(tmp_path / name)
+    refuse = "http://127.0.0.1:9"  # inception5h offline: the run stops before any dreaming, after the hint
+    [answer] = answers_before_tensorflow([["--model", "inception5h", "big1.png", "big2.png"]], tmp_path,
+                                         https_proxy=refuse, HTTPS_PROXY=refuse, no_proxy="")
+    assert answer["tf"] is False
+    assert answer["output"].count("--max-size 1024") == 1
+    assert "big1.png is 2400x2000 (5 MP)" in answer["output"]
+
+
+# --- messages that say what happened ---------------------------------------------------------
+
+def tiny_args(model_file, *extra):
+    return ["--model", str(model_file), "--preprocess", "unit", "-i", "1", "--octaves", "1", "--seed", "3", *extra]
+
+
+def test_a_renamed_output_is_reported_when_written_with_its_reason(runner, model_file, tmp_path):
+    from dreamer.cli import main
+
+    save_photo(tmp_path / "cat.png")
+    (tmp_path / "x").mkdir()
+    save_photo(tmp_path / "x" / "cat.png")
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "cat_tiny_conv3.png").write_bytes(b"mine")
+    result = runner.invoke(main, tiny_args(model_file, "cat.png", "x/cat.png"))
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("wrote")]
+    assert lines == [
+        "wrote outputs/cat_tiny_conv3_1.png (seed 3; outputs/cat_tiny_conv3.png exists (--overwrite replaces it))",
+        "wrote outputs/cat_tiny_conv3_2.png (seed 3; outputs/cat_tiny_conv3.png exists (--overwrite replaces it))",
+    ]
+    assert (tmp_path / "outputs" / "cat_tiny_conv3.png").read_bytes() == b"mine"
+
+
+def test_no_rename_is_reported_for_a_run_that_fails(runner, model_file, tmp_path):
+    from dreamer.cli import main
+
+    data = save_photo(tmp_path / "cut.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])  # the header reads; the pixels do not
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "cut_tiny_conv3.png").write_bytes(b"mine")
+    result = runner.invoke(main, tiny_args(model_file, "cut.png"))
+    assert result.exit_code == 1
+    assert "exists" not in result.output and "instead" not in result.output and "error: cut.png" in result.output
+
+
+def test_cli_result_records_max_size_mask_guide_and_input(runner, model_file, tmp_path):
+    from dreamer.cli import main
+
+    for name in ("photo.png", "mask.png", "guide.png"):
+        save_photo(tmp_path / name)
+    result = runner.invoke(main, tiny_args(model_file, "--layer", "conv2", "--max-size", "50", "--mask", "mask.png",
+                                           "--guide", "guide.png", "photo.png", "-o", "out.png"))
+    assert result.exit_code == 0, result.output
+    meta = read_metadata(tmp_path / "out.png")
+    for key in ("input", "mask", "guide"):
+        assert meta[key] == str(tmp_path / f"{key if key != 'input' else 'photo'}.png")
+        assert meta[f"{key}_sha256"] == _sha256(tmp_path / f"{key if key != 'input' else 'photo'}.png")
+    assert meta["max_size"] == 50 and meta["keep_colors"] is False and meta["objective"] == "guide(conv2)"
+
+
+def test_keep_colors_from_the_command_line(runner, model_file, tmp_path):
+    from dreamer.cli import main
+
+    save_photo(tmp_path / "gray.png", mode="L")
+    for flag, name in (([], "auto.png"), (["--no-keep-colors"], "colour.png")):
+        result = runner.invoke(main, tiny_args(model_file, *flag, "-s", "6", "gray.png", "-o", name))
+        assert result.exit_code == 0, result.output
+    auto, colour = (np.asarray(Image.open(tmp_path / name)).astype(int) for name in ("auto.png", "colour.png"))
+    assert (auto[..., 0] == auto[..., 1]).all() and (auto[..., 1] == auto[..., 2]).all()
+    assert np.abs(colour[..., 0] - colour[..., 1]).max() > 0
+    assert read_metadata(tmp_path / "auto.png")["keep_colors"] is True
+    assert read_metadata(tmp_path / "colour.png")["keep_colors"] is False
+
+
+def test_layers_shows_shapes_at_a_size(runner, model_file):
+    from dreamer.cli import main
+
+    result = runner.invoke(main, ["layers", "--model", str(model_file), "--size", "64"])
+    assert result.exit_code == 0, result.output
+    assert "output at 64x64" in result.output
+    rows = dict(line.replace("*", " ").split()[:2] for line in result.output.splitlines()[1:4])
+    assert rows == {"conv1": "64x64x8", "conv2": "32x32x16", "conv3": "32x32x16"}
+
+
+def test_graph_input_named_from_the_command_line(runner, tmp_path):
+    import tensorflow as tf
+
+    from dreamer.cli import main
+
+    graph = tf.Graph()
+    with graph.as_default():
+        a = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3], name="image")
+        b = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3], name="other")
+        tf.nn.relu(tf.nn.conv2d(a + b, tf.ones([3, 3, 3, 4]), 2, "SAME"), name="features")
+    (tmp_path / "two.pb").write_bytes(graph.as_graph_def().SerializeToString())
+    result = runner.invoke(main, ["layers", "--model", "two.pb"])
+    assert result.exit_code == 2 and "several inputs (image, other); choose one with --input-name" in result.output
+    result = runner.invoke(main, ["layers", "--model", "two.pb", "--input-name", "image", "--size", "10"])
+    assert result.exit_code == 0, result.output
+    assert "features" in result.output and "5x5x4" in result.output
