@@ -37,8 +37,8 @@ class ModelSpec:
     (``progress(done, total)`` reports download bytes; a loader that never
     downloads ignores it); ``architecture()`` returns an adapter with the
     layers and no weights, with no download, for ``dream layers`` and for
-    finding which model a layer belongs to. ``cache_layer_names``: building
-    the architecture is slow enough that its layer names are cached.
+    finding which model a layer belongs to (though that reads the names
+    shipped in ``dreamer/data/layers.json`` first: ``dreamer.models.catalog``).
     """
 
     name: str
@@ -50,7 +50,6 @@ class ModelSpec:
     default_layer: str = ""
     preprocessing: str = ""
     licence: str = ""
-    cache_layer_names: bool = True  # unused since the names ship as data (dreamer.models.catalog)
 
 
 def _load_efficientnet_lite0(cache_dir: Path, weights_path: Path | None, progress: Callable | None) -> ModelAdapter:
@@ -100,7 +99,6 @@ def _specs() -> list[ModelSpec]:
             default_layer=inception5h.DEFAULT_LAYER,
             preprocessing="0-255 RGB minus 117",
             licence="Apache-2.0",
-            cache_layer_names=False,
         ),
         *[_zoo_spec(entry) for entry in zoo.ZOO],
     ]
@@ -251,7 +249,7 @@ def model_for_layers(layer_names: list[str], cache_dir: Path, say: Callable[[str
         return None
     if not layer_names_known(cache_dir):
         say(f"looking for {', '.join(missing)} in the other registered models "
-            "(the first time, this lists their layers: a few seconds)")
+            "(a model registered since the shipped layer names were written: building it, a few seconds)")
     owners = models_with_layers(layer_names, cache_dir)
     if len(owners) == 1:
         say(f"{', '.join(missing)} is not a layer of {DEFAULT_MODEL}; using {owners[0]}, "
