@@ -261,9 +261,9 @@ def as_loaded(image, max_size: int | None = None) -> LoadedImage:
 
 @functools.lru_cache(maxsize=4)
 def _cached_dreamer(model: str, layers_key, classes: tuple, loss, cache_dir, weights, preprocess,
-                    unsafe_load: bool = False, precision: str = "auto") -> Dreamer:
+                    unsafe_load: bool = False, precision: str = "auto", input_name: str | None = None) -> Dreamer:
     return Dreamer(model, layers_key, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                   classes=classes, unsafe_load=unsafe_load, precision=precision)
+                   classes=classes, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
 
 
 def _layers_key(layers, loss):
@@ -290,6 +290,7 @@ def dream(
     mask=None,
     unsafe_load: bool = False,
     precision: str = "auto",
+    input_name: str | None = None,
     **config_settings,
 ):
     """Dream on one image and return the result as a PIL image.
@@ -312,6 +313,7 @@ def dream(
         progress: called with a ``dreamer.engine.Progress`` after each step.
         unsafe_load: let a ``.keras`` model file run the code it holds.
         precision: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``Dreamer``).
+        input_name: the input op of a frozen GraphDef model (``.pb``).
         **config_settings: any other field of ``dreamer.config.DreamConfig``
             (iterations, octaves, octave_scale, step_size, jitter, tile_size,
             laplacian_levels, tv, rotate, scale_jitter ...), with its default.
@@ -330,11 +332,12 @@ def dream(
         dreamer = _cached_dreamer(
             str(model), _layers_key(layers, loss), tuple(str(c) for c in classes), loss,
             None if cache_dir is None else str(cache_dir), None if weights is None else str(weights),
-            preprocess, unsafe_load, precision,
+            preprocess, unsafe_load, precision, input_name,
         )
     else:
         dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                          classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision)
+                          classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision,
+                          input_name=input_name)
     return dreamer.dream(image, config, progress, max_size, mask)
 
 

@@ -154,6 +154,7 @@ def test_mistakes_are_answered_before_tensorflow_is_imported(tmp_path):
         "layer typo, other model": (["--model", "vgg16", "--layer", "block4_conv", "photo.png"], 2,
                                     "unknown layer 'block4_conv' in model 'vgg16'; closest: block4_conv3"),
         "bad option": (["--iterations", "x", "photo.png"], 2, "Usage: dream [OPTIONS] INPUT..."),
+        "classify a missing file": (["classify", "missing.jpg", "notes.txt"], 1, "notes.txt: not an image"),
     }
     answers = answers_before_tensorflow([args for args, _, _ in cases.values()], tmp_path)
     for (name, (_, code, text)), answer in zip(cases.items(), answers):
