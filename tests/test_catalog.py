@@ -44,3 +44,13 @@ def test_graph_model_takes_any_op_name():
 def test_owners_come_from_the_data():
     assert catalog.models_with(["mixed4c"], REGISTRY) == ["inception5h"]
     assert catalog.models_with(["block1_conv1"], REGISTRY) == ["vgg16", "vgg19", "xception"]
+
+
+def test_keras_names_are_trusted_only_under_the_keras_that_wrote_them(monkeypatch):
+    from importlib import metadata
+
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "0.0.1" if name == "keras" else real(name))
+    catalog.check_layers("vgg16", ["block4_conv"])  # another Keras may name it so: the model decides
+    with pytest.raises(ModelError, match="closest: block5c_add"):
+        catalog.check_layers("efficientnet-lite0", ["block5c_ad"])  # dreamer's own names hold everywhere

@@ -15,7 +15,10 @@ Contract:
   op name of the graph can be dreamed on once the graph is loaded, so a name
   missing from the list is not yet an error;
 - ``check_layers(model, names)``: raises the usual "unknown layer ... closest
-  ..." ModelError for a name the model surely lacks;
+  ..." ModelError for a name the model surely lacks. For a Keras application
+  the names are Keras' own, so they are trusted only under the Keras version
+  that wrote the file (read from the installed package's metadata, without
+  importing it); under another, the loaded model checks the names instead;
 - ``generate(models)``: the data, built from the architectures (imports
   TensorFlow; for the script and the test).
 
@@ -75,18 +78,39 @@ def listed_models() -> list[str]:
 
 
 def check_layers(model: str, names: Iterable[str]) -> None:
-    """Refuse a layer name that the listed, closed ``model`` does not have.
+    """Refuse a layer name that the listed, closed ``model`` does not have (see the module docstring).
 
     Raises:
         ModelError: one line naming the closest valid layers.
     """
     known = layer_names(model)
-    if known is None or accepts_any_op(model):
+    if known is None or accepts_any_op(model) or not _names_current(model):
         return
     present = set(known)
     for name in names:
         if name not in present:
             raise ModelError(unknown_layer_message(name, known, model))
+
+
+def _names_current(model: str) -> bool:
+    """Whether the listed names hold for the installed Keras (always, for names dreamer gives itself)."""
+    if not _data()[model].get("keras_names", False):
+        return True
+    from importlib import metadata
+
+    try:
+        return metadata.version("keras") == _keras_version()
+    except metadata.PackageNotFoundError:
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def _keras_version() -> str:
+    try:
+        text = resources.files("dreamer").joinpath("data").joinpath(DATA_FILE).read_text(encoding="utf-8")
+        return json.loads(text).get("keras", "")
+    except (OSError, ValueError):
+        return ""
 
 
 def models_with(names: Sequence[str], candidates: Iterable[str]) -> list[str]:
@@ -96,7 +120,8 @@ def models_with(names: Sequence[str], candidates: Iterable[str]) -> list[str]:
 
 
 def generate(models: Iterable[str] | None = None) -> dict:
-    """``{"format", "keras", "models": {name: {"layers": [[layer, channels], ...], "any_op", "min_size"}}}``.
+    """``{"format", "keras", "models": {name: {"layers": [[layer, channels], ...], "any_op", "keras_names",
+    "min_size"}}}``.
 
     Built from each registered model's architecture (no weights, no
     download); imports TensorFlow.
@@ -105,6 +130,7 @@ def generate(models: Iterable[str] | None = None) -> dict:
 
     from dreamer.models import REGISTRY
     from dreamer.models.graphdef import GraphAdapter
+    from dreamer.models.zoo import ZooAdapter
 
     entries = {}
     for name in models if models is not None else REGISTRY:
@@ -115,6 +141,7 @@ def generate(models: Iterable[str] | None = None) -> dict:
         entries[name] = {
             "layers": [[info.name, info.channels] for info in adapter.layer_infos()],
             "any_op": isinstance(adapter, GraphAdapter),
+            "keras_names": isinstance(adapter, ZooAdapter),
             "min_size": adapter.min_size,
         }
     return {"format": FORMAT, "keras": keras.__version__, "models": entries}
@@ -128,6 +155,7 @@ def to_json(data: dict) -> str:
         layers = ",\n".join(f"        {json.dumps(row)}" for row in entry["layers"])
         closing = "}" if index == len(models) - 1 else "},"
         lines += [f"    {json.dumps(name)}: {{", f'      "any_op": {json.dumps(entry["any_op"])},',
+                  f'      "keras_names": {json.dumps(entry["keras_names"])},',
                   f'      "min_size": {json.dumps(entry["min_size"])},', '      "layers": [', layers, "      ]",
                   f"    {closing}"]
     lines += ["  }", "}"]
