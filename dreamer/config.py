@@ -25,7 +25,7 @@ class Setting:
     Attributes:
         help: one sentence for ``--help`` and the API docstring.
         flags: the command-line flags, long first (``("--iterations", "-i")``).
-        kind: ``int`` or ``float``.
+        kind: ``int``, ``float`` or ``bool`` (a switch: ``--x`` and ``--no-x``).
         minimum, maximum: the allowed range (None: open).
         above: the minimum itself is not allowed (``value > minimum``).
         below: the maximum itself is not allowed (``value < maximum``).
@@ -68,7 +68,8 @@ class DreamConfig:
     one piece up to about a megapixel, 512 px tiles above), seed (the same
     seed, input and settings give the same pixels), laplacian_levels (0 or
     1: off), tv (0: off), rotate and scale_jitter (random transforms before
-    each step's gradient; 0: off).
+    each step's gradient; 0: off), keep_colors (dream on the brightness only;
+    None: decided per input, on for a grayscale one).
     """
 
     iterations: int = _setting(
@@ -110,6 +111,10 @@ class DreamConfig:
                   "1.05); 0 is off.",
         flags=("--scale-jitter",), kind=float, minimum=0.0, maximum=1.0, below=True,
         error="scale jitter must be in [0, 1)")
+    keep_colors: bool | None = _setting(
+        None, help="Dream on the brightness only and keep the input's colours (as style transfer's "
+                   "'preserve colours' does).",
+        flags=("--keep-colors",), kind=bool, unset_help="on for a grayscale input, else off")
 
     def __post_init__(self):
         for name, setting in settings().items():

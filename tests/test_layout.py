@@ -20,7 +20,7 @@ LAYERS = [
     ("engine", ["dreamer.engine"]),
     ("api", ["dreamer.api"]),
     ("features", ["dreamer.atlas", "dreamer.batch", "dreamer.video", "dreamer.probe", "dreamer.executors"]),
-    ("cli", ["dreamer.cli"]),
+    ("cli", ["dreamer.cli", "dreamer.__main__"]),
 ]
 #: ``dreamer/__init__.py`` is the facade: it re-exports the API lazily, and everyone may read its ``__version__``.
 FACADE = "dreamer"

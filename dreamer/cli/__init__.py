@@ -51,6 +51,7 @@ class DefaultGroup(click.Group):
     default_command = dream_command.name
 
     def parse_args(self, ctx, args):
+        ctx.meta["dreamer.argv"] = list(args)  # as typed, for messages that show a command to run again
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)

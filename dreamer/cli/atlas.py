@@ -10,6 +10,7 @@ import click
 
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
+    input_name_option,
     load_adapter,
     make_say,
     model_options,
@@ -42,8 +43,9 @@ from dreamer.errors import DreamerError
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
+@input_name_option
 def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, columns, seed, output, overwrite,
-                  quiet, model, weights, preprocess, unsafe_load, cache_dir):
+                  quiet, model, weights, preprocess, unsafe_load, cache_dir, input_name):
     """Map a layer: each channel's favourite pattern, on one labelled contact sheet.
 
     Every channel is rendered from grey noise by gradient ascent on its mean
@@ -63,19 +65,20 @@ def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, 
     with user_errors():
         config = replace(ATLAS_CONFIG, iterations=iterations, octaves=octaves, laplacian_levels=laplacian_levels,
                          seed=seed)
-        adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
+        adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet,
+                               input_name=input_name)
         layer = layer or adapter.default_layer
         chosen = channels_to_render(adapter, layer, channels)
         target = plan_outputs([Path("atlas")], output)
         label = f"{layer}_{chosen[0]}-{chosen[-1]}" if chosen == tuple(range(chosen[0], chosen[-1] + 1)) else layer
-        target = name_outputs(target, adapter.name, label, overwrite, say)[0]
+        target = name_outputs(target, adapter.name, label, overwrite)[0]
     with signals_as_exceptions():
         try:
             written = render_atlas(adapter, layer, chosen, config, size, columns, target.output, quiet)
         except DreamerError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
-    say(f"wrote {written} ({len(chosen)} channels of {layer})")
+    say(f"wrote {written} ({len(chosen)} channels of {layer}" + (f"; {target.renamed}" if target.renamed else "") + ")")
 
 
 def render_atlas(adapter, layer: str, channels: tuple[int, ...], config, size: int, columns: int | None,
