@@ -131,6 +131,54 @@ class Dreamer:
             result.info["icc_profile"] = loaded.icc_profile
         return result
 
+    def render(self, size: int | tuple[int, int], param: str = "fft", config=None, variants: int = 1,
+               progress: ProgressCallback | None = None) -> list:
+        """Render the objective from noise; returns ``variants`` PIL images of ``size`` (a side, or (H, W)).
+
+        Args:
+            param: ``"fft"`` (Fourier coefficients in decorrelated colour,
+                Adam, robustness moves; variants differ by a diversity term)
+                or ``"pixels"`` (the engine's ascent from a grey noise image;
+                variants differ by their seed).
+            config: a ``dreamer.param.render.FourierConfig`` for fft, a
+                ``DreamConfig`` for pixels; None: the defaults, a new seed.
+
+        Raises:
+            DreamerError: an unknown parameterisation, a config of the other
+                kind, or a size the model can't take.
+        """
+        from dreamer.param.pixels import start_image
+        from dreamer.param.render import FourierConfig, FourierRenderer, ObjectiveScores, diversity_layer_for
+
+        shape = (size, size) if isinstance(size, int) else tuple(size)
+        if param not in ("fft", "pixels"):
+            raise DreamerError(f"unknown parameterisation {param!r}; choose fft or pixels")
+        kind = FourierConfig if param == "fft" else DreamConfig
+        config = config or kind(seed=new_seed())
+        if not isinstance(config, kind):
+            raise DreamerError(f"--param {param} takes a {kind.__name__}, not a {type(config).__name__}")
+        if param == "pixels":
+            arrays = [run(start_image(shape, config.seed + v), self.gradient, replace(config, seed=config.seed + v),
+                          progress) for v in range(variants)]
+        else:
+            renderer = FourierRenderer(self.adapter, ObjectiveScores(self.objective),
+                                       diversity_layer_for(self.objective, self.adapter), self.precision)
+            arrays = list(renderer.render(shape, [0], variants, config, progress))
+        images = [to_pil(a) for a in arrays]
+        for image in images:
+            image.info["dreamer"] = {**self.settings_for(config), "param": param, "variants": variants}
+        return images
+
+    def settings_for(self, config) -> dict:
+        """``settings`` for any config dataclass (a DreamConfig or a FourierConfig)."""
+        return {
+            "dreamer_version": __version__,
+            "model": self.adapter.name,
+            "layers": {term.name: weight for weight, term in self.objective.terms()},
+            "objective": self.objective.name,
+            **asdict(config),
+        }
+
     def settings(self, config: DreamConfig) -> dict:
         """Everything needed to reproduce a result."""
         return {

@@ -32,6 +32,8 @@ DEFAULTS = {"iterations": 10, "octaves": 4, "octave_scale": 1.4, "step_size": 1.
             "laplacian_levels": 0, "tv": 0.0}
 #: The atlas' defaults, repeated from dreamer.atlas for the same reason.
 ATLAS_DEFAULTS = {"size": 128, "iterations": 24, "octaves": 3, "laplacian_levels": 4}
+#: The Fourier parameterisation's defaults (dreamer.atlas.FOURIER_ATLAS_CONFIG, dreamer.param.render).
+FOURIER_DEFAULTS = {"param": "fft", "steps": 71, "diversity": 8.0}
 
 
 class UserError(click.ClickException):
@@ -115,7 +117,7 @@ def main():
 
 
 @main.command("run")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(), metavar="INPUT...")
+@click.argument("inputs", nargs=-1, type=click.Path(), metavar="INPUT...")
 @click.option("-l", "--layer", "layers", multiple=True, metavar="OBJECTIVE",
               help="What to excite: a layer, channels, a neuron, a class, or a weighted sum of them (see "
                    "the objective forms above); repeat to add more. [default: the model's default layer]")
@@ -161,11 +163,19 @@ def main():
 @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
               help="The network's arithmetic. auto: bfloat16 on CPUs with AVX512-BF16/AMX and on GPUs that "
                    "have it natively, float32 elsewhere. The image and its update stay float32.")
+@click.option("--param", type=click.Choice(["fft", "pixels"]), default=None,
+              help="Render from noise instead of dreaming on INPUT. fft: Fourier coefficients in decorrelated "
+                   "colour with Adam (-i: steps, default 71); pixels: the usual ascent from grey noise.")
+@click.option("--size", "noise_size", type=click.IntRange(min=16), default=224, show_default=True,
+              help="With --param: the side of the square image rendered from noise.")
+@click.option("--variants", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="With --param: how many images, side by side in the output (fft: made to differ).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
-def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octave_scale, step_size, jitter,
-                tile_size, max_size, loss, laplacian_levels, tv, seed, output, overwrite, precision, quiet, model,
-                weights, preprocess, unsafe_load, cache_dir):
+@click.pass_context
+def run_command(ctx, inputs, layers, classes, guide, mask, iterations, octaves, octave_scale, step_size, jitter,
+                tile_size, max_size, loss, laplacian_levels, tv, seed, output, overwrite, precision, param, noise_size,
+                variants, quiet, model, weights, preprocess, unsafe_load, cache_dir):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -173,7 +183,7 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
       block5c_add                  a whole layer
       block5c_add:97               one channel
       block5c_add:97,98,0-7        several channels (ranges allowed)
-      block5c_add:97@center        one neuron: channel 97 at the feature map's centre
+      block5c_add:97@center        one neuron: channel 97 at the centre of the image
       class(tabby), class(281)     the logit of a class (or use --class)
       'block5c_add + 0.5*block4c_add:12'   a weighted sum
       'block5c_add - 0.3*block3b_add'      a negative weight suppresses
@@ -191,12 +201,23 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
       dream --max-size 1024 --seed 42 *.jpg -o results/
       dream --layer mixed4c photo.jpg     # GoogLeNet, as in 2015
       dream --model my_net.keras --preprocess unit photo.jpg
+      dream --param fft --layer block4c_add:12 --size 256     # render from noise
       dream layers            # the layers you can name
       dream atlas --layer block5c_add --channels 0-15
     """
     from dreamer import pipeline
 
+    if bool(inputs) == bool(param):
+        raise click.UsageError("give INPUT images to dream on, or --param fft|pixels to render from noise (not both)")
     say = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    if param:
+        steps = iterations if ctx.get_parameter_source("iterations").name == "COMMANDLINE" else None
+        _render_from_noise(param, noise_size, variants, steps, layers, classes, guide, loss, seed, output, overwrite,
+                           precision, quiet, say, model, weights, preprocess, unsafe_load, cache_dir,
+                           dict(iterations=iterations, octaves=octaves, octave_scale=octave_scale,
+                                step_size=step_size, jitter=jitter, tile_size=tile_size,
+                                laplacian_levels=laplacian_levels, tv=tv))
+        return
     with _user_errors():
         settings = pipeline.make_config(
             iterations=iterations, octaves=octaves, octave_scale=octave_scale, step_size=step_size,
@@ -219,6 +240,28 @@ def run_command(inputs, layers, classes, guide, mask, iterations, octaves, octav
             say(f"wrote {written} (seed {settings.seed})")
     if failures:
         sys.exit(EXIT_FAILED_INPUT)
+
+
+def _render_from_noise(param, size, variants, steps, layers, classes, guide, loss, seed, output, overwrite, precision,
+                       quiet, say, model, weights, preprocess, unsafe_load, cache_dir, pixel_settings):
+    """``dream --param``: render the objective from noise and save it (the variants side by side)."""
+    from dreamer import pipeline
+
+    with _user_errors():
+        if guide:
+            raise DreamerError("--guide needs an INPUT image to dream on; it does not work with --param")
+        config = pipeline.noise_config(param, seed, steps, pixel_settings)
+        target = pipeline.plan_outputs([Path("noise")], output)[0]
+        dreamer = pipeline.make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, None,
+                                        unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision)
+        target = pipeline.name_outputs([target], dreamer.adapter.name, dreamer.objective.name, overwrite, say)[0]
+    with _signals_as_exceptions():
+        try:
+            written = pipeline.render_noise(dreamer, target.output, param, size, variants, config, quiet)
+        except DreamerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED_INPUT)
+    say(f"wrote {written} ({param}, seed {config.seed})")
 
 
 @main.command("layers")
@@ -256,20 +299,35 @@ def models_command():
 
 
 @main.command("atlas")
-@click.option("-l", "--layer", default=None, metavar="NAME", help="The layer to map. [default: the model's]")
+@click.option("-l", "--layer", default=None, metavar="NAME",
+              help="The layer to map; with --class, the layer where variants must differ. [default: the model's]")
 @click.option("--channels", default=None, metavar="LIST",
               help="Channels to render: '0-63', '3,7,12-15' or 'all'. [default: the first 16]")
+@click.option("-c", "--class", "classes", multiple=True, metavar="NAME|INDEX",
+              help="Render what a class looks like to the classifier instead of channels (e.g. tabby, "
+                   "'Egyptian cat', 281); repeatable. Your own model's names come from --labels.")
+@click.option("--labels", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A text file of class names, one per line, for your own classifier.")
+@click.option("--param", type=click.Choice(["fft", "pixels"]), default=FOURIER_DEFAULTS["param"], show_default=True,
+              help="fft: Fourier coefficients in decorrelated colour, Adam, random pad/shift/scale/rotation "
+                   "(less grain); pixels: gradient ascent on the pixels over octaves.")
+@click.option("--variants", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Tiles per channel or class, a row each. With fft a diversity term makes them differ; "
+                   "with pixels they differ by their seed only.")
+@click.option("--diversity", type=float, default=FOURIER_DEFAULTS["diversity"], show_default=True,
+              callback=finite_float(0.0), help="fft: the weight of the diversity term between variants.")
 @click.option("--size", type=click.IntRange(min=32), default=ATLAS_DEFAULTS["size"], show_default=True,
               help="Each tile's side in pixels.")
-@click.option("-i", "--iterations", type=click.IntRange(min=1), default=ATLAS_DEFAULTS["iterations"],
-              show_default=True, help="Gradient-ascent steps per octave.")
+@click.option("-i", "--iterations", type=click.IntRange(min=1), default=None,
+              help=f"fft: Adam steps; pixels: gradient-ascent steps per octave. [default: "
+                   f"{FOURIER_DEFAULTS['steps']} for fft, {ATLAS_DEFAULTS['iterations']} for pixels]")
 @click.option("--octaves", type=click.IntRange(min=1), default=ATLAS_DEFAULTS["octaves"], show_default=True,
-              help="Number of scales, the full tile size included.")
+              help="pixels: number of scales, the full tile size included.")
 @click.option("--laplacian", "laplacian_levels", type=click.IntRange(0, 12),
               default=ATLAS_DEFAULTS["laplacian_levels"], show_default=True,
-              help="Laplacian-pyramid gradient normalisation levels; 0 is off.")
+              help="pixels: Laplacian-pyramid gradient normalisation levels; 0 is off.")
 @click.option("--columns", type=click.IntRange(min=1), default=None,
-              help="Tiles per row. [default: about square]")
+              help="Tiles per row. [default: about square; the variants with --variants]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Random seed of the start noise and the jitter (channel c uses seed + c).")
 @click.option("-o", "--output", type=click.Path(), default=None,
@@ -277,42 +335,51 @@ def models_command():
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
-def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, columns, seed, output, overwrite,
-                  quiet, model, weights, preprocess, unsafe_load, cache_dir):
+def atlas_command(layer, channels, classes, labels, param, variants, diversity, size, iterations, octaves,
+                  laplacian_levels, columns, seed, output, overwrite, quiet, model, weights, preprocess, unsafe_load,
+                  cache_dir):
     """Map a layer: each channel's favourite pattern, on one labelled contact sheet.
 
-    Every channel is rendered from grey noise by gradient ascent on its mean
-    activation, with jitter and small random rotations and scalings at each
-    step, over a few octaves; its number is written under its tile.
+    Every channel (or, with --class, every class) is rendered from noise: by
+    default (fft) as Fourier coefficients in decorrelated colour, optimised
+    with Adam while the image is randomly padded, shifted, scaled and rotated
+    at each step; with --param pixels by gradient ascent on the pixels over a
+    few octaves. Its number or name is written under its tile.
 
     \b
     Examples:
       dream atlas --layer block5c_add
       dream atlas --layer block4c_add --channels 0-63 -o block4c.png
-      dream atlas --model my_classifier.keras --layer conv3 --channels all
+      dream atlas --channels 0-7 --variants 4            # a row of 4 different tiles per channel
+      dream atlas --class tabby --class 'Egyptian cat'   # what each class looks like
+      dream atlas --model coins.keras --labels coins.txt --class left --class right
+      dream atlas --param pixels --layer block5c_add     # the pixel parameterisation
     """
     from dataclasses import replace
 
     from dreamer import pipeline
-    from dreamer.atlas import ATLAS_CONFIG
+    from dreamer.atlas import ATLAS_CONFIG, FOURIER_ATLAS_CONFIG
 
     say = (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
     with _user_errors():
-        config = replace(ATLAS_CONFIG, iterations=iterations, octaves=octaves, laplacian_levels=laplacian_levels,
-                         seed=seed)
-        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
-        layer = layer or adapter.default_layer
-        chosen = pipeline.atlas_channels(adapter, layer, channels)
+        pixel_config = replace(ATLAS_CONFIG, iterations=iterations or ATLAS_CONFIG.iterations, octaves=octaves,
+                               laplacian_levels=laplacian_levels, seed=seed)
+        fourier_config = replace(FOURIER_ATLAS_CONFIG, steps=iterations or FOURIER_ATLAS_CONFIG.steps, seed=seed,
+                                 diversity=diversity)
+        adapter = pipeline.load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load,
+                                        quiet=quiet)
+        plan = pipeline.atlas_plan(adapter, layer, channels, tuple(classes), param, variants)
         target = pipeline.plan_outputs([Path("atlas")], output)
-        label = f"{layer}_{chosen[0]}-{chosen[-1]}" if chosen == tuple(range(chosen[0], chosen[-1] + 1)) else layer
-        target = pipeline.name_outputs(target, adapter.name, label, overwrite, say)[0]
+        target = pipeline.name_outputs(target, adapter.name, pipeline.atlas_label(plan), overwrite, say)[0]
     with _signals_as_exceptions():
         try:
-            written = pipeline.render_atlas(adapter, layer, chosen, config, size, columns, target.output, quiet)
+            written = pipeline.render_atlas(adapter, plan, pixel_config, fourier_config, size, columns,
+                                            target.output, quiet)
         except DreamerError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
-    say(f"wrote {written} ({len(chosen)} channels of {layer})")
+    what = f"{len(plan.units)} classes" if classes else f"{len(plan.units)} channels of {plan.layer}"
+    say(f"wrote {written} ({what}, {param})")
 
 
 @main.command("classify")

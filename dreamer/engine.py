@@ -169,7 +169,9 @@ class GradientFunction:
 
     Calling it with an HxWx3 float32 array in [0, 1] and a weight returns
     (weight * objective, its gradient). It is traced once for unknown height
-    and width, so new octave and tile sizes don't recompile.
+    and width, so new octave and tile sizes don't recompile. A tile's place in
+    the whole image (``frame``) reaches the objective as
+    ``activations[objectives.FRAME]``.
 
     The network runs as rewritten by ``dreamer.models.rewrite`` (BatchNorms
     folded into convolutions; bfloat16 layers with ``precision="bfloat16"``,
@@ -184,6 +186,8 @@ class GradientFunction:
 
     def __init__(self, adapter, objective, precision: str = "float32"):
         import tensorflow as tf
+
+        from dreamer.objectives import FRAME
 
         self.adapter = adapter
         self.objective = objective
@@ -200,19 +204,25 @@ class GradientFunction:
             input_signature=[
                 tf.TensorSpec([None, None, 3], tf.float32),
                 tf.TensorSpec([], tf.float32),
+                tf.TensorSpec([6], tf.float32),
             ],
             reduce_retracing=True,
         )
-        def gradient(image, weight):
+        def gradient(image, weight, frame):
             with tf.GradientTape() as tape:
                 tape.watch(image)
-                loss = weight * objective(activations(adapter.preprocess(image[None])))
+                loss = weight * objective({**activations(adapter.preprocess(image[None])), FRAME: frame})
             return loss, tape.gradient(loss, image)
 
         self._gradient = gradient
 
-    def __call__(self, image: np.ndarray, weight: float = 1.0) -> tuple[float, np.ndarray]:
-        loss, grad = self._gradient(image, np.float32(weight))
+    def __call__(self, image: np.ndarray, weight: float = 1.0,
+                 frame: tuple[int, int, int, int, int, int] | None = None) -> tuple[float, np.ndarray]:
+        """(weight * objective, gradient) of ``image``; ``frame``: (top, left, height, width) of ``image``
+        in the whole image, then the whole image's (height, width); default: ``image`` is the whole image."""
+        height, width = image.shape[:2]
+        frame = (0, 0, height, width, height, width) if frame is None else frame
+        loss, grad = self._gradient(image, np.float32(weight), np.asarray(frame, np.float32))
         return float(loss), grad.numpy()
 
     def tiled(self, image: np.ndarray, tile: int | None, rng: np.random.Generator) -> tuple[float, np.ndarray]:
@@ -231,7 +241,8 @@ class GradientFunction:
         for y0, y1 in zip(ys[:-1], ys[1:]):
             for x0, x1 in zip(xs[:-1], xs[1:]):
                 weight = (y1 - y0) * (x1 - x0) / (height * width)
-                loss, grad[y0:y1, x0:x1] = self(image[y0:y1, x0:x1], weight)
+                frame = (y0, x0, y1 - y0, x1 - x0, height, width)
+                loss, grad[y0:y1, x0:x1] = self(image[y0:y1, x0:x1], weight, frame)
                 total += loss
         return total, grad
 

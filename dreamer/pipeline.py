@@ -244,6 +244,30 @@ def dream_one(dreamer, target: Target, config, max_size: int | None, quiet: bool
     return target.output
 
 
+def noise_config(param: str, seed: int | None, steps: int | None, pixel_settings: dict):
+    """The config of a rendering from noise: a FourierConfig (``steps`` or the atlas') or a DreamConfig."""
+    from dreamer.atlas import FOURIER_ATLAS_CONFIG
+    from dreamer.api import new_seed
+
+    seed = new_seed() if seed is None else seed
+    if param == "fft":
+        return replace(FOURIER_ATLAS_CONFIG, steps=steps or FOURIER_ATLAS_CONFIG.steps, seed=seed)
+    return make_config(seed, **pixel_settings)
+
+
+def render_noise(dreamer, output: Path, param: str, size: int, variants: int, config, quiet: bool) -> Path:
+    """Render from noise with a progress bar, put the variants side by side, save with the settings."""
+    from dreamer.atlas import contact_sheet
+    from dreamer.images import pil_to_loaded, save_image
+
+    with StepBar(f"noise ({param})", quiet) as bar:
+        images = dreamer.render(size, param, config, variants, bar.update)
+    result = images[0] if variants == 1 else contact_sheet([pil_to_loaded(i).rgb for i in images],
+                                                           [str(v + 1) for v in range(variants)], variants)
+    save_image(result, output, images[0].info["dreamer"])
+    return output
+
+
 def atlas_channels(adapter, layer: str, text: str | None) -> tuple[int, ...]:
     """``--channels`` text (``0-15``, ``3,7,9``, ``all``) -> channel numbers, checked against the layer."""
     from dreamer.objectives import check_channels, parse_channel_list
@@ -259,27 +283,62 @@ def atlas_channels(adapter, layer: str, text: str | None) -> tuple[int, ...]:
     return channels
 
 
-def render_atlas(adapter, layer: str, channels: tuple[int, ...], config, size: int, columns: int | None,
+def atlas_plan(adapter, layer: str | None, channels: str | None, classes: tuple[str, ...], param: str,
+               variants: int):
+    """The sheet to render: channels of ``layer`` (default: the model's), or ``classes`` of the classifier.
+
+    With classes, ``layer`` (default: the model's) is where the variants must differ.
+
+    Raises:
+        DreamerError: classes and channels together, an unknown layer or class, a channel out of range.
+    """
+    from dreamer.atlas import AtlasPlan, class_units
+
+    if classes:
+        if channels is not None:
+            raise DreamerError("--class and --channels can't be combined: a sheet shows channels or classes")
+        diversity_layer = layer or adapter.default_layer
+        adapter.layer_info(diversity_layer)
+        class_layer, indices, labels = class_units(adapter, classes)
+        return AtlasPlan(class_layer, tuple(indices), tuple(labels), param, variants, diversity_layer)
+    layer = layer or adapter.default_layer
+    chosen = atlas_channels(adapter, layer, channels)
+    return AtlasPlan(layer, chosen, tuple(str(c) for c in chosen), param, variants)
+
+
+def atlas_label(plan) -> str:
+    """The output name's part: ``<layer>_<first>-<last>``, ``<layer>``, or ``class_<names>``."""
+    if plan.diversity_layer is not None:
+        return "class_" + "+".join(plan.labels)
+    units = plan.units
+    return f"{plan.layer}_{units[0]}-{units[-1]}" if units == tuple(range(units[0], units[-1] + 1)) else plan.layer
+
+
+def render_atlas(adapter, plan, pixel_config, fourier_config, size: int, columns: int | None,
                  output: Path, quiet: bool) -> Path:
-    """Render the channels' tiles with a progress bar on stderr, lay them out and save the sheet."""
+    """Render the plan's tiles with a progress bar on stderr, lay them out and save the sheet."""
     from dreamer import __version__
-    from dreamer.atlas import contact_sheet, render_channels
+    from dreamer.atlas import contact_sheet, plan_steps, render_plan
     from dreamer.images import save_image
     from dreamer.objectives import channel_list_text
 
+    length = plan_steps(plan, pixel_config, fourier_config)
     with _LazyBar(quiet) as bar:
 
         def progress(position: int, event) -> None:
             if not quiet and event.message is None:
-                bar._advance(1, f"channel {channels[position]} ({position + 1}/{len(channels)})",
-                             length=len(channels) * config.octaves * config.iterations, label=f"atlas {layer}",
-                             show_pos=True, item_show_func=lambda item: item)
+                bar._advance(1, f"{plan.labels[position]} ({position + 1}/{len(plan.units)})",
+                             length=length, label=f"atlas {plan.layer}", show_pos=True,
+                             item_show_func=lambda item: item)
 
-        tiles = render_channels(adapter, layer, channels, config, size, progress)
-    sheet = contact_sheet(tiles, [str(c) for c in channels], columns)
+        tiles = render_plan(adapter, plan, pixel_config, fourier_config, size, progress)
+    labels = [label for label in plan.labels for _ in range(plan.variants)]
+    sheet = contact_sheet(tiles, labels, plan.variants if plan.variants > 1 else columns)
+    config = asdict(pixel_config if plan.param == "pixels" else fourier_config)
     metadata = {
-        "dreamer_version": __version__, "model": adapter.name, "atlas_layer": layer,
-        "channels": channel_list_text(channels), "tile_size": size, **asdict(config),
+        "dreamer_version": __version__, "model": adapter.name, "atlas_layer": plan.layer,
+        "channels": channel_list_text(plan.units), "labels": list(plan.labels), "param": plan.param,
+        "variants": plan.variants, "diversity_layer": plan.diversity_layer, "tile_size": size, **config,
     }
     save_image(sheet, output, metadata)
     return output

@@ -1,0 +1,16 @@
+"""Image parameterisations for rendering from noise (feature visualisation).
+
+- ``colour``: the square root of the photos' colour covariance (decorrelated colour);
+- ``fourier``: the image as 1/frequency-scaled Fourier coefficients, squashed by a sigmoid;
+- ``transforms``: the random pad, shift, scale and rotation every step must survive;
+- ``render``: Adam on the spectrum, per-image scores (channels, classes, any
+  objective) and the diversity penalty between variants.
+
+The other parameterisation, ``pixels``, is the engine's own gradient ascent
+on the pixels (``dreamer.engine.run`` from a noise image).
+"""
+
+from __future__ import annotations
+
+#: The parameterisations a rendering from noise can use.
+PARAMETERISATIONS = ("fft", "pixels")
