@@ -107,8 +107,8 @@ def parse_args(argv=None):
 def main(argv=None) -> None:
     from dataclasses import replace
 
-    from dreamer.atlas import ATLAS_CONFIG, FOURIER_ATLAS_CONFIG, contact_sheet, render_channels, \
-        render_channels_fourier
+    from dreamer.atlas import contact_sheet, render_channels, render_channels_fourier
+    from dreamer.config import ATLAS_CONFIG, FOURIER_ATLAS_CONFIG
     from dreamer.fileio import default_cache_dir
     from dreamer.models import load_model
     from dreamer.objectives import parse_channel_list

@@ -10,8 +10,9 @@ once for the whole layer, not once per channel. That is the ``pixels``
 parameterisation; ``render_channels_fourier`` renders the same units in the
 Fourier parameterisation (``dreamer.param``), many channels in one batch,
 with optional diverse variants of each. A unit is a channel of a 4-D layer
-or, on the class output, a class (``class_units``). ``contact_sheet`` lays
-the tiles out in a grid with a label under each.
+or, on the class output, a class (``class_units``). An ``AtlasPlan`` says
+what a sheet shows (``plan_sheet`` makes one from the command line's words);
+``contact_sheet`` lays the tiles out in a grid with a label under each.
 
 Nothing here prints or saves; progress goes to a callback.
 """
@@ -24,25 +25,25 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dreamer.engine import DreamConfig, GradientFunction, Progress, run
-from dreamer.errors import DreamerError, ModelError
-from dreamer.objectives import Objective, activation_loss, bind, check_channels, class_logit
-from dreamer.param.pixels import start_image
-from dreamer.param.render import FourierConfig, FourierRenderer, UnitScores
-
-__all__ = ["AtlasPlan", "contact_sheet", "render_channels", "render_channels_fourier", "render_plan", "start_image"]
-
-#: The atlas' default rendering settings (a tile's side is ``TILE_SIZE`` px).
-TILE_SIZE = 128
-ATLAS_CONFIG = DreamConfig(
-    iterations=24, octaves=3, octave_scale=1.5, step_size=2.0, jitter=8,
-    laplacian_levels=4, rotate=5.0, scale_jitter=0.05,
+from dreamer.api import fourier_renderer, objective_gradient
+from dreamer.config import (
+    ATLAS_CONFIG,
+    ATLAS_PARAM,
+    FOURIER_ATLAS_CONFIG,
+    PARAMETERISATIONS,
+    DreamConfig,
+    FourierConfig,
 )
-#: The atlas' Fourier settings: as many Adam steps as take the pixel settings' time, and a spectrum falling
-#: as 1/f^1.25, which halves the grain of 1/f at the same activation (both measured by benchmarks/atlas_param.py).
-FOURIER_ATLAS_CONFIG = FourierConfig(steps=71, decay_power=1.25)
-#: The atlas' default parameterisation.
-DEFAULT_PARAM = "fft"
+from dreamer.config import ATLAS_TILE_SIZE as TILE_SIZE
+from dreamer.engine import Progress, ascend
+from dreamer.errors import DreamerError, ModelError
+from dreamer.objectives import Objective, activation_loss, bind, check_channels, class_logit, parse_channel_list
+from dreamer.param.pixels import start_image
+from dreamer.param.render import UnitScores
+
+__all__ = ["AtlasPlan", "contact_sheet", "plan_sheet", "render_channels", "render_channels_fourier", "render_plan",
+           "start_image"]
+
 #: Variant ``v`` of a pixel tile starts from seed ``seed + c + v * VARIANT_SEED_STEP``.
 VARIANT_SEED_STEP = 100_003
 
@@ -57,16 +58,48 @@ class AtlasPlan:
         labels: the text under each unit's tiles.
         param: ``"fft"`` or ``"pixels"`` (see ``dreamer.param``).
         variants: tiles per unit (a row per unit when above 1).
-        diversity_layer: the 4-D layer the variants must differ at (fft;
-            None: ``layer``).
+        diversity_layer: the 4-D layer the variants must differ at (fft);
+            set for class sheets, None for channels (their own layer).
     """
 
     layer: str
     units: tuple[int, ...]
     labels: tuple[str, ...]
-    param: str = DEFAULT_PARAM
+    param: str = ATLAS_PARAM
     variants: int = 1
     diversity_layer: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The output name's part: ``<layer>_<first>-<last>``, ``<layer>``, or ``class_<names>``."""
+        if self.diversity_layer is not None:
+            return "class_" + "+".join(self.labels)
+        units = self.units
+        return f"{self.layer}_{units[0]}-{units[-1]}" if units == tuple(range(units[0], units[-1] + 1)) else self.layer
+
+
+def plan_sheet(adapter, layer: str | None = None, channels: str | None = None, classes: Sequence[str] = (),
+               param: str = ATLAS_PARAM, variants: int = 1) -> AtlasPlan:
+    """The sheet to render: channels of ``layer`` (default: the model's), or ``classes`` of the classifier.
+
+    With classes, ``layer`` (default: the model's) is where the variants must differ.
+
+    Raises:
+        DreamerError: classes and channels together, an unknown layer, class
+            or parameterisation, a channel out of range.
+    """
+    if param not in PARAMETERISATIONS:
+        raise DreamerError(f"unknown parameterisation {param!r}; choose {' or '.join(PARAMETERISATIONS)}")
+    if classes:
+        if channels is not None:
+            raise DreamerError("--class and --channels can't be combined: a sheet shows channels or classes")
+        diversity_layer = layer or adapter.default_layer
+        adapter.layer_info(diversity_layer)
+        class_layer, indices, labels = class_units(adapter, classes)
+        return AtlasPlan(class_layer, tuple(indices), tuple(labels), param, variants, diversity_layer)
+    layer = layer or adapter.default_layer
+    chosen = channels_to_render(adapter, layer, channels)
+    return AtlasPlan(layer, chosen, tuple(str(c) for c in chosen), param, variants)
 
 
 def render_plan(adapter, plan: AtlasPlan, pixel_config: DreamConfig = ATLAS_CONFIG,
@@ -74,16 +107,16 @@ def render_plan(adapter, plan: AtlasPlan, pixel_config: DreamConfig = ATLAS_CONF
                 progress: Callable[[int, Progress], None] | None = None) -> list[np.ndarray]:
     """The plan's tiles, unit by unit, each unit's variants together.
 
+    Args:
+        progress: called with (a position in ``plan.units``, the Progress of a step).
+
     Raises:
         ModelError: an unknown layer or a unit out of range.
-        DreamerError: an unknown parameterisation.
     """
     if plan.param == "pixels":
         return render_channels(adapter, plan.layer, plan.units, pixel_config, size, progress, plan.variants)
-    if plan.param == "fft":
-        return render_channels_fourier(adapter, plan.layer, plan.units, fourier_config, size, progress,
-                                       plan.variants, plan.diversity_layer)
-    raise DreamerError(f"unknown parameterisation {plan.param!r}; choose fft or pixels")
+    return render_channels_fourier(adapter, plan.layer, plan.units, fourier_config, size, progress,
+                                   plan.variants, plan.diversity_layer)
 
 
 def plan_steps(plan: AtlasPlan, pixel_config: DreamConfig, fourier_config: FourierConfig) -> int:
@@ -104,7 +137,7 @@ class ChosenChannel(Objective):
         self.loss = loss
         self.channel = tf.Variable(0, dtype=tf.int32, trainable=False, name="atlas_channel")
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         return (self.layer,)
 
     def __call__(self, activations):
@@ -115,6 +148,23 @@ class ChosenChannel(Objective):
     @property
     def name(self) -> str:
         return f"{self.layer}:{int(self.channel.numpy())}"
+
+
+def channels_to_render(adapter, layer: str, text: str | None) -> tuple[int, ...]:
+    """``--channels`` text (``0-15``, ``3,7,9``, ``all``; None: the first 16) -> channel numbers, checked.
+
+    Raises:
+        DreamerError: text that does not parse, an unknown layer or a channel out of range.
+    """
+    info = adapter.layer_info(layer)
+    if text is None:
+        channels = tuple(range(min(16, info.channels)))
+    elif text.strip().lower() == "all":
+        channels = tuple(range(info.channels))
+    else:
+        channels = tuple(dict.fromkeys(parse_channel_list(text)))
+    check_channels(adapter, layer, channels)
+    return channels
 
 
 def render_channels(
@@ -141,14 +191,14 @@ def render_channels(
     """
     check_units(adapter, layer_name, channels)
     objective = ChosenChannel(layer_name)
-    gradient = GradientFunction(adapter, objective)
+    gradient = objective_gradient(adapter, objective)
     tiles = []
     for position, c in enumerate(channels):
         objective.channel.assign(int(c))
         report = None if progress is None else (lambda event, p=position: progress(p, event))
         for variant in range(variants):
             seeded = replace(config, seed=config.seed + int(c) + variant * VARIANT_SEED_STEP)
-            tiles.append(run(start_image(size, seeded.seed), gradient, seeded, report))
+            tiles.append(ascend(start_image(size, seeded.seed), gradient, seeded, report))
     return tiles
 
 
@@ -174,10 +224,10 @@ def render_channels_fourier(
         ModelError: an unknown layer or a unit out of range.
     """
     check_units(adapter, layer_name, channels)
-    renderer = FourierRenderer(adapter, UnitScores(layer_name), diversity_layer or layer_name)
+    renderer = fourier_renderer(adapter, UnitScores(layer_name), diversity_layer or layer_name)
     per_batch = max(1, config.batch // variants)
-    report = None if progress is None else (lambda event: progress(min(event.octave * per_batch, len(channels) - 1),
-                                                                    event))
+    report = None if progress is None else (
+        lambda event: progress(min(event.octave * per_batch, len(channels) - 1), event))
     return list(renderer.render((size, size), list(channels), variants, config, report))
 
 

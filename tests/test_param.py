@@ -8,19 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_models import tiny_classifier_model, tiny_conv_model
 
+from dreamer.api import fourier_renderer, objective_gradient
 from dreamer.atlas import AtlasPlan, render_plan
 from dreamer.cli import main
-from dreamer.engine import GradientFunction
+from dreamer.config import FourierConfig, Moves
+from dreamer.engine.tiles import tiled_gradient
 from dreamer.images import read_metadata
 from dreamer.models import adapter_for_keras
 from dreamer.objectives import channel, neuron
 from dreamer.param.colour import COLOUR_SQRT, SAMPLE_PHOTOS, colour_covariance, colour_sqrt, decorrelation_matrix
 from dreamer.param.fourier import fourier_image, frequency_scale, initial_spectrum
-from dreamer.param.render import FourierConfig, FourierRenderer, ObjectiveScores, UnitScores, diversity_penalty
-from dreamer.param.transforms import Moves, apply_moves, draw_moves
-
-from conftest import tiny_classifier_model, tiny_conv_model
+from dreamer.param.render import ObjectiveScores, UnitScores, diversity_penalty
+from dreamer.param.transforms import apply_moves, draw_moves
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FAST = FourierConfig(steps=12, learning_rate=0.1, moves=Moves(pad=4, jitter=2, scale=0.05, rotate=5.0))
@@ -32,14 +33,15 @@ def adapter():
 
 
 @pytest.fixture(scope="module")
-def classifier_file(tmp_path_factory):
+def coins_file(tmp_path_factory):
+    """A two-class classifier saved as a user would hand it over (left- vs right-facing coins, say)."""
     path = tmp_path_factory.mktemp("models") / "coins.keras"
     tiny_classifier_model(classes=2).save(path)
     return path
 
 
 def mean_channel(adapter, tile, c):
-    return GradientFunction(adapter, channel("conv3", c))(tile)[0]
+    return objective_gradient(adapter, channel("conv3", c))(tile)[1]
 
 
 # --- colour, spectrum, moves ----------------------------------------------------------------------------
@@ -115,7 +117,7 @@ def test_each_parameterisation_raises_its_channels_activation(adapter):
 
 
 def test_fourier_tiles_are_valid_at_odd_sizes_and_do_not_depend_on_the_batch(adapter):
-    renderer = FourierRenderer(adapter, UnitScores("conv3"))
+    renderer = fourier_renderer(adapter, UnitScores("conv3"))
     images = renderer.render((33, 47), [1, 2], 1, FAST)
     assert images.shape == (2, 33, 47, 3) and images.dtype == np.float32
     assert 0.0 <= images.min() and images.max() <= 1.0
@@ -124,7 +126,7 @@ def test_fourier_tiles_are_valid_at_odd_sizes_and_do_not_depend_on_the_batch(ada
 
 
 def test_diversity_makes_variants_differ(adapter):
-    plain = FourierRenderer(adapter, UnitScores("conv3"), "conv2")
+    plain = fourier_renderer(adapter, UnitScores("conv3"), "conv2")
     config = FourierConfig(steps=20, learning_rate=0.1, moves=FAST.moves)
     same = plain.render((32, 32), [1], 3, FourierConfig(**{**config.__dict__, "diversity": 0.0}))
     diverse = plain.render((32, 32), [1], 3, FourierConfig(**{**config.__dict__, "diversity": 50.0}))
@@ -156,9 +158,11 @@ def test_unit_scores_read_classes_and_objective_scores_any_objective(adapter):
 
 
 def test_class_tiles_raise_their_logit(adapter):
+    from dataclasses import replace
+
     from dreamer.atlas import class_units
 
-    adapter.labels = [f"class{i}" for i in range(10)]
+    adapter = replace(adapter, labels=[f"class{i}" for i in range(10)])
     layer, indices, labels = class_units(adapter, ["class3", "7"])
     assert (layer, indices, labels) == ("predictions", [3, 7], ["class3", "class7"])
     tiles = render_plan(adapter, AtlasPlan(layer, (3,), ("class3",), "fft", 1, "conv3"), fourier_config=FAST,
@@ -169,7 +173,7 @@ def test_class_tiles_raise_their_logit(adapter):
 
 def test_api_renders_from_noise_with_both_parameterisations(model_file):
     from dreamer.api import Dreamer
-    from dreamer.engine import DreamConfig
+    from dreamer.config import DreamConfig
 
     dreamer = Dreamer(str(model_file), "conv3:1", preprocess="unit")
     fft = dreamer.render((24, 40), "fft", FAST, variants=2)
@@ -183,12 +187,12 @@ def test_api_renders_from_noise_with_both_parameterisations(model_file):
 
 def test_neuron_means_the_centre_of_the_whole_image_whatever_the_tiling():
     pointwise = adapter_for_keras(tiny_conv_model(kernel=1, name="pw", stride=1), "pw", "unit")
-    gradient = GradientFunction(pointwise, neuron("conv3", 2))
+    gradient = objective_gradient(pointwise, neuron("conv3", 2))
     image = np.random.default_rng(0).random((64, 80, 3)).astype(np.float32)
-    whole, whole_grad = gradient(image)
+    whole_grad, whole = gradient(image)
     assert whole > 0 and np.argwhere(np.abs(whole_grad).sum(-1) > 0).tolist() == [[32, 40]]
     for seed in range(3):
-        tiled, tiled_grad = gradient.tiled(image, 16, np.random.default_rng(seed))
+        tiled_grad, tiled = tiled_gradient(gradient, image, 16, np.random.default_rng(seed))
         assert tiled == pytest.approx(whole, rel=1e-5)
         np.testing.assert_allclose(tiled_grad, whole_grad, rtol=1e-5, atol=1e-7)
 
@@ -196,9 +200,9 @@ def test_neuron_means_the_centre_of_the_whole_image_whatever_the_tiling():
 # --- the CLI ------------------------------------------------------------------------------------------------
 
 
-def test_cli_class_sheet_of_a_users_classifier_with_labels(runner, classifier_file, tmp_path):
+def test_cli_class_sheet_of_a_users_classifier_with_labels(runner, coins_file, tmp_path):
     (tmp_path / "coins.txt").write_text("left\nright\n")
-    args = ["atlas", "--model", str(classifier_file), "--labels", "coins.txt", "--class", "left", "--class", "right",
+    args = ["atlas", "--model", str(coins_file), "--labels", "coins.txt", "--class", "left", "--class", "right",
             "--size", "32", "-i", "3", "--variants", "2"]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -218,9 +222,9 @@ def test_cli_class_sheet_of_a_users_classifier_with_labels(runner, classifier_fi
         (["--class", "5"], "class 5 is out of range"),
     ],
 )
-def test_cli_class_sheet_errors(runner, classifier_file, tmp_path, args, message):
+def test_cli_class_sheet_errors(runner, coins_file, tmp_path, args, message):
     (tmp_path / "coins.txt").write_text("left\nright\n")
-    result = runner.invoke(main, ["atlas", "--model", str(classifier_file), "--labels", "coins.txt", *args])
+    result = runner.invoke(main, ["atlas", "--model", str(coins_file), "--labels", "coins.txt", *args])
     assert result.exit_code == 2 and message in result.output, result.output
 
 
@@ -253,11 +257,3 @@ def test_cli_renders_from_noise(runner, model_file, tmp_path, param):
 def test_cli_noise_usage_errors(runner, model_file, args, message):
     result = runner.invoke(main, ["--model", str(model_file), *args])
     assert result.exit_code == 2 and message in result.output, result.output
-
-
-def test_cli_fourier_defaults_repeat_the_library_defaults():
-    from dreamer.atlas import DEFAULT_PARAM, FOURIER_ATLAS_CONFIG
-    from dreamer.cli import FOURIER_DEFAULTS
-
-    assert FOURIER_DEFAULTS == {"param": DEFAULT_PARAM, "steps": FOURIER_ATLAS_CONFIG.steps,
-                                "diversity": FOURIER_ATLAS_CONFIG.diversity}

@@ -4,13 +4,10 @@
 - ``fourier``: the image as 1/frequency-scaled Fourier coefficients, squashed by a sigmoid;
 - ``transforms``: the random pad, shift, scale and rotation every step must survive;
 - ``render``: Adam on the spectrum, per-image scores (channels, classes, any
-  objective) and the diversity penalty between variants.
+  objective) and the diversity penalty between variants;
+- ``pixels``: the grey noise start of the other parameterisation, ``pixels``
+  (the engine's own gradient ascent on the pixels, ``dreamer.engine.ascend``).
 
-The other parameterisation, ``pixels``, is the engine's own gradient ascent
-on the pixels (``dreamer.engine.run`` from a noise image).
+The settings are ``dreamer.config.FourierConfig`` and ``Moves``; the list of
+parameterisations is ``dreamer.config.PARAMETERISATIONS``.
 """
-
-from __future__ import annotations
-
-#: The parameterisations a rendering from noise can use.
-PARAMETERISATIONS = ("fft", "pixels")

@@ -1,7 +1,7 @@
 """The pixel parameterisation's start: mid-grey with a little seeded noise.
 
 Rendering from noise with ``pixels`` is the engine's own gradient ascent
-(``dreamer.engine.run``: octaves, jitter, normalised steps, optionally the
+(``dreamer.engine.ascend``: octaves, jitter, normalised steps, optionally the
 Laplacian normalisation) started from this image.
 """
 

@@ -22,65 +22,28 @@ they show different facets of what the unit responds to (Olah et al.,
 
 Randomness: image (unit u, variant v) draws its start and its moves from
 ``numpy.random.default_rng([seed, u, v])``, so it looks the same whichever
-images share its batch. Nothing here prints or saves; progress goes to a
-callback with the engine's ``Progress``.
+images share its batch. The settings are a ``dreamer.config.FourierConfig``;
+the network comes ready from the model side (``dreamer.models.FeatureNetwork``,
+built by ``dreamer.api.fourier_renderer``). Nothing here prints or saves;
+progress goes to a callback with the engine's ``Progress``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
-from dreamer.engine import NumericalError, Progress, fast_feature_model
+from dreamer.config import FourierConfig
+from dreamer.engine import NumericalError, Progress
 from dreamer.errors import DreamerError
 from dreamer.param.fourier import frequency_scale, initial_spectrum, spectrum_to_image
-from dreamer.param.transforms import Moves, apply_moves, draw_moves
+from dreamer.param.transforms import apply_moves, draw_moves
 
-#: The diversity weight used with variants (per image, against a mean activation).
-DEFAULT_DIVERSITY = 8.0
 #: Adam's moment decay rates and epsilon (Kingma & Ba's defaults).
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
-
-
-@dataclass(frozen=True)
-class FourierConfig:
-    """The settings of a Fourier rendering.
-
-    Attributes:
-        steps: Adam steps.
-        learning_rate: Adam's step size on the spectrum.
-        decay_power: how steeply the coefficients' scale falls with frequency
-            (1: as 1/f; 0: a flat spectrum, like pixels).
-        diversity: the weight of the diversity penalty between variants
-            (used only when there are several variants).
-        moves: the random transforms' ranges.
-        seed: the seed of the starts and the moves.
-        batch: the most images optimised together (whole groups of variants).
-    """
-
-    steps: int = 64
-    learning_rate: float = 0.05
-    decay_power: float = 1.0
-    diversity: float = DEFAULT_DIVERSITY
-    moves: Moves = field(default_factory=Moves)
-    seed: int = 0
-    batch: int = 16
-
-    def __post_init__(self):
-        checks = [
-            (self.steps >= 1, "steps must be at least 1"),
-            (math.isfinite(self.learning_rate) and self.learning_rate > 0, "learning rate must be positive"),
-            (math.isfinite(self.decay_power) and self.decay_power >= 0, "decay power must be 0 or more"),
-            (math.isfinite(self.diversity) and self.diversity >= 0, "diversity must be 0 or more"),
-            (self.batch >= 1, "batch must be at least 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise DreamerError(message)
 
 
 class UnitScores:
@@ -89,7 +52,7 @@ class UnitScores:
     def __init__(self, layer: str):
         self.layer = layer
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         return (self.layer,)
 
     def __call__(self, activations, units):
@@ -106,8 +69,8 @@ class ObjectiveScores:
     def __init__(self, objective):
         self.objective = objective
 
-    def layers(self) -> tuple[str, ...]:
-        return tuple(self.objective.layers())
+    def layer_names(self) -> tuple[str, ...]:
+        return tuple(self.objective.layer_names())
 
     def __call__(self, activations, units):
         import tensorflow as tf
@@ -136,32 +99,25 @@ def diversity_penalty(activations, group: int):
     return between / tf.cast(group, tf.float32)
 
 
-def diversity_layer_for(objective, adapter) -> str:
-    """The first 4-D layer ``objective`` reads, else the model's default layer: where variants must differ."""
-    names = set(adapter.layer_names())
-    return next((name for name in objective.layers() if name in names), adapter.default_layer)
-
-
 class FourierRenderer:
-    """A model, what to score and (for variants) where to measure diversity, with its step compiled.
+    """A feature network, what to score and (for variants) where to measure diversity, with its step compiled.
 
     Args:
-        adapter: a ``ModelAdapter``.
+        network: a ``dreamer.models.FeatureNetwork`` whose features include
+            the scores' layers and ``diversity_layer``.
         scores: ``UnitScores`` or ``ObjectiveScores``.
         diversity_layer: a 4-D layer for the diversity penalty, or None.
-        precision: the network's arithmetic (see ``dreamer.precision``).
     """
 
-    def __init__(self, adapter, scores, diversity_layer: str | None = None, precision: str = "float32"):
-        self.adapter = adapter
+    def __init__(self, network, scores, diversity_layer: str | None = None):
+        self.network = network
         self.scores = scores
         self.diversity_layer = diversity_layer
-        names = list(dict.fromkeys(scores.layers() + ((diversity_layer,) if diversity_layer else ())))
-        features, self.precision = fast_feature_model(adapter, names, precision)
-        self._step = _compiled_step(adapter, features, names, scores, diversity_layer)
+        self.precision: str = network.precision
+        self._step = _compiled_step(network, scores, diversity_layer)
 
     def render(self, size: tuple[int, int], units: Sequence[int], variants: int = 1,
-               config: FourierConfig = FourierConfig(),
+               config: FourierConfig | None = None,
                progress: Callable[[Progress], None] | None = None) -> np.ndarray:
         """Images (len(units) * variants, H, W, 3) float32 in [0, 1]: unit by unit, its variants in a row.
 
@@ -170,6 +126,7 @@ class FourierRenderer:
         Raises:
             NumericalError: the scores became NaN or Inf.
         """
+        config = config or FourierConfig()
         height, width = size
         if min(height, width) < 1 or variants < 1 or not units:
             raise DreamerError("nothing to render: give a size, at least one unit and one variant")
@@ -212,14 +169,20 @@ class FourierRenderer:
         return np.asarray(spectrum_to_image(spectrum, constants["scale"], constants["size"]), np.float32)
 
 
-def _compiled_step(adapter, features, names, scores, diversity_layer):
+def renderer_layers(scores, diversity_layer: str | None) -> list[str]:
+    """The layers a renderer's network must return: the scores' and the diversity layer."""
+    return list(dict.fromkeys(scores.layer_names() + ((diversity_layer,) if diversity_layer else ())))
+
+
+def _compiled_step(network, scores, diversity_layer):
     """The tf.function of one Adam step on the spectrum; returns (spectrum, m, v, per-image scores)."""
     import tensorflow as tf
 
     beta1, beta2 = ADAM_BETAS
+    names = renderer_layers(scores, diversity_layer)
 
     def activations(x):
-        out = features(x, training=False)
+        out = network.features(x, training=False)
         if not isinstance(out, dict):
             out = {names[0]: out}
         return {name: tf.cast(value, tf.float32) for name, value in out.items()}
@@ -236,8 +199,8 @@ def _compiled_step(adapter, features, names, scores, diversity_layer):
         with tf.GradientTape() as tape:
             tape.watch(spectrum)
             moved = apply_moves(spectrum_to_image(spectrum, scale, size), draws, pad)
-            acts = activations(adapter.preprocess(moved))
-            per_image = scores({name: acts[name] for name in scores.layers()}, units)
+            acts = activations(network.preprocess(moved))
+            per_image = scores({name: acts[name] for name in scores.layer_names()}, units)
             loss = -tf.reduce_sum(per_image)
             if diversity_layer is not None:
                 loss += diversity * diversity_penalty(acts[diversity_layer], group)

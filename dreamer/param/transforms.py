@@ -7,49 +7,20 @@ bilinear resampling, so the network sees a slightly different view each
 step. A pattern that only works at one exact pixel alignment (grain, aliasing)
 does not survive this; a pattern the network really responds to does.
 
-``draw_moves`` picks the random numbers with a NumPy Generator (one row per
+The ranges are a ``dreamer.config.Moves``. ``draw_moves`` picks the random numbers with a NumPy Generator (one row per
 image); ``apply_moves`` applies them inside the compiled step.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from dreamer.errors import DreamerError
+from dreamer.config import Moves
 
 #: The grey that padding and the area uncovered by a rotation show.
 FILL = 0.5
-
-
-@dataclass(frozen=True)
-class Moves:
-    """The random transforms' ranges.
-
-    Attributes:
-        pad: grey pixels added on every side before the other moves.
-        jitter: the largest shift in pixels (each axis, either way).
-        scale: the largest relative scale change (0.1: between 1/1.1 and 1.1).
-        rotate: the largest rotation in degrees (either way).
-    """
-
-    pad: int = 12
-    jitter: int = 8
-    scale: float = 0.1
-    rotate: float = 10.0
-
-    def __post_init__(self):
-        checks = [
-            (self.pad >= 0, "pad must be 0 or more"),
-            (self.jitter >= 0, "jitter must be 0 or more"),
-            (math.isfinite(self.scale) and 0 <= self.scale < 1, "scale jitter must be in [0, 1)"),
-            (math.isfinite(self.rotate) and 0 <= self.rotate <= 180, "rotation must be between 0 and 180 degrees"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise DreamerError(message)
 
 
 def draw_moves(moves: Moves, rngs: list[np.random.Generator]) -> np.ndarray:
