@@ -13,7 +13,7 @@ from tiny_models import tiny_classifier_model, tiny_conv_model
 from dreamer.api import fourier_renderer, objective_gradient
 from dreamer.atlas import AtlasPlan, render_plan
 from dreamer.cli import main
-from dreamer.config import FourierConfig, Moves
+from dreamer.config import DreamConfig, FourierConfig, Moves
 from dreamer.engine.tiles import tiled_gradient
 from dreamer.images import read_metadata
 from dreamer.models import adapter_for_keras
@@ -25,6 +25,8 @@ from dreamer.param.transforms import apply_moves, draw_moves
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FAST = FourierConfig(steps=12, learning_rate=0.1, moves=Moves(pad=4, jitter=2, scale=0.05, rotate=5.0))
+PIXELS = DreamConfig(iterations=6, octaves=2, octave_scale=1.5, jitter=2, laplacian_levels=3, rotate=5.0,
+                     scale_jitter=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +112,7 @@ def test_each_parameterisation_raises_its_channels_activation(adapter):
     grey_start = fourier_image(initial_spectrum(1, 32, 32, np.random.default_rng(0)), (32, 32))[0]
     for param in ("fft", "pixels"):
         plan = AtlasPlan("conv3", (1, 2), ("1", "2"), param)
-        tiles = render_plan(adapter, plan, fourier_config=FAST, size=32)
+        tiles = render_plan(adapter, plan, PIXELS, FAST, size=32)
         assert [t.shape for t in tiles] == [(32, 32, 3)] * 2
         for c, tile in zip((1, 2), tiles):
             assert mean_channel(adapter, tile, c) > 1.1 * mean_channel(adapter, grey_start, c), (param, c)
@@ -173,7 +175,6 @@ def test_class_tiles_raise_their_logit(adapter):
 
 def test_api_renders_from_noise_with_both_parameterisations(model_file):
     from dreamer.api import Dreamer
-    from dreamer.config import DreamConfig
 
     dreamer = Dreamer(str(model_file), "conv3:1", preprocess="unit")
     fft = dreamer.render((24, 40), "fft", FAST, variants=2)
