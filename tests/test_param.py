@@ -229,6 +229,11 @@ def test_cli_class_sheet_errors(runner, coins_file, tmp_path, args, message):
     assert result.exit_code == 2 and message in result.output, result.output
 
 
+def test_cli_class_sheet_of_a_model_without_classes_is_a_usage_error(runner, model_file):
+    result = runner.invoke(main, ["atlas", "--model", str(model_file), "--class", "3"])
+    assert result.exit_code == 2 and "has no class output" in result.output, result.output
+
+
 def test_cli_atlas_variants_and_pixels(runner, model_file, tmp_path):
     base = ["atlas", "--model", str(model_file), "--layer", "conv3", "--channels", "0-1", "--size", "32", "-i", "2"]
     result = runner.invoke(main, [*base, "--variants", "3", "--param", "pixels", "--octaves", "1"])
@@ -239,12 +244,15 @@ def test_cli_atlas_variants_and_pixels(runner, model_file, tmp_path):
     assert np.abs(tiles[:, 4:36].astype(float) - tiles[:, 40:72]).mean() > 1  # variants differ
 
 
-@pytest.mark.parametrize("param", ["fft", "pixels"])
-def test_cli_renders_from_noise(runner, model_file, tmp_path, param):
-    result = runner.invoke(main, ["--model", str(model_file), "--layer", "conv3:1", "--param", param, "--size", "40",
+@pytest.mark.parametrize("param, objective", [("fft", ["--layer", "conv3:1"]), ("pixels", ["--layer", "conv3:1"]),
+                                              ("fft", ["--class", "3", "--variants", "2"])])
+def test_cli_renders_from_noise(runner, classifier_file, tmp_path, param, objective):
+    result = runner.invoke(main, ["--model", str(classifier_file), *objective, "--param", param, "--size", "40",
                                   "-i", "2", "--octaves", "1", "--seed", "4", "-o", "noise.png"])
     assert result.exit_code == 0, result.output
-    assert Image.open(tmp_path / "noise.png").size == (40, 40)
+    variants = 2 if "--variants" in objective else 1
+    expected = (40, 40) if variants == 1 else (2 * 44 + 4, 40 + 14 + 8)  # the variants side by side, labelled
+    assert Image.open(tmp_path / "noise.png").size == expected
     assert read_metadata(tmp_path / "noise.png")["seed"] == 4
 
 

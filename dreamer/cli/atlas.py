@@ -49,7 +49,7 @@ from dreamer.errors import DreamerError
               default=ATLAS_CONFIG.laplacian_levels, show_default=True,
               help="pixels: Laplacian-pyramid gradient normalisation levels; 0 is off.")
 @click.option("--columns", type=click.IntRange(min=1), default=None,
-              help="Tiles per row. [default: about square; the variants with --variants]")
+              help="Tiles per row. [default: about square; with --variants, one row per channel or class]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Random seed of the start noise and the jitter (channel c uses seed + c).")
 @click.option("-o", "--output", type=click.Path(), default=None,
@@ -119,7 +119,7 @@ def render_atlas(adapter, plan, pixel_config, fourier_config, size: int, columns
 
         tiles = render_plan(adapter, plan, pixel_config, fourier_config, size, progress)
     labels = [label for label in plan.labels for _ in range(plan.variants)]
-    sheet = contact_sheet(tiles, labels, plan.variants if plan.variants > 1 else columns)
+    sheet = contact_sheet(tiles, labels, columns or (plan.variants if plan.variants > 1 else None))
     metadata = {
         "dreamer_version": __version__, "model": adapter.name, "atlas_layer": plan.layer,
         "channels": channel_list_text(plan.units), "labels": list(plan.labels), "param": plan.param,
