@@ -14,9 +14,9 @@ object, in interleaved rounds (pixels then fft, then fft then pixels, ...),
 after a warm-up of each, so load from other processes hits both alike.
 Times are medians over rounds. The fft's step count is ``--fft-steps``, or
 with ``match`` (the default) chosen from a calibration (the time of a
-pixel sheet, over the time of an fft step: the difference between an 8-step
-and a 24-step sheet, so that the per-sheet set-up cancels out) so that its
-sheet takes about as long as the pixel sheet. ``--fft-decays`` adds fft sheets whose spectrum
+pixel sheet, over the time of an fft step, timed between the first and the
+last step of a 24-step sheet, so without its set-up) so that its sheet takes
+about as long as the pixel sheet. ``--fft-decays`` adds fft sheets whose spectrum
 falls as 1/f^d for each d given (same steps), as further interleaved entries.
 
 Per tile (rendered for channel c), on the untransformed 128 px tile,
@@ -91,6 +91,19 @@ def sheet_numbers(adapter, layer, channels, tiles) -> dict:
     }
 
 
+def fft_step_time(adapter, layer: str, channels, size: int, steps: int) -> float:
+    """Seconds per step of an fft sheet, between its first and last step (the trace excluded)."""
+    from dataclasses import replace
+
+    from dreamer.atlas import render_channels_fourier
+    from dreamer.config import FOURIER_ATLAS_CONFIG
+
+    stamps = []
+    render_channels_fourier(adapter, layer, channels, replace(FOURIER_ATLAS_CONFIG, steps=steps), size,
+                            lambda _position, _event: stamps.append(time.perf_counter()))
+    return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layer", default="block5c_add")
@@ -132,11 +145,7 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         pixels()
         pixel_time = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        fft(8)
-        t1 = time.perf_counter()
-        fft(24)
-        step_time = ((time.perf_counter() - t1) - (t1 - t0)) / 16  # set-up (trace) cancels out
+        step_time = fft_step_time(adapter, args.layer, channels, args.size, 24)
         steps = max(1, round(pixel_time / step_time))
         print(f"calibration: pixels {pixel_time:.1f} s, fft {step_time * 1000:.0f} ms/step -> {steps} steps",
               file=sys.stderr)
