@@ -28,6 +28,8 @@ from dreamer.cli.common import (
 from dreamer.cli.dream import dream_command
 from dreamer.cli.layers import layers_command
 from dreamer.cli.models import models_command
+from dreamer.cli.video import video_command
+from dreamer.cli.zoom import zoom_command
 
 __all__ = [
     "EXIT_FAILED_INPUT", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "UserError", "main",
@@ -64,5 +66,6 @@ def main():
     """dreamer: see what a neural network sees."""
 
 
-for _command in (dream_command, layers_command, models_command, atlas_command, classify_command):
+for _command in (dream_command, layers_command, models_command, atlas_command, classify_command, zoom_command,
+                 video_command):
     main.add_command(_command)
