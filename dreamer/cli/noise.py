@@ -47,6 +47,12 @@ def noise_options(func):
     return func
 
 
+def given_steps(ctx: click.Context, config_settings: dict) -> int | None:
+    """``-i`` when typed on the command line (fft's steps), else None (fft's own default)."""
+    typed = ctx.get_parameter_source("iterations") == click.core.ParameterSource.COMMANDLINE
+    return config_settings["iterations"] if typed else None
+
+
 def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, output, overwrite, precision, quiet,
                       say, model, weights, preprocess, unsafe_load, cache_dir, config_settings) -> None:
     """Check, load the model, render, save; exits 1 if the rendering fails."""
