@@ -349,6 +349,114 @@ def classify_command(images, top, labels, model, weights, preprocess, unsafe_loa
         sys.exit(EXIT_FAILED_INPUT)
 
 
+def _probe_options(func):
+    """The probe's settings as options, derived from ``dreamer.probe.settings.ProbeSettings``."""
+    from dreamer.probe.settings import settings_help
+
+    for name, meta in reversed(list(settings_help().items())):
+        low, high = meta["minimum"], meta["maximum"]
+        if meta["kind"] is int:
+            kind = click.IntRange(low, high)
+        elif meta["kind"] is float:
+            kind = click.FloatRange(low, high)
+        else:
+            kind = str
+        flags = (meta["flag"], "-t") if name == "transform" else (meta["flag"],)
+        func = click.option(*flags, name, type=kind, default=meta["default"], show_default=True,
+                            help=meta["help"])(func)
+    return func
+
+
+@main.command("probe")
+@click.argument("images", nargs=-1, type=click.Path(), metavar="[IMAGE|FOLDER]...")
+@click.option("-l", "--layer", "layers", multiple=True, metavar="NAME[,NAME...]",
+              help="Layers to probe (repeatable, or comma-separated). [default: --max-layers of them spread over "
+                   "the network, and its class output]")
+@click.option("--pairs", nargs=2, type=click.Path(exists=True, file_okay=False), default=None,
+              metavar="LEFT_DIR RIGHT_DIR",
+              help="Two folders of corresponding images (same names, or the same count in sorted order): each "
+                   "right image is the partner of its left one, instead of T(x).")
+@click.option("--classes", nargs=2, type=click.Path(exists=True, file_okay=False), default=None,
+              metavar="DIR_A DIR_B", help="Two folders of images of two classes: how well each layer tells them apart.")
+@_probe_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="The plot: .png, .svg or .pdf. [default: outputs/probe_<model>_<transform>.png]")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Every number and setting as JSON. [default: the plot's path with .json]")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files instead of choosing free names.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages; the table still prints.")
+@model_options
+def probe_command(images, layers, pairs, classes, output, json_path, overwrite, quiet, model, weights, preprocess,
+                  unsafe_load, cache_dir, **settings):
+    """At which layer does the network stop telling x from T(x)? Per layer: invariance, equivariance, decodability.
+
+    Prints a table and a one-line answer (the deepest layer where T is still
+    decodable by a linear head, and the layer after which it is lost), and
+    writes a plot and a JSON file with every number.
+
+    \b
+    Examples:
+      dream probe --transform hflip samples/*.png
+      dream probe --transform vflip --layer block3b_add,block5c_add photos/
+      dream probe --pairs coins/left coins/right
+      dream probe --classes cats/ dogs/ --model my_net.keras --preprocess unit
+    """
+    from dreamer.probe import ProbeSettings, probe
+    from dreamer.probe.plot import save_plot
+    from dreamer.probe.report import output_paths, table_text, write_json
+
+    model = model or "efficientnet-lite0"
+    names = [name.strip() for text in layers for name in text.split(",") if name.strip()] or None
+    with _user_errors():
+        config = ProbeSettings(**settings)
+        mode = "pairs" if pairs else "classes" if classes else "transform"
+        plot_path, json_file = output_paths(str(model), config.transform, mode, output, json_path, overwrite)
+        with _signals_as_exceptions(), _ProbeBar(quiet) as bar:
+            result = probe(images, model=model, layers=names, pairs=pairs, classes=classes, settings=config,
+                           cache_dir=cache_dir, weights=weights, preprocess=preprocess, unsafe_load=unsafe_load,
+                           progress=bar.update)
+        save_plot(result, plot_path)
+        write_json(result, json_file)
+    click.echo(table_text(result))
+    if not quiet:
+        click.echo(f"wrote {plot_path} and {json_file}", err=True)
+
+
+class _ProbeBar:
+    """Progress on stderr: one bar over images x layers, then one over the layers' classifiers."""
+
+    LABELS = {"features": "probe: activations (images x layers)", "classifier": "probe: classifiers (layers)"}
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self._bar = None
+        self._stage = None
+        self._done = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._close(*exc)
+        return False
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if stage != self._stage:
+            self._close(None, None, None)
+            self._bar = click.progressbar(length=total, label=self.LABELS.get(stage, stage), file=sys.stderr)
+            self._bar.__enter__()
+            self._stage, self._done = stage, 0
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def _close(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+            self._bar = None
+
+
 def _naming(path: Path, exc: Exception) -> str:
     """An error message that starts with the input it is about."""
     text = str(exc)

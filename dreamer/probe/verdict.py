@@ -1,0 +1,51 @@
+"""The one-line answer: down to which layer the two kinds of input can still be told apart.
+
+The verdict reads the pooled decodability (what a head of global average
+pooling and a dense layer sees) of the probed layers in network order: the
+deepest layer at or above the threshold is where the difference is still
+there, and the next probed layer is where it has been lost. If no layer
+reaches the threshold, the answer says the images may not differ in a
+consistent way (photos are as often one way round as the other), so
+decodability says nothing about the network for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The deepest still-decodable layer, the layer after it, and the answer as a sentence."""
+
+    threshold: float
+    decodable_to: str | None
+    lost_at: str | None
+    text: str
+
+
+def verdict(layers: Sequence, threshold: float, mode: str, labels: tuple[str, str]) -> Verdict:
+    """The answer for ``layers`` (LayerScores in network order)."""
+    what = f"{labels[0]} versus {labels[1]}"
+    scored = [layer for layer in layers if layer.decodability is not None]
+    reached = [i for i, layer in enumerate(scored) if layer.decodability >= threshold]
+    if not scored:
+        return Verdict(threshold, None, None, f"no layer could be scored for {what}")
+    if not reached:
+        best = max(scored, key=lambda layer: layer.decodability)
+        hint = (" these images may have no consistent orientation for it, so decodability says nothing about "
+                "the network here; invariance still does" if mode == "transform" else "")
+        return Verdict(threshold, None, None,
+                       f"{what} is not decodable (>= {threshold:.0%}) at any probed layer (best: `{best.name}`, "
+                       f"{best.decodability:.0%});{hint or ' a linear head on these layers cannot tell them apart'}")
+    deepest = scored[reached[-1]]
+    if reached[-1] == len(scored) - 1:
+        return Verdict(threshold, deepest.name, None,
+                       f"{what} stays decodable up to the last layer probed (`{deepest.name}`: "
+                       f"{deepest.decodability:.0%}): a head on top of the network can tell them apart")
+    lost = scored[reached[-1] + 1]
+    return Verdict(threshold, deepest.name, lost.name,
+                   f"{what} is decodable (>= {threshold:.0%}) up to `{deepest.name}` ({deepest.decodability:.0%}) "
+                   f"and lost after it (`{lost.name}`: {lost.decodability:.0%}): fine-tune from `{deepest.name}` "
+                   "upward, or attach your head there")
