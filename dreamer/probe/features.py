@@ -91,14 +91,21 @@ def _every_layer(adapter) -> list[ProbeLayer]:
 
 
 def feature_function(adapter, layers: Sequence[ProbeLayer]):
-    """A callable: [0, 1] NHWC numpy batch -> {layer name: numpy activations}, one model call per batch."""
+    """A callable: [0, 1] NHWC numpy batch -> {layer name: numpy activations}, one model call per batch.
+
+    The call is compiled once (``tf.function`` with free batch and image sizes).
+    """
     import tensorflow as tf
 
     model = adapter.feature_model([layer.name for layer in layers])
     preprocess = adapter.preprocess
 
+    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
+    def compiled(batch):
+        return model(preprocess(batch), training=False)
+
     def features(batch: np.ndarray) -> dict[str, np.ndarray]:
-        outputs = model(preprocess(tf.constant(batch, tf.float32)), training=False)
+        outputs = compiled(tf.constant(batch, tf.float32))
         return {name: np.asarray(value, dtype=np.float32) for name, value in outputs.items()}
 
     return features
