@@ -14,6 +14,7 @@ from dreamer.probe.scores import Pairing, equivariance
 from dreamer.probe.transforms import parse_transform, shift_right, zoom
 
 SMALL = ProbeSettings(size=32, batch_size=8, folds=4)
+LAYERS = ["conv1", "conv2", "sym", "conv3", "head"]
 
 
 def letters(count: int, size: int = 32, seed: int = 0) -> list[np.ndarray]:
@@ -158,8 +159,7 @@ def test_re_pairing_finds_swapped_channels():
 
 
 def test_ground_truth_network_becomes_invariant_exactly_at_the_symmetrising_layer():
-    result = probe(oriented(40), model=two_branch_model(symmetrise=True), layers=["conv1", "conv2", "sym", "conv3", "head"],
-                   settings=SMALL)
+    result = probe(oriented(40), model=two_branch_model(symmetrise=True), layers=LAYERS, settings=SMALL)
     by_name = {layer.name: layer for layer in result.layers}
     assert [layer.name for layer in result.layers] == ["conv1", "conv2", "sym", "conv3", "head"]
     for name in ("sym", "conv3", "head"):
@@ -176,8 +176,7 @@ def test_ground_truth_network_becomes_invariant_exactly_at_the_symmetrising_laye
 
 
 def test_control_network_without_the_symmetrising_step_gets_no_such_verdict():
-    result = probe(oriented(40), model=two_branch_model(symmetrise=False), layers=["conv1", "conv2", "sym", "conv3", "head"],
-                   settings=SMALL)
+    result = probe(oriented(40), model=two_branch_model(symmetrise=False), layers=LAYERS, settings=SMALL)
     for layer in result.layers:
         assert layer.invariance < 0.999
         assert layer.decodability > 0.5 + result.chance  # above what guessing reaches

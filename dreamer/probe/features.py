@@ -37,7 +37,8 @@ class ProbeLayer:
     kind: str
 
 
-def choose_layers(adapter, names: Sequence[str] | None = None, max_layers: int = DEFAULT_MAX_LAYERS) -> list[ProbeLayer]:
+def choose_layers(adapter, names: Sequence[str] | None = None,
+                  max_layers: int = DEFAULT_MAX_LAYERS) -> list[ProbeLayer]:
     """The layers to probe, in network order.
 
     Args:
@@ -79,7 +80,7 @@ def thin(layers: list[ProbeLayer], count: int) -> list[ProbeLayer]:
 
 def _every_layer(adapter) -> list[ProbeLayer]:
     """The adapter's image-like layers and its class output, with positions and depths."""
-    infos = [(info.name, tuple(info.shape), "conv") for info in adapter.layers()]
+    infos = [(info.name, tuple(info.shape), "conv") for info in adapter.layer_infos()]
     try:
         head = adapter.class_layer()
         if head.name not in {name for name, _, _ in infos}:

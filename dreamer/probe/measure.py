@@ -81,7 +81,7 @@ def probe(
     layers: Sequence[str] | None = None,
     pairs: tuple | None = None,
     classes: tuple | None = None,
-    settings: ProbeSettings = ProbeSettings(),
+    settings: ProbeSettings | None = None,
     cache_dir: str | os.PathLike | None = None,
     weights: str | os.PathLike | None = None,
     preprocess: str | None = None,
@@ -99,7 +99,7 @@ def probe(
         pairs: (first, second): two folders or lists whose images correspond (second[i] is the
             partner of first[i]); replaces ``images`` and T(x).
         classes: (a, b): two folders or lists; only decodability of a versus b is measured.
-        settings: the remaining settings.
+        settings: the remaining settings (default: ``ProbeSettings()``).
         cache_dir, weights, preprocess, unsafe_load: as for ``dreamer.dream``.
         progress: ``progress(stage, done, total)``.
 
@@ -107,6 +107,7 @@ def probe(
         DreamerError: too few images, an unreadable image, an unknown model, layer or transform.
     """
     started = time.perf_counter()
+    settings = settings or ProbeSettings()
     settings = replace(settings, transform=transform) if transform else settings
     chosen_transform = parse_transform(settings.transform)
     mode, first, second = _plan(images, pairs, classes)

@@ -1,8 +1,9 @@
-"""The probe's settings, declared once: the API's ``ProbeSettings`` and the command's options come from here.
+"""The probe's settings, declared once: ``ProbeSettings`` for the API, and from it the command's options.
 
-Each field carries its help text, command-line flag and allowed range in
-its metadata. This module imports nothing heavy, so ``dream --help`` stays
-fast.
+Each field carries a ``dreamer.config.Setting`` (help, flags, kind, range)
+in its metadata, as ``DreamConfig``'s do; ``settings()`` lists them and the
+``dream probe`` options are derived from them. This module imports nothing
+heavy, so ``dream --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from dreamer.config import Setting
 from dreamer.errors import DreamerError
 
 #: The transform forms, for help texts and error messages.
@@ -18,37 +20,48 @@ TRANSFORM_FORMS = ("hflip", "vflip", "rot90", "shift:N", "scale:F", "gray")
 DEFAULT_MAX_LAYERS = 18
 
 
-def _setting(default: Any, help: str, flag: str, minimum: float | None = None, maximum: float | None = None):
-    return field(default=default, metadata={"help": help, "flag": flag, "minimum": minimum, "maximum": maximum})
+def _setting(default: Any, **meta: Any) -> Any:
+    return field(default=default, metadata={"setting": Setting(**meta)})
 
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    """Every setting of a probe; ``settings_help()`` gives each field's help, flag and range."""
+    """Every setting of a probe; each field's meaning is its ``Setting.help`` (``settings()`` lists them)."""
 
     transform: str = _setting(
-        "hflip", "The transform T: hflip, vflip, rot90, shift:N (N px right), scale:F (zoom about the centre) "
-                 "or gray.", "--transform")
-    size: int = _setting(224, "Images are scaled and centre-cropped to squares of this side.", "--size", 32, 4096)
-    batch_size: int = _setting(16, "Images per model call (each goes in with its partner).", "--batch-size", 1, 4096)
-    max_layers: int = _setting(DEFAULT_MAX_LAYERS, "How many image-like layers to probe when --layer is not given "
-                                                   "(spread over the network, block outputs preferred).",
-                               "--max-layers", 1, 10_000)
-    threshold: float = _setting(0.9, "Decodability (accuracy) that still counts as decodable.", "--threshold",
-                                0.5, 1.0)
-    folds: int = _setting(5, "Cross-validation folds of the linear classifier.", "--folds", 2, 100)
-    seed: int = _setting(0, "Seed of the cross-validation folds.", "--seed", 0, None)
+        "hflip", help="The transform T: hflip, vflip, rot90, shift:N (N px right), scale:F (zoom about the centre) "
+                      "or gray.", flags=("--transform", "-t"), kind=str)
+    size: int = _setting(
+        224, help="Images are scaled and centre-cropped to squares of this side.", flags=("--size",), kind=int,
+        minimum=32, maximum=4096, error="size must be between 32 and 4096")
+    batch_size: int = _setting(
+        16, help="Images per model call (each goes in with its partner).", flags=("--batch-size",), kind=int,
+        minimum=1, maximum=4096, error="batch size must be between 1 and 4096")
+    max_layers: int = _setting(
+        DEFAULT_MAX_LAYERS, help="How many image-like layers to probe when --layer is not given (spread over the "
+                                 "network, block outputs preferred).", flags=("--max-layers",), kind=int,
+        minimum=1, error="max layers must be at least 1")
+    threshold: float = _setting(
+        0.9, help="Decodability (accuracy) that still counts as decodable.", flags=("--threshold",), kind=float,
+        minimum=0.5, maximum=1.0, error="threshold must be between 0.5 and 1")
+    folds: int = _setting(
+        5, help="Cross-validation folds of the linear classifier.", flags=("--folds",), kind=int, minimum=2,
+        maximum=100, error="folds must be between 2 and 100")
+    seed: int = _setting(
+        0, help="Seed of the cross-validation folds.", flags=("--seed",), kind=int, minimum=0,
+        error="seed must be 0 or more")
 
     def __post_init__(self):
-        for item in fields(self):
-            low, high = item.metadata["minimum"], item.metadata["maximum"]
-            value = getattr(self, item.name)
-            if (low is not None and value < low) or (high is not None and value > high):
-                bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-                raise DreamerError(f"{item.name.replace('_', ' ')} must be {bounds}, not {value}")
+        for name, setting in settings().items():
+            if not setting.allows(getattr(self, name)):
+                raise DreamerError(setting.error)
 
 
-def settings_help() -> dict[str, dict]:
-    """Each field's name -> its metadata (help, flag, minimum, maximum) and default, in declaration order."""
-    return {item.name: {**item.metadata, "default": item.default, "kind": type(item.default)}
-            for item in fields(ProbeSettings)}
+def settings() -> dict[str, Setting]:
+    """Every ProbeSettings field's name and Setting, in declaration order."""
+    return {item.name: item.metadata["setting"] for item in fields(ProbeSettings)}
+
+
+def defaults() -> dict[str, Any]:
+    """Every ProbeSettings field's default value."""
+    return {item.name: item.default for item in fields(ProbeSettings)}

@@ -17,7 +17,7 @@ from typing import Sequence
 
 @dataclass(frozen=True)
 class Verdict:
-    """The deepest still-decodable layer, the layer after it, and the answer as a sentence."""
+    """The deepest still-decodable layer, the probed layer after it (where it is lost), and the answer."""
 
     threshold: float
     decodable_to: str | None
@@ -44,8 +44,9 @@ def verdict(layers: Sequence, threshold: float, mode: str, labels: tuple[str, st
         return Verdict(threshold, deepest.name, None,
                        f"{what} stays decodable up to the last layer probed (`{deepest.name}`: "
                        f"{deepest.decodability:.0%}): a head on top of the network can tell them apart")
-    lost = scored[reached[-1] + 1]
+    lost, last = scored[reached[-1] + 1], scored[-1]
+    tail = "" if lost is last else f"; {last.decodability:.0%} at `{last.name}`"
     return Verdict(threshold, deepest.name, lost.name,
                    f"{what} is decodable (>= {threshold:.0%}) up to `{deepest.name}` ({deepest.decodability:.0%}) "
-                   f"and lost after it (`{lost.name}`: {lost.decodability:.0%}): fine-tune from `{deepest.name}` "
-                   "upward, or attach your head there")
+                   f"and below that from `{lost.name}` on ({lost.decodability:.0%}{tail}): fine-tune from "
+                   f"`{deepest.name}` upward, or attach your head there")
