@@ -283,3 +283,73 @@ def test_command_bad_input_is_one_line(runner, workdir, model_file, extra, words
     assert words in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     assert not (workdir / "outputs").exists() or not any((workdir / "outputs").iterdir())
+
+
+# --- the answer -----------------------------------------------------------
+
+def _scored(*decodabilities):
+    from dreamer.probe import LayerScores
+
+    return [LayerScores(f"l{i}", i, (i + 1) / len(decodabilities), (4, 4, 8), "conv", decodability=d)
+            for i, d in enumerate(decodabilities)]
+
+
+def test_verdict_names_the_deepest_decodable_layer_and_the_one_after():
+    from dreamer.probe.verdict import verdict
+
+    answer = verdict(_scored(0.6, 0.95, 0.97, 0.8, 0.7), 0.9, "transform", ("x", "hflip(x)"))
+    assert (answer.decodable_to, answer.lost_at) == ("l2", "l3")
+    assert answer.text == ("x versus hflip(x) is decodable (>= 90%) up to `l2` (97%) and below that from `l3` on "
+                           "(80%; 70% at `l4`): fine-tune from `l2` upward, or attach your head there")
+
+
+def test_verdict_when_decodable_to_the_end_or_nowhere_and_with_few_images():
+    from dreamer.probe.verdict import verdict
+
+    end = verdict(_scored(0.5, 0.92, 0.95), 0.9, "transform", ("x", "vflip(x)"))
+    assert end.lost_at is None and "stays decodable up to the last layer probed (`l2`: 95%)" in end.text
+    nowhere = verdict(_scored(0.5, 0.6, 0.55), 0.9, "transform", ("x", "hflip(x)"))
+    assert nowhere.decodable_to is None and "no consistent orientation" in nowhere.text
+    few = verdict(_scored(0.5, 0.95, 0.5), 0.9, "transform", ("x", "hflip(x)"), chance=0.35)
+    assert few.text.endswith("(few images: guessing alone reaches 50% +- 35% here, so take the decodability "
+                             "with care)")
+
+
+def test_the_api_prints_nothing_and_its_json_holds_every_number(tiny_model, capsys, tmp_path):
+    from dreamer.probe.report import write_json
+
+    result = probe(oriented(8), model=tiny_model, transform="vflip", settings=SMALL)
+    assert capsys.readouterr() == ("", "")
+    data = json.loads(write_json(result, tmp_path / "r.json").read_text())
+    assert data["labels"] == ["x", "vflip(x)"] and data["settings"]["transform"] == "vflip"
+    for layer, scores in zip(data["layers"], result.layers):
+        assert layer["invariance_map"] == scores.invariance_map and layer["partners"] == scores.partners
+
+
+@pytest.mark.real_model
+def test_embedded_model_on_the_sample_photos(runner, workdir):
+    from pathlib import Path
+
+    from dreamer.cli import main
+
+    samples = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "samples").glob("*.png"))
+    result = runner.invoke(main, ["probe", "--size", "64", "--layer", "block3b_add,top_activation,predictions",
+                                  "-q", *samples])
+    assert result.exit_code == 0, result.output
+    assert "block3b_add" in result.output and "predictions" in result.output and "answer:" in result.output
+    assert (workdir / "outputs" / "probe_efficientnet-lite0_hflip.png").exists()
+
+
+def test_a_graphdef_model_is_probed_too(monkeypatch, tmp_path):
+    from tiny_graphs import sha256, tiny_inception_graph_bytes, write_inception_zip
+
+    from dreamer.models import inception5h, load_model
+
+    graph = tiny_inception_graph_bytes()
+    zip_path = write_inception_zip(tmp_path / "inception5h.zip", graph)
+    monkeypatch.setattr(inception5h, "GRAPH_SHA256", sha256(graph))
+    monkeypatch.setattr(inception5h, "ZIP_SHA256", sha256(zip_path.read_bytes()))
+    adapter = load_model("inception5h", tmp_path / "cache", zip_path)
+    result = probe(oriented(6), model=adapter, layers=["conv2d0", "mixed4c"], settings=SMALL)
+    assert [layer.name for layer in result.layers] == ["conv2d0", "mixed4c"]
+    assert all(0.0 <= layer.decodability <= 1.0 and layer.invariance_map is not None for layer in result.layers)

@@ -85,7 +85,7 @@ def _every_layer(adapter) -> list[ProbeLayer]:
         head = adapter.class_layer()
         if head.name not in {name for name, _, _ in infos}:
             infos.append((head.name, tuple(head.shape), "dense"))
-    except ModelError:
+    except (ModelError, AttributeError):  # no class output (a GraphDef model has no Keras outputs)
         pass
     total = len(infos)
     return [ProbeLayer(name, i, (i + 1) / total, shape, kind) for i, (name, shape, kind) in enumerate(infos)]

@@ -122,9 +122,9 @@ def probe(
     scores = tuple(_scored(records, settings, chosen_transform.spatial or mode == "pairs", progress))
     labels = _labels(mode, chosen_transform.name, pairs or classes)
     names = tuple(item_name(item) for item in list(first) + (list(second) if mode != "transform" else []))
-    answer = verdict(scores, settings.threshold, mode, labels)
-    rows = len(_concat(records[0].labels)) if records else 0
-    return ProbeResult(adapter.name, mode, labels, names, settings, scores, float(chance_band(rows)), answer,
+    chance = float(chance_band(len(_concat(records[0].labels)) if records else 0))
+    answer = verdict(scores, settings.threshold, mode, labels, chance)
+    return ProbeResult(adapter.name, mode, labels, names, settings, scores, chance, answer,
                        time.perf_counter() - started)
 
 

@@ -11,7 +11,7 @@ decodability says nothing about the network for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 
@@ -25,9 +25,20 @@ class Verdict:
     text: str
 
 
-def verdict(layers: Sequence, threshold: float, mode: str, labels: tuple[str, str]) -> Verdict:
-    """The answer for ``layers`` (LayerScores in network order)."""
-    what = f"{labels[0]} versus {labels[1]}"
+#: Above this half-width of the chance band, the answer warns that there are few images.
+FEW_IMAGES_BAND = 0.1
+
+
+def verdict(layers: Sequence, threshold: float, mode: str, labels: tuple[str, str], chance: float = 0.0) -> Verdict:
+    """The answer for ``layers`` (LayerScores in network order), with a warning when ``chance`` is wide."""
+    answer = _answer(layers, threshold, mode, f"{labels[0]} versus {labels[1]}")
+    if chance > FEW_IMAGES_BAND:
+        answer = replace(answer, text=f"{answer.text} (few images: guessing alone reaches 50% +- {chance:.0%} here, "
+                                      "so take the decodability with care)")
+    return answer
+
+
+def _answer(layers: Sequence, threshold: float, mode: str, what: str) -> Verdict:
     scored = [layer for layer in layers if layer.decodability is not None]
     reached = [i for i, layer in enumerate(scored) if layer.decodability >= threshold]
     if not scored:
