@@ -71,14 +71,18 @@ def probe_command(images, layers, pairs, classes, output, json_path, overwrite, 
       dream probe --classes cats/ dogs/ --model my_net.keras --preprocess unit
     """
     from dreamer.probe import ProbeSettings, probe
+    from dreamer.probe.measure import plan_inputs
     from dreamer.probe.plot import save_plot
     from dreamer.probe.report import output_paths, table_text, write_json
+    from dreamer.probe.transforms import parse_transform
 
     say = make_say(quiet)
     names = [name.strip() for text in layers for name in text.split(",") if name.strip()] or None
     mode = "pairs" if pairs else "classes" if classes else "transform"
     with user_errors():
         config = ProbeSettings(**chosen)
+        parse_transform(config.transform)
+        plan_inputs(images, pairs, classes)  # too few images: said before the model loads
         plot_path, json_file = output_paths(str(model or DEFAULT_MODEL_NAME), config.transform, mode, output,
                                             json_path, overwrite)
         adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)

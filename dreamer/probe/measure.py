@@ -110,7 +110,7 @@ def probe(
     settings = settings or ProbeSettings()
     settings = replace(settings, transform=transform) if transform else settings
     chosen_transform = parse_transform(settings.transform)
-    mode, first, second = _plan(images, pairs, classes)
+    mode, first, second = plan_inputs(images, pairs, classes)
     adapter = _load(model, cache_dir, weights, preprocess, unsafe_load)
     probed = choose_layers(adapter, layers, settings.max_layers)
     features = feature_function(adapter, probed)
@@ -128,8 +128,12 @@ def probe(
                        time.perf_counter() - started)
 
 
-def _plan(images, pairs, classes) -> tuple[str, list, list]:
-    """The mode and its two lists of inputs, checked for count."""
+def plan_inputs(images=(), pairs=None, classes=None) -> tuple[str, list, list]:
+    """The mode ("transform", "pairs" or "classes") and its two lists of inputs, checked for count.
+
+    Raises:
+        DreamerError: more than one kind of input, or too few images.
+    """
     given = [name for name, value in (("images", images), ("pairs", pairs), ("classes", classes))
              if value is not None and len(value)]
     if len(given) > 1:
