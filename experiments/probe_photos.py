@@ -78,7 +78,7 @@ def plot(results: dict, path: Path, count: int) -> None:
     axes.set_ylabel("invariance (1: unchanged, 0: like another image)")
     axes.set_ylim(-0.05, 1.05)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     axes.set_title(f"efficientnet-lite0: hflip versus vflip on {count} crops of the 6 sample photos", fontsize=10)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")

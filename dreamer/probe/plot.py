@@ -74,7 +74,7 @@ def draw(result, title: str | None = None):
     axes.set_ylabel("score (1: invariant / perfectly decodable)")
     axes.set_ylim(min(-0.05, _lowest(layers) - 0.05), 1.05)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="lower left")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     first, second = result.labels
     axes.set_title(title or f"{result.model}: {first} versus {second} ({len(result.inputs)} images)", fontsize=10)
     return figure
