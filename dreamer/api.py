@@ -44,6 +44,43 @@ def objective_gradient(adapter: ModelAdapter, objective: Objective, precision: s
     return ObjectiveGradient(feature_network(adapter, objective.layer_names(), precision), objective)
 
 
+def fourier_renderer(adapter: ModelAdapter, scores, diversity_layer: str | None = None,
+                     precision: str = "float32"):
+    """A ``dreamer.param.render.FourierRenderer`` for ``scores`` on ``adapter``'s network, rewritten for speed.
+
+    Raises:
+        DreamerError: an unknown layer, or ``precision="bfloat16"`` for a
+            model that can't be rewritten.
+    """
+    from dreamer.param.render import FourierRenderer, renderer_layers
+
+    network = feature_network(adapter, renderer_layers(scores, diversity_layer), precision)
+    return FourierRenderer(network, scores, diversity_layer)
+
+
+def diversity_layer_for(objective: Objective, adapter: ModelAdapter) -> str:
+    """The first 4-D layer ``objective`` reads, else the model's default layer: where variants must differ."""
+    names = set(adapter.layer_names())
+    return next((name for name in objective.layer_names() if name in names), adapter.default_layer)
+
+
+def noise_config(param: str, config=None):
+    """``config`` checked against ``param``, or that parameterisation's default config with a new seed.
+
+    Raises:
+        DreamerError: an unknown parameterisation, or a config of the other kind.
+    """
+    from dreamer.config import PARAMETERISATIONS, FourierConfig
+
+    if param not in PARAMETERISATIONS:
+        raise DreamerError(f"unknown parameterisation {param!r}; choose {' or '.join(PARAMETERISATIONS)}")
+    kind = FourierConfig if param == "fft" else DreamConfig
+    config = config or kind(seed=new_seed())
+    if not isinstance(config, kind):
+        raise DreamerError(f"param {param!r} takes a {kind.__name__}, not a {type(config).__name__}")
+    return config
+
+
 class Dreamer:
     """A model and an objective, ready to dream on many images.
 
@@ -158,6 +195,50 @@ class Dreamer:
         if loaded.icc_profile:
             result.info["icc_profile"] = loaded.icc_profile
         return result
+
+    def render(self, size: int | tuple[int, int], param: str = "fft", config=None, variants: int = 1,
+               progress: ProgressCallback | None = None) -> list:
+        """Render the objective from noise; returns ``variants`` PIL images of ``size`` (a side, or (H, W)).
+
+        Args:
+            param: ``"fft"`` (Fourier coefficients in decorrelated colour,
+                Adam, robustness moves; variants differ by a diversity term)
+                or ``"pixels"`` (the engine's ascent from a grey noise image;
+                variants differ by their seed).
+            config: a ``FourierConfig`` for fft, a ``DreamConfig`` for
+                pixels (both in ``dreamer.config``); None: the defaults with
+                a new seed.
+
+        Raises:
+            DreamerError: an unknown parameterisation, a config of the other
+                kind, or a size the model can't take.
+        """
+        from dreamer.param.pixels import start_image
+        from dreamer.param.render import ObjectiveScores
+
+        shape = (size, size) if isinstance(size, int) else tuple(size)
+        config = noise_config(param, config)
+        if param == "pixels":
+            arrays = [ascend(start_image(shape, config.seed + v), self.gradient, replace(config, seed=config.seed + v),
+                             progress) for v in range(variants)]
+        else:
+            renderer = fourier_renderer(self.adapter, ObjectiveScores(self.objective),
+                                        diversity_layer_for(self.objective, self.adapter), self.precision)
+            arrays = list(renderer.render(shape, [0], variants, config, progress))
+        images = [to_pil(a) for a in arrays]
+        for image in images:
+            image.info["dreamer"] = {**self.settings_for(config), "param": param, "variants": variants}
+        return images
+
+    def settings_for(self, config) -> dict:
+        """``settings`` without the gradient's precision, for any config (a DreamConfig or a FourierConfig)."""
+        return {
+            "dreamer_version": __version__,
+            "model": self.adapter.name,
+            "layers": {term.name: weight for weight, term in self.objective.terms()},
+            "objective": self.objective.name,
+            **asdict(config),
+        }
 
     def settings(self, config: DreamConfig) -> dict:
         """Everything needed to reproduce a result."""

@@ -160,9 +160,9 @@ def test_tiles_of_a_dream_have_one_shape_per_octave(adapter, photo):
     shapes = []
     compiled = gradient._gradient
 
-    def recording(image, weight):
+    def recording(image, weight, frame):
         shapes.append(tuple(image.shape[:2]))
-        return compiled(image, weight)
+        return compiled(image, weight, frame)
 
     gradient._gradient = recording
     ascend(photo, gradient, DreamConfig(iterations=4, octaves=2, octave_scale=1.5, tile_size=24, seed=3))

@@ -17,7 +17,7 @@ LAYERS = [
                             "dreamer.precision", "dreamer.outputs", "dreamer.presets",
                             "dreamer.configfile"]),
     ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),
-    ("engine", ["dreamer.engine"]),
+    ("engine", ["dreamer.engine", "dreamer.param"]),
     ("api", ["dreamer.api"]),
     ("features", ["dreamer.atlas", "dreamer.batch", "dreamer.video", "dreamer.probe", "dreamer.executors"]),
     ("cli", ["dreamer.cli", "dreamer.__main__"]),

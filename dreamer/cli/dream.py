@@ -24,6 +24,7 @@ from dreamer.cli.common import (
     weights_from_environment,
 )
 from dreamer.cli.configured import ConfiguredCommand, settings_file_options
+from dreamer.cli.noise import NoiseRequest, given_steps, noise_options, render_from_noise
 from dreamer.cli.options import config_options
 from dreamer.errors import DreamerError
 
@@ -46,7 +47,7 @@ class DefaultCommand(ConfiguredCommand):
 
 
 @click.command("run", cls=DefaultCommand)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(), metavar="INPUT...")
+@click.argument("inputs", nargs=-1, type=click.Path(), metavar="INPUT...")
 @click.option("-l", "--layer", "layers", multiple=True, metavar="OBJECTIVE",
               help="What to excite: a layer, channels, a neuron, a class, or a weighted sum of them (see "
                    "the objective forms above); repeat to add more. [default: the model's default layer]")
@@ -74,6 +75,7 @@ class DefaultCommand(ConfiguredCommand):
               help="The network's arithmetic. auto: bfloat16 on CPUs with AVX512-BF16/AMX and on GPUs that "
                    "have it natively, unless the network has depthwise convolutions (the default model has: "
                    "float32); float32 elsewhere. The image and its update stay float32.")
+@noise_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder INPUT.")
 @click.option("--force", is_flag=True,
@@ -81,9 +83,10 @@ class DefaultCommand(ConfiguredCommand):
 @model_options
 @input_name_option
 @settings_file_options
-def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, overwrite, precision, quiet,
-                  recursive, force, model, weights, preprocess, unsafe_load, cache_dir, input_name, config, preset,
-                  **config_settings):
+@click.pass_context
+def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, output, overwrite, precision, param,
+                  noise_size, variants, quiet, recursive, force, model, weights, preprocess, unsafe_load, cache_dir,
+                  input_name, config, preset, **config_settings):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -91,7 +94,7 @@ def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, 
       block5c_add                  a whole layer
       block5c_add:97               one channel
       block5c_add:97,98,0-7        several channels (ranges allowed)
-      block5c_add:97@center        one neuron: channel 97 at the feature map's centre
+      block5c_add:97@center        one neuron: channel 97 at the centre of the image
       class(tabby), class(281)     the logit of a class (or use --class)
       'block5c_add + 0.5*block4c_add:12'   a weighted sum
       'block5c_add - 0.3*block3b_add'      a negative weight suppresses
@@ -115,13 +118,21 @@ def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, 
       dream --model my_net.keras --preprocess unit photo.jpg
       dream --model my_graph.pb --preprocess 'mean=117,117,117;std=1,1,1' photo.jpg
       dream --keep-colors photo.jpg       # patterns in brightness only
+      dream --param fft --layer block4c_add:12 --size 256    # render from noise
       dream layers            # the layers you can name
       dream atlas --layer block5c_add --channels 0-15
     """
     from dreamer.batch.settings import make_recipe
     from dreamer.outputs import is_folder_output, name_outputs
 
+    if bool(inputs) == bool(param):
+        raise click.UsageError("give INPUT images to dream on, or --param fft|pixels to render from noise (not both)")
     say = make_say(quiet)
+    if param:
+        request = NoiseRequest(param, noise_size, variants, given_steps(ctx, config_settings))
+        render_from_noise(request, list(layers), classes, guide, loss, output, overwrite, precision, quiet, say,
+                          model, weights, preprocess, unsafe_load, cache_dir, config_settings)
+        return
     with usage_errors():  # everything up to the model load is answered before TensorFlow loads
         config = make_config(**config_settings)
         model = checked_setup([Path(p) for p in inputs], output, model, list(layers), mask, guide, say)

@@ -56,12 +56,16 @@ def tiled_gradient(gradient, image: np.ndarray, tile: int | None,
                    rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """The gradient of the whole image (and the objective), computed in windows of one shape.
 
-    ``gradient(image, weight)`` returns (gradient, weight * objective) for
-    one piece. The windows (see ``tile_windows``) start at a random place on
-    each axis and wrap around the image's edges. Each window's objective is
-    weighted by its share of the pixels, so the gradient's scale does not
-    depend on the tiling; the objective adds up the windows' kept parts, an
-    approximation of the whole image's.
+    ``gradient(image, weight, frame)`` returns (gradient, weight * objective)
+    for one piece; ``frame`` is the piece's (top, left, height, width) and the
+    whole image's (height, width). The windows (see ``tile_windows``) start at
+    a random place on each axis and wrap around the image's edges (a wrapped
+    window's top or left is then given as negative when the image's centre
+    lies in its wrapped part, so the centre's place in the window is still
+    ``centre - top``). Each window's objective is weighted by its share of
+    the pixels, so the gradient's scale does not depend on the tiling; the
+    objective adds up the windows' kept parts, an approximation of the whole
+    image's.
     """
     if tile is None:
         return gradient(image)
@@ -75,7 +79,18 @@ def tiled_gradient(gradient, image: np.ndarray, tile: int | None,
         ys = (top + np.arange(tile_height)) % height
         for left, x_from, x_to in columns:
             xs = (left + np.arange(tile_width)) % width
-            window, value = gradient(image[np.ix_(ys, xs)], weight)
+            frame = (_unwrapped(top, height), _unwrapped(left, width), tile_height, tile_width, height, width)
+            window, value = gradient(image[np.ix_(ys, xs)], weight, frame)
             grad[np.ix_(ys[y_from:y_to], xs[x_from:x_to])] = window[y_from:y_to, x_from:x_to]
             total += value * (y_to - y_from) * (x_to - x_from) / (tile_height * tile_width)
     return grad, total
+
+
+def _unwrapped(start: int, length: int) -> int:
+    """A window's start as seen from the image's centre: ``start - length`` past the centre.
+
+    A window starting past the centre can hold it only in the part that
+    wrapped around to the beginning; counted from ``start - length``, the
+    centre's offset in the window is right either way.
+    """
+    return start - length if start > length / 2 else start
