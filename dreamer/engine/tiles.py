@@ -59,13 +59,12 @@ def tiled_gradient(gradient, image: np.ndarray, tile: int | None,
     ``gradient(image, weight, frame)`` returns (gradient, weight * objective)
     for one piece; ``frame`` is the piece's (top, left, height, width) and the
     whole image's (height, width). The windows (see ``tile_windows``) start at
-    a random place on each axis and wrap around the image's edges (a wrapped
-    window's top or left is then given as negative when the image's centre
-    lies in its wrapped part, so the centre's place in the window is still
-    ``centre - top``). Each window's objective is weighted by its share of
-    the pixels, so the gradient's scale does not depend on the tiling; the
-    objective adds up the windows' kept parts, an approximation of the whole
-    image's.
+    a random place on each axis and wrap around the image's edges (the part
+    that wraps is shorter than half the image, so it never holds the image's
+    centre: a neuron's place is still ``centre - top``). Each window's
+    objective is weighted by its share of the pixels, so the gradient's scale
+    does not depend on the tiling; the objective adds up the windows' kept
+    parts, an approximation of the whole image's.
     """
     if tile is None:
         return gradient(image)
@@ -79,18 +78,9 @@ def tiled_gradient(gradient, image: np.ndarray, tile: int | None,
         ys = (top + np.arange(tile_height)) % height
         for left, x_from, x_to in columns:
             xs = (left + np.arange(tile_width)) % width
-            frame = (_unwrapped(top, height), _unwrapped(left, width), tile_height, tile_width, height, width)
+            frame = (top, left, tile_height, tile_width, height, width)
             window, value = gradient(image[np.ix_(ys, xs)], weight, frame)
             grad[np.ix_(ys[y_from:y_to], xs[x_from:x_to])] = window[y_from:y_to, x_from:x_to]
             total += value * (y_to - y_from) * (x_to - x_from) / (tile_height * tile_width)
     return grad, total
 
-
-def _unwrapped(start: int, length: int) -> int:
-    """A window's start as seen from the image's centre: ``start - length`` past the centre.
-
-    A window starting past the centre can hold it only in the part that
-    wrapped around to the beginning; counted from ``start - length``, the
-    centre's offset in the window is right either way.
-    """
-    return start - length if start > length / 2 else start
