@@ -40,7 +40,10 @@ memory
     Each configuration in a fresh subprocess: peak resident memory (VmHWM
     from /proc/self/status, i.e. ru_maxrss) of a whole dream, and the
     resident memory after loading, before dreaming. Sizes ``--memory-sizes``
-    with 1 step per octave (memory does not grow with steps).
+    at ``--octaves`` x ``--steps`` (the defaults, 4 x 10); the largest size
+    once more at 1 step per octave, for how much memory grows with steps;
+    and the ``dream`` command on a PNG of the largest size (load, dream,
+    save), its peak taken from the finished child's ru_maxrss.
 startup
     ``python -m dreamer.cli --help`` wall time (the ``dream`` command), model
     load, the first step (rewrite, trace, first call) and the first call at a
@@ -137,7 +140,7 @@ def test_image(size: int):
 
 
 def build_adapter(model_name: str, cache_dir: str):
-    """(adapter, keras feature model or None): the random InceptionV3 or a registered model."""
+    """(adapter, its keras.Model): the random InceptionV3 or a registered model."""
     from dreamer.models import adapter_for_keras, load_model
 
     layers, _loss, preprocess = MODELS[model_name]
@@ -147,7 +150,8 @@ def build_adapter(model_name: str, cache_dir: str):
         keras.utils.set_random_seed(0)
         model = keras.applications.InceptionV3(include_top=False, weights=None)
         return adapter_for_keras(model, "inceptionv3-random", preprocess), model
-    return load_model(model_name, Path(cache_dir)), None
+    adapter = load_model(model_name, Path(cache_dir))
+    return adapter, adapter.model
 
 
 def make_dreamer(adapter, model_name: str, precision: str):
@@ -158,7 +162,7 @@ def make_dreamer(adapter, model_name: str, precision: str):
 
 
 class TutorialDeepDream:
-    """The baseline: the TensorFlow DeepDream tutorial's loop, on a Keras model's mixed3 and mixed5."""
+    """The baseline: the TensorFlow DeepDream tutorial's loop, on a Keras model's layers (mixed3 and mixed5 in it)."""
 
     def __init__(self, model, layer_names=("mixed3", "mixed5"), jit_compile: bool = False):
         import keras
@@ -184,6 +188,8 @@ class TutorialDeepDream:
                     with tf.GradientTape() as tape:
                         tape.watch(img)
                         activations = self.model(tf.expand_dims(img, axis=0))
+                        if not isinstance(activations, (list, tuple)):  # one layer (as the tutorial's calc_loss)
+                            activations = [activations]
                         loss = tf.reduce_sum([tf.math.reduce_mean(a) for a in activations])
                     gradients = tape.gradient(loss, img)
                     gradients /= tf.math.reduce_std(gradients) + 1e-8
@@ -242,6 +248,13 @@ def timed(fn, *args):
     return time.perf_counter() - start, out
 
 
+def timed_cpu(fn, *args):
+    """(wall seconds, CPU seconds of this process, result): CPU time is less disturbed by other jobs."""
+    start, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return time.perf_counter() - start, time.process_time() - cpu, out
+
+
 def psnr(a, b) -> float:
     import numpy as np
 
@@ -256,6 +269,7 @@ def worker_speed(args) -> dict:
     import numpy as np
 
     from dreamer.engine import DreamConfig, ascent_step, octave_shapes
+    from dreamer.models.rewrite import has_depthwise_convolutions
     from dreamer.precision import detect_precision
 
     result: dict = {}
@@ -266,7 +280,8 @@ def worker_speed(args) -> dict:
     config = DreamConfig(iterations=args.steps, octaves=args.octaves, seed=0)
     shapes, _ = octave_shapes(args.size, args.size, args.octaves, config.octave_scale, adapter.min_size)
 
-    auto = detect_precision("auto")
+    auto = detect_precision("auto", has_depthwise_convolutions(adapter.feature_model(layer_names)))
+    result["auto_precision"] = auto
     precisions = ["float32", "bfloat16"] if args.precision == "both" else [args.precision]
     variants = {}
     for precision in precisions:
@@ -282,8 +297,8 @@ def worker_speed(args) -> dict:
         variants[f"dreamer {gradient.precision}"].update(new_size_first_s=new_first, new_size_steady_s=new_again)
 
     runners = {}
-    if args.model == "inceptionv3":
-        baseline = TutorialDeepDream(keras_model)
+    if keras_model is not None:
+        baseline = TutorialDeepDream(keras_model, layer_names)
         first_s, _ = timed(baseline.steps, image, 1)
         runners["baseline (TF tutorial)"] = lambda n, img=image: baseline.steps(img, n)
         result["baseline_first_call_s"] = first_s
@@ -302,10 +317,12 @@ def worker_speed(args) -> dict:
 
     # interleaved rounds
     per_step = {name: [] for name in runners}
+    cpu_per_step = {name: [] for name in runners}
     for _ in range(args.repeats):
         for name, fn in runners.items():
-            seconds, _ = timed(fn, args.steps)
+            seconds, cpu, _ = timed_cpu(fn, args.steps)
             per_step[name].append(seconds / args.steps * 1000)
+            cpu_per_step[name].append(cpu / args.steps * 1000)
 
     # the same at every octave's size: small images gain less from bfloat16 (fixed costs per op)
     by_size = []
@@ -314,11 +331,14 @@ def worker_speed(args) -> dict:
         for fn in runners.values():
             fn(1, small)  # warm-up at this size
         times = {name: [] for name in runners}
+        cpu_times = {name: [] for name in runners}
         for _ in range(max(3, args.repeats // 3)):
             for name, fn in runners.items():
-                seconds, _ = timed(fn, args.steps, small)
+                seconds, cpu, _ = timed_cpu(fn, args.steps, small)
                 times[name].append(seconds / args.steps * 1000)
-        by_size.append({"size": shape[0], "ms_per_step": {k: statistics.median(v) for k, v in times.items()}})
+                cpu_times[name].append(cpu / args.steps * 1000)
+        by_size.append({"size": shape[0], "ms_per_step": {k: statistics.median(v) for k, v in times.items()},
+                        "cpu_ms_per_step": {k: statistics.median(v) for k, v in cpu_times.items()}})
     result["by_octave_size"] = by_size
 
     forward_flops, step_flops = forward_and_step_flops(adapter, layer_names, args.size)
@@ -331,12 +351,15 @@ def worker_speed(args) -> dict:
         dreamers = {"baseline (TF tutorial)": lambda: baseline.dream(image, shapes, args.steps), **dreamers}
     dreams = {name: fn() for name, fn in dreamers.items()}  # warm-up: every octave size once
     dream_times = {name: [] for name in dreamers}
+    dream_cpu = {name: [] for name in dreamers}
     for _ in range(args.dream_repeats):  # interleaved like the steps
         for name, fn in dreamers.items():
-            seconds, dreams[name] = timed(fn)
+            seconds, cpu, dreams[name] = timed_cpu(fn)
             dream_times[name].append(seconds)
+            dream_cpu[name].append(cpu)
     dream_seconds = {name: statistics.median(times) for name, times in dream_times.items()}
     dreams = {variants[name]["precision"]: dreams[name] for name in variants}
+    result["dream_calls"] = time_dream_calls(keras_model, args, image)
 
     rows = []
     base_name = "baseline (TF tutorial)"
@@ -350,6 +373,8 @@ def worker_speed(args) -> dict:
             "images_per_min": 60.0 / dream_seconds[name],
             "dream_s": dream_seconds[name],
             "dream_s_all": dream_times[name],
+            "cpu_ms_per_step": statistics.median(cpu_per_step[name]),
+            "dream_cpu_s": statistics.median(dream_cpu[name]),
         }
         if name in variants:
             v = variants[name]
@@ -360,6 +385,10 @@ def worker_speed(args) -> dict:
             ratios = [b / d for b, d in zip(per_step[base_name], times)]
             row["speedup_vs_baseline"] = statistics.median(ratios)
             row["speedup_vs_baseline_all"] = ratios
+            row["speedup_vs_baseline_cpu"] = statistics.median(
+                [b / d for b, d in zip(cpu_per_step[base_name], cpu_per_step[name])])
+            row["dream_speedup_vs_baseline_cpu"] = statistics.median(
+                [b / d for b, d in zip(dream_cpu[base_name], dream_cpu[name])])
         rows.append(row)
     result["rows"] = rows
 
@@ -390,6 +419,36 @@ def worker_speed(args) -> dict:
     return result
 
 
+def time_dream_calls(keras_model, args, image) -> dict:
+    """Seconds per whole dream: ``dream(model=keras_model)`` called again and again, against a kept Dreamer."""
+    from dreamer.api import Dreamer, dream
+    from dreamer.engine import DreamConfig
+
+    layers, loss, _ = MODELS[args.model]
+    settings = {"layers": layers, "loss": loss, "preprocess": "tf", "precision": "auto"}
+    kept = Dreamer(keras_model, **settings)
+    config = DreamConfig(iterations=args.steps, octaves=args.octaves, seed=0)
+    pixels = (image * 255).astype("uint8")
+    runs = {
+        "dream() on the same keras.Model": lambda: dream(pixels, model=keras_model, seed=0, iterations=args.steps,
+                                                         octaves=args.octaves, **settings),
+        "kept Dreamer": lambda: kept.dream(pixels, config),
+    }
+    for fn in runs.values():
+        fn()
+    times = {name: [] for name in runs}
+    cpu = {name: [] for name in runs}
+    for _ in range(args.dream_repeats):
+        for name, fn in runs.items():
+            seconds, cpu_seconds, _ = timed_cpu(fn)
+            times[name].append(seconds)
+            cpu[name].append(cpu_seconds)
+    return {"dream_s": {name: statistics.median(v) for name, v in times.items()}, "dream_s_all": times,
+            "dream_cpu_s": {name: statistics.median(v) for name, v in cpu.items()},
+            "again_vs_kept": statistics.median([a / b for a, b in zip(*times.values())]),
+            "again_vs_kept_cpu": statistics.median([a / b for a, b in zip(*cpu.values())])}
+
+
 def worker_memory(args) -> dict:
     from dreamer.engine import DreamConfig, octave_shapes
 
@@ -397,7 +456,7 @@ def worker_memory(args) -> dict:
     image = test_image(args.size)
     config = DreamConfig(iterations=args.steps, octaves=args.octaves, seed=0)
     if args.variant == "baseline":
-        baseline = TutorialDeepDream(keras_model)
+        baseline = TutorialDeepDream(keras_model, tuple(MODELS[args.model][0]))
         shapes, _ = octave_shapes(args.size, args.size, args.octaves, config.octave_scale, adapter.min_size)
         loaded = current_rss_mib()
         seconds, _ = timed(baseline.dream, image, shapes, args.steps)
@@ -459,9 +518,37 @@ def section_speed(args) -> dict:
 
 
 def section_memory(args, variants) -> dict:
+    """Peak RSS of each configuration, of each size at ``--steps``, of the largest at 1 step, and of the command."""
     per_config = [run_worker("memory", args, variant=v) for v in variants]
-    scaling = [run_worker("memory", args, size=s, steps=1, variant=args.precision) for s in args.memory_sizes]
-    return {"per_configuration": per_config, "scaling": scaling}
+    scaling = [run_worker("memory", args, size=s, variant=args.precision) for s in args.memory_sizes]
+    largest = max(args.memory_sizes)
+    one_step = run_worker("memory", args, size=largest, steps=1, variant=args.precision)
+    at_steps = next(r for r in scaling if r["size"] == largest)
+    return {"per_configuration": per_config, "scaling": scaling, "one_step": one_step,
+            "steps_growth": at_steps["peak_rss_mib"] / one_step["peak_rss_mib"] - 1.0,
+            "command": command_peak_rss(args, largest)}
+
+
+def command_peak_rss(args, size: int) -> dict:
+    """The ``dream`` command on a ``size`` px PNG at ``--octaves`` x ``--steps``: its peak RSS (ru_maxrss)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / f"photo{size}.png"
+        from PIL import Image
+
+        Image.open(SAMPLE).convert("RGB").resize((size, size), Image.Resampling.BICUBIC).save(source)
+        model_args = [] if args.model == "efficientnet-lite0" else ["--model", args.model]
+        argv = [sys.executable, "-m", "dreamer.cli", str(source), "-o", str(Path(tmp) / "out.png"), "-q",
+                "--seed", "0", "--iterations", str(args.steps), "--octaves", str(args.octaves),
+                "--precision", args.precision, "--cache-dir", args.cache_dir, *model_args]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        if status != 0:
+            raise SystemExit(f"dream command failed:\n{proc.stderr.read().decode()[-3000:]}")
+    return {"size": size, "steps": args.steps, "octaves": args.octaves, "peak_rss_mib": usage.ru_maxrss / 1024,
+            "wall_s": seconds, "command": " ".join(["dream", f"photo{size}.png", *argv[6:]])}
 
 
 def section_startup(args) -> dict:
@@ -534,7 +621,8 @@ def report(results: dict) -> str:
            f"{results['load_after']} after", ""]
     speed = results.get("speed")
     if speed:
-        rows = [["configuration", "ms/step", "GFLOP/s", "images/min", "peak RSS MiB", "vs baseline"]]
+        rows = [["configuration", "ms/step", "GFLOP/s", "images/min", "peak RSS MiB", "vs baseline",
+                 "CPU ms/step", "vs baseline (CPU)", "dream vs baseline (CPU)"]]
         peaks = {r["variant"]: r["peak_rss_mib"] for r in results.get("memory", {}).get("per_configuration", [])}
         for row in speed["rows"]:
             key = "baseline" if row["name"].startswith("baseline") else row.get("precision")
@@ -542,7 +630,10 @@ def report(results: dict) -> str:
             rows.append([name, f"{row['ms_per_step']:.0f}", f"{row['gflops_per_s']:.0f}",
                          f"{row['images_per_min']:.1f}", f"{peaks[key]:.0f}" if key in peaks else "-",
                          f"{row['speedup_vs_baseline']:.2f}x" if "speedup_vs_baseline" in row
-                         else "1.00x" if key == "baseline" else "-"])
+                         else "1.00x" if key == "baseline" else "-",
+                         f"{row['cpu_ms_per_step']:.0f}" if "cpu_ms_per_step" in row else "-",
+                         *[f"{row[k]:.2f}x" if k in row else "1.00x" if key == "baseline" else "-"
+                           for k in ("speedup_vs_baseline_cpu", "dream_speedup_vs_baseline_cpu")]])
         out += [table(rows), "",
                 f"FLOPs per step: {speed['step_gflop']:.1f} GFLOP (forward {speed['forward_gflop']:.1f}, counted by "
                 "the TF profiler on the float32 graph, + the convolutions' input gradients)"]
@@ -550,15 +641,21 @@ def report(results: dict) -> str:
             x = speed["xla_baseline"]
             out.append(f"baseline with XLA (jit_compile=True): {x['ms_per_step']:.0f} ms/step, "
                        f"first call (compile) {x['first_call_s']:.1f} s")
+        if "dream_calls" in speed:
+            calls = speed["dream_calls"]
+            out.append("whole dream, s: " + ", ".join(f"{k} {v:.2f}" for k, v in calls["dream_s"].items())
+                       + f" (ratio {calls['again_vs_kept']:.2f}; in CPU time {calls.get('again_vs_kept_cpu', 0):.2f})")
         if "bf16_vs_f32_psnr_db" in speed:
             out.append(f"bfloat16 vs float32 dream: PSNR {speed['bf16_vs_f32_psnr_db']:.1f} dB (for scale: float32 "
                        f"seed 0 vs seed 1 {speed['f32_seed0_vs_seed1_psnr_db']:.1f} dB, dream vs input "
                        f"{speed['f32_vs_input_psnr_db']:.1f} dB)")
         if speed.get("by_octave_size"):
             names = list(speed["by_octave_size"][0]["ms_per_step"])
-            rows = [["octave size", *[f"{n} ms/step" for n in names]]]
+            rows = [["octave size", *[f"{n} ms/step (CPU ms)" for n in names]]]
             for entry in speed["by_octave_size"]:
-                rows.append([f"{entry['size']} px", *[f"{entry['ms_per_step'][n]:.0f}" for n in names]])
+                cpu = entry.get("cpu_ms_per_step", {})
+                rows.append([f"{entry['size']} px", *[f"{entry['ms_per_step'][n]:.0f}"
+                                                      + (f" ({cpu[n]:.0f})" if n in cpu else "") for n in names]])
             out += ["", table(rows), ""]
         for row in speed["rows"]:
             if "first_step_s" in row:
@@ -568,10 +665,17 @@ def report(results: dict) -> str:
     memory = results.get("memory")
     if memory:
         rows = [["image", "octaves x steps", "precision", "RSS after load MiB", "peak RSS MiB", "dream s"]]
-        for r in memory["scaling"]:
+        for r in [*memory["scaling"], *([memory["one_step"]] if "one_step" in memory else [])]:
             rows.append([f"{r['size']}x{r['size']}", f"{r['octaves']} x {r['steps']}", r["precision"],
                          f"{r['loaded_rss_mib']:.0f}", f"{r['peak_rss_mib']:.0f}", f"{r['dream_s']:.1f}"])
         out += [table(rows), ""]
+        if "steps_growth" in memory:
+            one = memory["one_step"]
+            out.append(f"{one['size']} px: peak RSS at {memory['scaling'][0]['steps']} steps per octave is "
+                       f"{memory['steps_growth'] * 100:+.1f}% of the peak at 1 step")
+        if "command" in memory:
+            c = memory["command"]
+            out += [f"{c['command']}: peak RSS {c['peak_rss_mib']:.0f} MiB, {c['wall_s']:.0f} s", ""]
     startup = results.get("startup")
     if startup:
         out.append(f"dream --help: {startup['help_s']:.2f} s; "
@@ -594,7 +698,8 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="inceptionv3", choices=sorted(MODELS),
                         help="inceptionv3: random-weight InceptionV3, mixed3+mixed5, mean loss (the baseline's "
-                             "setting); efficientnet-lite0: dreamer's default model and layer (no baseline)")
+                             "setting); efficientnet-lite0: dreamer's default model and layer (the baseline runs "
+                             "the tutorial's loop on the same Keras model and layer)")
     parser.add_argument("--size", type=int, default=512, help="image side in pixels")
     parser.add_argument("--octaves", type=int, default=4)
     parser.add_argument("--steps", type=int, default=10, help="steps per octave (and per timing round)")
@@ -647,7 +752,7 @@ def main(argv=None) -> None:
         if "speed" in sections:
             results["speed"] = section_speed(args)
         if "memory" in sections:
-            variants = (["baseline"] if args.model == "inceptionv3" else []) + precisions
+            variants = ["baseline", *precisions]
             results["memory"] = section_memory(args, variants)
         if "startup" in sections:
             results["startup"] = section_startup(args)

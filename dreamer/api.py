@@ -3,7 +3,8 @@
 ``Dreamer`` holds a loaded model and the compiled gradient for one objective,
 so a script (or the CLI) that renders many images pays for loading and
 tracing once. ``dream`` is the one-call form; it keeps the last few Dreamers
-for registered models so repeated calls are fast too.
+for registered models, and the last few built on a ``keras.Model`` object
+(for as long as that object lives), so repeated calls are fast too.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dreamer.errors import DreamerError, ImageError
 from dreamer.fileio import default_cache_dir
 from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, save_image, to_pil
 from dreamer.models import DEFAULT_MODEL, ModelAdapter, feature_network, load_model
+from dreamer.models.model_cache import kept_for_model
 from dreamer.objectives import Objective, bind, class_logit, combine, guided
 from dreamer.precision import resolve_precision
 
@@ -102,8 +104,9 @@ class Dreamer:
             layers); only for files you trust.
         download_progress: ``f(done_bytes, total_bytes_or_None)`` while
             weights download.
-        precision: ``"auto"`` (bfloat16 where the hardware has it natively,
-            float32 elsewhere), ``"float32"`` or ``"bfloat16"``; see
+        precision: ``"auto"`` (bfloat16 where the hardware has it natively
+            and the network has no depthwise convolutions, float32
+            elsewhere), ``"float32"`` or ``"bfloat16"``; see
             ``dreamer.precision``.
         input_name: the input op of a frozen GraphDef model (``.pb``);
             found by itself when the graph has one float placeholder.
@@ -422,9 +425,16 @@ def dream(
             preprocess, unsafe_load, precision, input_name,
         )
     else:
-        dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                          classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision,
-                          input_name=input_name)
+        def build() -> Dreamer:
+            return Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
+                           classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision,
+                           input_name=input_name)
+
+        if _is_keras_model(model) and guide is None:  # the same model object again: no new rewrite or trace
+            key = (_layers_key(layers, loss), tuple(str(c) for c in classes), loss, preprocess, precision)
+            dreamer = kept_for_model(model, key, build)
+        else:
+            dreamer = build()
     return dreamer.dream(image, config, progress, max_size, mask)
 
 
@@ -435,6 +445,13 @@ def _with_preset(name: str, layers, config_settings: dict):
     chosen = preset_settings(name)
     preset_layers = chosen.pop("layers", None)
     return (preset_layers if layers is None else layers), {**chosen, **config_settings}
+
+
+def _is_keras_model(model) -> bool:
+    import sys
+
+    keras = sys.modules.get("keras")  # a keras.Model was made with keras imported
+    return keras is not None and isinstance(model, keras.Model)
 
 
 def _config_from(seed: int | None, config_settings: dict) -> DreamConfig:

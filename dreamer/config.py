@@ -88,7 +88,8 @@ class DreamConfig:
         32, help="Largest random shift in pixels before each step.", flags=("--jitter",), kind=int, minimum=0,
         error="jitter must be 0 or more")
     tile_size: int | None = _setting(
-        None, help="Compute gradients in tiles of this many pixels.", flags=("--tile-size",), kind=int, minimum=16,
+        None, help="Compute gradients in tiles of at most this many pixels a side.", flags=("--tile-size",),
+        kind=int, minimum=16,
         error="tile size must be at least 16",
         unset_help="auto: one piece up to 1 megapixel, 512 above")
     seed: int = _setting(

@@ -16,7 +16,7 @@ from dreamer.engine import (
     ascent_step,
     octave_shapes,
 )
-from dreamer.engine.tiles import choose_tile_size, tile_edges, tiled_gradient
+from dreamer.engine.tiles import choose_tile_size, tile_windows, tiled_gradient
 from dreamer.errors import DreamerError
 from dreamer.models import adapter_for_keras
 from dreamer.objectives import combine, layer
@@ -101,17 +101,24 @@ def test_progress_counts_every_step(gradient, photo):
 
 
 @pytest.mark.parametrize(
-    "length, tile, offset, edges",
+    "length, tile, offset, size, windows",
     [
-        (10, 16, 3, [0, 10]),
-        (100, 40, 0, [0, 40, 80, 100]),
-        (100, 40, 5, [0, 45, 100]),  # the 5- and 15-long ends merge into their neighbours
-        (100, 40, 25, [0, 25, 65, 100]),
-        (120, 40, 40, [0, 40, 80, 120]),
+        (10, 16, 3, 10, [(0, 0, 10)]),
+        (120, 40, 40, 40, [(40, 0, 40), (80, 0, 40), (0, 0, 40)]),  # the last window wraps to the start
+        (100, 40, 0, 34, [(0, 0, 34), (34, 0, 33), (66, 1, 34)]),  # 2 px of overlap, 1 kept by each
+        (100, 40, 95, 34, [(95, 0, 34), (29, 0, 33), (61, 1, 34)]),
     ],
 )
-def test_tile_edges(length, tile, offset, edges):
-    assert tile_edges(length, tile, offset) == edges
+def test_tile_windows(length, tile, offset, size, windows):
+    assert tile_windows(length, tile, offset) == (size, windows)
+
+
+@pytest.mark.parametrize("length", [17, 100, 511, 513, 1000, 2090, 4096])
+@pytest.mark.parametrize("offset", [0, 7, 300])
+def test_tile_windows_keep_every_pixel_once(length, offset):
+    size, windows = tile_windows(length, 64, offset % length)
+    kept = [(start + i) % length for start, keep_from, keep_to in windows for i in range(keep_from, keep_to)]
+    assert sorted(kept) == list(range(length)) and size <= 64
 
 
 def test_auto_tile_size():
@@ -129,22 +136,37 @@ def test_tiled_and_untiled_gradients_agree_for_pointwise_model(pointwise_model, 
     assert tiled_loss == pytest.approx(whole_loss, rel=1e-4)
 
 
+class _Offsets:
+    """A stand-in random generator whose tile offsets are fixed."""
+
+    def __init__(self, *values):
+        self.values = list(values)
+
+    def integers(self, _high):
+        return self.values.pop(0)
+
+
 def test_tiled_gradients_agree_away_from_seams(gradient, photo):
     whole, _ = gradient(photo)
-    tiled, _ = tiled_gradient(gradient, photo, 32, np.random.default_rng(0))
-    # 48x64 in 32 px tiles: edges at 32 both ways; a seam changes gradients up to ~8 px away
-    inside = (slice(0, 22), slice(0, 22))
+    tiled, _ = tiled_gradient(gradient, photo, 32, _Offsets(0, 0))
+    # 48x64 in 24x32 windows: seams at y=24 and x=32; a seam changes gradients up to ~8 px away
+    inside = (slice(0, 16), slice(0, 22))
     np.testing.assert_allclose(tiled[inside], whole[inside], rtol=1e-4, atol=1e-9)
-    assert not np.allclose(tiled[28:36], whole[28:36], rtol=1e-4, atol=1e-9)
+    assert not np.allclose(tiled[20:28], whole[20:28], rtol=1e-4, atol=1e-9)
 
 
-def test_random_tile_offsets_follow_the_stride_grid():
-    from dreamer.engine.tiles import random_offset
+def test_tiles_of_a_dream_have_one_shape_per_octave(adapter, photo):
+    gradient = objective_gradient(adapter, layer("conv2"))
+    shapes = []
+    compiled = gradient._gradient
 
-    rng = np.random.default_rng(0)
-    offsets = {random_offset(512, rng) for _ in range(200)}
-    assert offsets <= set(range(0, 512, 32)) and len(offsets) > 8
-    assert {random_offset(24, rng) for _ in range(50)} == {0, 16}
+    def recording(image, weight, frame):
+        shapes.append(tuple(image.shape[:2]))
+        return compiled(image, weight, frame)
+
+    gradient._gradient = recording
+    ascend(photo, gradient, DreamConfig(iterations=4, octaves=2, octave_scale=1.5, tile_size=24, seed=3))
+    assert set(shapes) == {(16, 22), (24, 22)}
 
 
 def test_weighted_sum_of_layers(adapter, photo):

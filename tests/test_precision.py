@@ -34,6 +34,25 @@ def test_precision_rule(requested, flags, gpus, expected):
     assert resolve_precision(requested, flags, gpus) == expected
 
 
+@pytest.mark.parametrize("flags, gpus", [(ZEN4, ()), (SAPPHIRE_RAPIDS, ()), (SKYLAKE, ((8, 0),))])
+def test_auto_keeps_depthwise_networks_in_float32(flags, gpus):
+    assert resolve_precision("auto", flags, gpus, depthwise=True) == "float32"
+    assert resolve_precision("bfloat16", flags, gpus, depthwise=True) == "bfloat16"
+
+
+def test_depthwise_networks_are_recognised(tiny_model):
+    import keras
+
+    from dreamer.models.rewrite import has_depthwise_convolutions
+
+    inputs = keras.Input((None, None, 3))
+    separable = keras.Model(inputs, keras.layers.SeparableConv2D(4, 3)(inputs))
+    outer = keras.Input((None, None, 3))
+    nested = keras.Model(outer, separable(outer))
+    assert not has_depthwise_convolutions(tiny_model)
+    assert has_depthwise_convolutions(separable) and has_depthwise_convolutions(nested)
+
+
 def test_unknown_precision_is_refused():
     with pytest.raises(DreamerError, match="unknown precision 'half'"):
         resolve_precision("half", ZEN4)

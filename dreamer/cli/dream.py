@@ -73,7 +73,8 @@ class DefaultCommand(ConfiguredCommand):
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
 @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
               help="The network's arithmetic. auto: bfloat16 on CPUs with AVX512-BF16/AMX and on GPUs that "
-                   "have it natively, float32 elsewhere. The image and its update stay float32.")
+                   "have it natively, unless the network has depthwise convolutions (the default model has: "
+                   "float32); float32 elsewhere. The image and its update stay float32.")
 @noise_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder INPUT.")

@@ -1,8 +1,10 @@
 """Tiles: the gradient of a large image computed piece by piece, on a random grid.
 
-A random tile grid at each step keeps seams from staying in one place; tiles
-aligned to the network's likely stride match the whole image's gradient away
-from their edges.
+A random tile grid at each step keeps seams from staying in one place. All
+tiles of an octave have one shape: TensorFlow's oneDNN kernels keep a
+compiled primitive (and its buffers) for every input shape they meet, so
+tile shapes that change at every step made memory grow with the steps
+(a 4096x4096 dream at 10 steps per octave peaked 640 MiB above one at 1).
 """
 
 from __future__ import annotations
@@ -15,34 +17,31 @@ AUTO_UNTILED_PIXELS = 1024 * 1024
 AUTO_TILE_SIZE = 512
 
 
-def tile_edges(length: int, tile: int, offset: int) -> list[int]:
-    """Cut ``[0, length)`` into pieces of ``tile`` starting at ``offset``.
+def tile_windows(length: int, tile: int, offset: int) -> tuple[int, list[tuple[int, int, int]]]:
+    """Cut a circle of ``length`` pixels into windows of one length, none longer than ``tile``.
 
-    A piece shorter than half a tile at either end is merged into its
-    neighbour, so every piece is at least ``tile // 2`` long (or the whole
-    length). Returns the edges, first 0 and last ``length``.
+    The windows' length is ``ceil(length / n)`` for the fewest ``n`` windows
+    of at most ``tile``, the same at every step of an octave. The first
+    window starts at ``offset``, and a window may wrap around the end (as
+    the 2015 notebook's rolled image does); where two windows overlap (by
+    fewer than ``n`` pixels) each keeps its half.
+
+    Returns:
+        (size, windows): the windows' length, and (start, keep_from,
+        keep_to) per window: it covers the pixels ``(start + i) % length``
+        for ``0 <= i < size``, and its gradient is used for ``keep_from <= i
+        < keep_to``. The kept parts cover the circle once.
     """
     if length <= tile:
-        return [0, length]
-    cuts = list(range(offset % tile, length, tile))
-    edges = [0] + [c for c in cuts if 0 < c < length] + [length]
-    half = tile // 2
-    if len(edges) > 2 and edges[1] - edges[0] < half:
-        del edges[1]
-    if len(edges) > 2 and edges[-1] - edges[-2] < half:
-        del edges[-2]
-    return edges
-
-
-def random_offset(tile: int, rng: np.random.Generator) -> int:
-    """A random tile-grid offset, a multiple of the network's likely total stride.
-
-    Aligning tiles to 32 px (or the largest power of two below the tile side)
-    keeps each tile's strided sampling grid the same as the whole image's, so
-    a tile's gradient matches the whole image's away from its edges.
-    """
-    align = 1 << (min(tile, 32).bit_length() - 1)
-    return int(rng.integers(-(-tile // align))) * align
+        return length, [(0, 0, length)]
+    count = -(-length // tile)
+    size = -(-length // count)
+    overlap = count * size - length
+    windows = [(offset + k * size, 0, size) for k in range(count)]
+    if overlap:  # the last window ends where the first starts; the seam is in the middle of the overlap
+        windows[-2] = (windows[-2][0], 0, size - (overlap - overlap // 2))
+        windows[-1] = (offset + length - size, overlap // 2, size)
+    return size, [(start % length, keep_from, keep_to) for start, keep_from, keep_to in windows]
 
 
 def choose_tile_size(shape: tuple[int, int], tile_size: int | None) -> int | None:
@@ -55,25 +54,33 @@ def choose_tile_size(shape: tuple[int, int], tile_size: int | None) -> int | Non
 
 def tiled_gradient(gradient, image: np.ndarray, tile: int | None,
                    rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """The gradient of the whole image (and the objective), computed tile by tile.
+    """The gradient of the whole image (and the objective), computed in windows of one shape.
 
     ``gradient(image, weight, frame)`` returns (gradient, weight * objective)
     for one piece; ``frame`` is the piece's (top, left, height, width) and the
-    whole image's (height, width). Each tile's objective is weighted by its
-    share of the pixels, so the sum over tiles approximates the objective of
-    the whole image.
+    whole image's (height, width). The windows (see ``tile_windows``) start at
+    a random place on each axis and wrap around the image's edges (the part
+    that wraps is shorter than half the image, so it never holds the image's
+    centre: a neuron's place is still ``centre - top``). Each window's
+    objective is weighted by its share of the pixels, so the gradient's scale
+    does not depend on the tiling; the objective adds up the windows' kept
+    parts, an approximation of the whole image's.
     """
-    height, width = image.shape[:2]
     if tile is None:
         return gradient(image)
-    ys = tile_edges(height, tile, random_offset(tile, rng))
-    xs = tile_edges(width, tile, random_offset(tile, rng))
+    height, width = image.shape[:2]
+    tile_height, rows = tile_windows(height, tile, int(rng.integers(height)))
+    tile_width, columns = tile_windows(width, tile, int(rng.integers(width)))
+    weight = tile_height * tile_width / (height * width)
     grad = np.empty_like(image)
     total = 0.0
-    for y0, y1 in zip(ys[:-1], ys[1:]):
-        for x0, x1 in zip(xs[:-1], xs[1:]):
-            weight = (y1 - y0) * (x1 - x0) / (height * width)
-            frame = (y0, x0, y1 - y0, x1 - x0, height, width)
-            grad[y0:y1, x0:x1], value = gradient(image[y0:y1, x0:x1], weight, frame)
-            total += value
+    for top, y_from, y_to in rows:
+        ys = (top + np.arange(tile_height)) % height
+        for left, x_from, x_to in columns:
+            xs = (left + np.arange(tile_width)) % width
+            frame = (top, left, tile_height, tile_width, height, width)
+            window, value = gradient(image[np.ix_(ys, xs)], weight, frame)
+            grad[np.ix_(ys[y_from:y_to], xs[x_from:x_to])] = window[y_from:y_to, x_from:x_to]
+            total += value * (y_to - y_from) * (x_to - x_from) / (tile_height * tile_width)
     return grad, total
+

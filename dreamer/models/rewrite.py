@@ -188,6 +188,20 @@ class FeatureNetwork:
     precision: str
 
 
+def has_depthwise_convolutions(model) -> bool:
+    """Whether a Keras model (nested models included) has a depthwise or separable convolution."""
+    import keras
+
+    kinds = (keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+    stack = list(getattr(model, "layers", ()))
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, kinds):
+            return True
+        stack.extend(getattr(layer, "layers", ()) if isinstance(layer, keras.Model) else ())
+    return False
+
+
 def feature_network(adapter, layer_names: Sequence[str], precision: str = "float32") -> FeatureNetwork:
     """The adapter's feature model for ``layer_names``, rewritten for speed.
 
@@ -200,8 +214,8 @@ def feature_network(adapter, layer_names: Sequence[str], precision: str = "float
     """
     from dreamer.precision import detect_precision
 
-    resolved = detect_precision(precision)
     features = adapter.feature_model(layer_names)
+    resolved = detect_precision(precision, has_depthwise_convolutions(features))
     try:
         features = rewrite_for_gradients(features, resolved)
     except RewriteError as exc:
