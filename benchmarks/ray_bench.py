@@ -1,0 +1,201 @@
+#!/usr/bin/env python
+"""What the Ray executor costs and gains: the same 20-image batch, local and on Ray.
+
+Run from the repository root with Ray installed (``pip install -e ".[ray]"``):
+
+    python benchmarks/ray_bench.py                  # 20 images of 512 px, default model and settings
+    python benchmarks/ray_bench.py --rounds 2 --size 384 --iterations 5
+
+Configurations, interleaved in rounds so that load from other processes hits
+them alike: the local executor (everything in this process), and Ray with 1
+and 2 workers on a local Ray instance started for each run. For each:
+
+- wall: from making the executor to the last result, start-up included (Ray's
+  start, the actors' TensorFlow import and model load);
+- steady: images per minute between the first and the last result (start-up
+  excluded);
+- per worker: images and the median seconds a worker spent on one image.
+
+Overhead: an echo worker (no model) returns a result as large as a rendered
+PNG for each input; its mean round trip per job through 1 Ray worker, minus
+the same through the local executor, is what Ray adds per image (submission,
+the input's and the result's transfer, scheduling), separately from any
+slowdown of the rendering itself.
+
+Results go to ``benchmarks/results/<date>_ray.json`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dreamer.executors import Job, LocalExecutor, Outcome  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+SAMPLES = ROOT / "samples"
+
+
+@dataclass(frozen=True)
+class DreamWorker:
+    """Renders PNG/JPEG bytes with one loaded model; returns PNG bytes."""
+
+    model: str
+    settings: dict = field(default_factory=dict)
+
+    def __call__(self):
+        from PIL import Image
+
+        from dreamer.api import Dreamer
+        from dreamer.engine import DreamConfig
+
+        dreamer = Dreamer(self.model)
+        config = DreamConfig(**self.settings)
+
+        def render(job: Job) -> Outcome:
+            start = time.perf_counter()
+            result = dreamer.dream(Image.open(io.BytesIO(job.data)), config)
+            buffer = io.BytesIO()
+            result.save(buffer, "PNG")
+            return Outcome(job.key, data=buffer.getvalue(), seconds=time.perf_counter() - start)
+
+        return render
+
+
+@dataclass(frozen=True)
+class EchoWorker:
+    """No model: answers each job with ``result_bytes`` bytes, as a renderer would."""
+
+    result_bytes: int
+
+    def __call__(self):
+        payload = os.urandom(self.result_bytes)
+        return lambda job: Outcome(job.key, data=payload)
+
+
+def batch_images(count: int, size: int) -> list[Job]:
+    """``count`` distinct images from the samples: each sample, turned and cropped, long side ``size``, as JPEG."""
+    from PIL import Image, ImageOps
+
+    sources = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".png", ".jpg"))
+    jobs = []
+    for i in range(count):
+        image = Image.open(sources[i % len(sources)]).convert("RGB")
+        variant = i // len(sources)
+        if variant % 2:
+            image = ImageOps.mirror(image)
+        if variant >= 2:
+            w, h = image.size
+            image = image.crop((w // 8, h // 8, w - w // 8, h - h // 8))
+        image.thumbnail((size, size))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=90)
+        jobs.append(Job(f"{i:02d}", f"{sources[i % len(sources)].name}#{variant}", buffer.getvalue()))
+    return jobs
+
+
+def run_batch(make_executor, jobs: list[Job]) -> dict:
+    """Wall and steady throughput of one batch, and each worker's share."""
+    start = time.perf_counter()
+    finished, outcomes = [], []
+    with make_executor() as executor:
+        for outcome in executor.map(jobs):
+            finished.append(time.perf_counter() - start)
+            outcomes.append(outcome)
+    assert len(outcomes) == len(jobs) and all(o.ok for o in outcomes)
+    workers: dict[str, list[float]] = {}
+    for outcome in outcomes:
+        workers.setdefault(outcome.worker, []).append(outcome.seconds)
+    return {
+        "wall_s": round(finished[-1], 2),
+        "images_per_min_wall": round(60 * len(jobs) / finished[-1], 2),
+        "images_per_min_steady": round(60 * (len(jobs) - 1) / (finished[-1] - finished[0]), 2),
+        "first_result_s": round(finished[0], 2),
+        "result_kib_mean": round(statistics.mean(len(o.data) for o in outcomes) / 1024, 1),
+        "per_worker": {name: {"images": len(s), "median_s": round(statistics.median(s), 3)}
+                       for name, s in sorted(workers.items())},
+    }
+
+
+def round_trip_ms(make_executor, jobs: list[Job], repeats: int) -> float:
+    """Mean milliseconds per job, after one warm-up job, of ``repeats`` passes over ``jobs``."""
+    with make_executor() as executor:
+        list(executor.map(jobs[:1]))
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for _ in executor.map(jobs):
+                pass
+        return 1000 * (time.perf_counter() - start) / (repeats * len(jobs))
+
+
+def measure(args) -> dict:
+    from dreamer.executors.ray import RayExecutor
+
+    jobs = batch_images(args.images, args.size)
+    worker = DreamWorker(args.model, {"iterations": args.iterations, "octaves": args.octaves, "seed": 0})
+    configurations = {
+        "local": lambda: LocalExecutor(worker),
+        "ray, 1 worker": lambda: RayExecutor(worker, workers=1),
+        "ray, 2 workers": lambda: RayExecutor(worker, workers=2),
+    }
+    rounds: dict[str, list[dict]] = {name: [] for name in configurations}
+    for r in range(args.rounds):
+        for name, make in configurations.items():
+            rounds[name].append(run_batch(make, jobs))
+            print(f"round {r + 1} {name}: {rounds[name][-1]}", flush=True)
+    result_bytes = int(1024 * rounds["local"][0]["result_kib_mean"])
+    echo = EchoWorker(result_bytes)
+    overhead = {
+        "local_ms": round(round_trip_ms(lambda: LocalExecutor(echo), jobs, args.echo_repeats), 3),
+        "ray_1_worker_ms": round(round_trip_ms(lambda: RayExecutor(echo, workers=1), jobs, args.echo_repeats), 3),
+        "input_kib_mean": round(statistics.mean(len(j.data) for j in jobs) / 1024, 1),
+        "result_kib": round(result_bytes / 1024, 1),
+    }
+    return {"rounds": rounds, "median": medians(rounds), "overhead_per_image": overhead}
+
+
+def medians(rounds: dict[str, list[dict]]) -> dict:
+    keys = ("wall_s", "images_per_min_wall", "images_per_min_steady", "first_result_s")
+    return {name: {k: statistics.median(run[k] for run in runs) for k in keys} for name, runs in rounds.items()}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=20)
+    parser.add_argument("--size", type=int, default=512, help="long side of each image")
+    parser.add_argument("--model", default="efficientnet-lite0")
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--octaves", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--echo-repeats", type=int, default=10)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    results = {
+        "date": started.isoformat(timespec="seconds"),
+        "settings": vars(args),
+        "cpus": len(os.sched_getaffinity(0)),
+        "load_before": os.getloadavg(),
+        **measure(args),
+        "load_after": os.getloadavg(),
+    }
+    out = Path(args.out) if args.out else RESULTS / f"{started:%Y-%m-%d}_ray.json"
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps(results["median"], indent=1))
+    print(json.dumps(results["overhead_per_image"], indent=1))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
