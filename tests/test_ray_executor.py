@@ -215,6 +215,20 @@ def test_without_ray_the_error_says_what_to_install(monkeypatch):
         RayExecutor(FailingSetup())
 
 
+def test_an_address_nobody_answers_is_a_quick_one_line_error():
+    import socket
+
+    from dreamer.executors.ray import check_reachable
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(DreamerError, match=f"^cannot reach the Ray cluster at {address}: Connection refused$"):
+            check_reachable(address)
+    check_reachable("auto")  # left to Ray
+
+
 @pytest.mark.parametrize("resources, nodes, workers", [
     ({"CPU": 2}, 1, 1), ({"CPU": 64}, 4, 4), ({"CPU": 64, "GPU": 8}, 2, 8),
 ])

@@ -220,6 +220,8 @@ def connect(ray, address: str | None, local_cpus: int | None) -> bool:
     """
     if ray.is_initialized():
         return False
+    if address is not None:
+        check_reachable(address)
     quiet = logging.getLogger("ray")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # start-up notices (token files, resource guesses) are not the user's business
@@ -236,6 +238,20 @@ def connect(ray, address: str | None, local_cpus: int | None) -> bool:
     finally:
         quiet.setLevel(level)
     return True
+
+
+def check_reachable(address: str, seconds: float = 5.0) -> None:
+    """Fails at once on a ``HOST:PORT`` (or ``ray://HOST:PORT``) that nothing answers.
+
+    Ray itself would retry such an address for minutes; ``auto`` is left to Ray.
+    """
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), seconds).close()
+    except OSError as exc:
+        raise DreamerError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 def alive_nodes(ray) -> list[dict]:
