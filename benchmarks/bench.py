@@ -326,7 +326,7 @@ def worker_speed(args) -> dict:
     result["step_gflop"] = step_flops / 1e9
 
     # whole dreams: images per minute, and the dreams themselves for the bf16/f32 comparison
-    dreamers = {name: (lambda d=variant["dreamer"]: d.dream_array(image, config)) for name, variant in variants.items()}
+    dreamers = {name: (lambda d=variant["dreamer"]: d.ascend(image, config)) for name, variant in variants.items()}
     if "baseline (TF tutorial)" in runners:
         dreamers = {"baseline (TF tutorial)": lambda: baseline.dream(image, shapes, args.steps), **dreamers}
     dreams = {name: fn() for name, fn in dreamers.items()}  # warm-up: every octave size once
@@ -374,7 +374,7 @@ def worker_speed(args) -> dict:
                                   "ms_per_step_all": times}
 
     if "float32" in dreams and "bfloat16" in dreams:
-        other_seed = variants["dreamer float32"]["dreamer"].dream_array(image, DreamConfig(
+        other_seed = variants["dreamer float32"]["dreamer"].ascend(image, DreamConfig(
             iterations=args.steps, octaves=args.octaves, seed=1))
         result["bf16_vs_f32_psnr_db"] = psnr(dreams["float32"], dreams["bfloat16"])
         result["f32_seed0_vs_seed1_psnr_db"] = psnr(dreams["float32"], other_seed)
@@ -406,7 +406,7 @@ def worker_memory(args) -> dict:
         dreamer = make_dreamer(adapter, args.model, args.variant)
         dreamer.gradient  # noqa: B018
         loaded = current_rss_mib()
-        seconds, _ = timed(dreamer.dream_array, image, config)
+        seconds, _ = timed(dreamer.ascend, image, config)
         precision = dreamer.gradient.precision
     return {"size": args.size, "variant": args.variant, "precision": precision, "steps": args.steps,
             "octaves": args.octaves, "loaded_rss_mib": loaded, "peak_rss_mib": peak_rss_mib(), "dream_s": seconds}
@@ -574,12 +574,14 @@ def report(results: dict) -> str:
         out += [table(rows), ""]
     startup = results.get("startup")
     if startup:
-        out.append(f"dream --help: {startup['help_s']:.2f} s; import TensorFlow {startup['import_tensorflow_s']:.2f} s, "
+        out.append(f"dream --help: {startup['help_s']:.2f} s; "
+                   f"import TensorFlow {startup['import_tensorflow_s']:.2f} s, "
                    f"load model {startup['load_model_s']:.2f} s, rewrite {startup['rewrite_s']:.2f} s, first step "
                    f"{startup['first_step_s']:.2f} s (steady {startup['steady_step_s']:.2f} s)")
     batch = results.get("batch")
     if batch:
-        out.append(f"batch: {batch['images']} images of {batch['size']} px in one dream command: {batch['wall_s']:.1f} s "
+        out.append(f"batch: {batch['images']} images of {batch['size']} px in one dream command: "
+                   f"{batch['wall_s']:.1f} s "
                    f"wall, start-up included = {batch['images_per_min']:.1f} images/min")
     return "\n".join(out)
 

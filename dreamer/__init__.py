@@ -1,17 +1,22 @@
 """dreamer: make a neural network's favourite patterns grow out of a photo.
 
-``from dreamer import dream`` is the public entry point. TensorFlow is imported
+``from dreamer import dream`` is the public entry point; ``from dreamer import
+Dreamer`` keeps a model loaded for many images. TensorFlow is imported
 lazily, so importing this package (and ``dream --help``) stays fast.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["dream", "__version__"]
+__all__ = ["DreamConfig", "Dreamer", "dream", "__version__"]
 
 
 def __getattr__(name):
-    if name == "dream":
-        from dreamer.api import dream
+    if name in ("dream", "Dreamer"):
+        from dreamer import api
 
-        return dream
+        return getattr(api, name)
+    if name == "DreamConfig":
+        from dreamer.config import DreamConfig
+
+        return DreamConfig
     raise AttributeError(f"module 'dreamer' has no attribute {name!r}")

@@ -9,26 +9,36 @@ for registered models so repeated calls are fast too.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import secrets
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from dreamer import __version__
-from dreamer.engine import DreamConfig, GradientFunction, ProgressCallback, run
+from dreamer.config import DreamConfig, defaults, settings
+from dreamer.engine import ObjectiveGradient, ProgressCallback, ascend
 from dreamer.errors import DreamerError, ImageError
 from dreamer.fileio import default_cache_dir
 from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, to_pil
-from dreamer.models import DEFAULT_MODEL, ModelAdapter, load_model
+from dreamer.models import DEFAULT_MODEL, ModelAdapter, feature_network, load_model
 from dreamer.objectives import Objective, bind, class_logit, combine, guided
 from dreamer.precision import resolve_precision
 
 #: A guide image is scaled down to fit in this many pixels (long side) before its features are taken.
 GUIDE_MAX_SIZE = 512
 
-_DEFAULTS = DreamConfig()
+
+def objective_gradient(adapter: ModelAdapter, objective: Objective, precision: str = "float32") -> ObjectiveGradient:
+    """The compiled gradient of ``objective`` on ``adapter``'s network, rewritten for speed.
+
+    Raises:
+        DreamerError: ``precision="bfloat16"`` for a model that can't be
+            rewritten, or an unknown precision.
+    """
+    return ObjectiveGradient(feature_network(adapter, objective.layer_names(), precision), objective)
 
 
 class Dreamer:
@@ -89,20 +99,21 @@ class Dreamer:
             source = Path(guide).name if isinstance(guide, (str, os.PathLike)) else "guide"
             objective = guided(objective, self.adapter, as_loaded(guide, GUIDE_MAX_SIZE).rgb, source)
         self.objective: Objective = bind(objective, self.adapter)
-        self._gradient: GradientFunction | None = None
+        self._gradient: ObjectiveGradient | None = None
 
     @property
-    def gradient(self) -> GradientFunction:
+    def gradient(self) -> ObjectiveGradient:
+        """The compiled gradient, built at first use."""
         if self._gradient is None:
-            self._gradient = GradientFunction(self.adapter, self.objective, self.precision)
+            self._gradient = objective_gradient(self.adapter, self.objective, self.precision)
         return self._gradient
 
-    def dream_array(
+    def ascend(
         self, rgb: np.ndarray, config: DreamConfig, progress: ProgressCallback | None = None,
         mask: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Dream on float32 HxWx3 pixels in [0, 1] (mask: HxW weights); returns the same format."""
-        return run(rgb, self.gradient, config, progress, mask)
+        """Gradient ascent on float32 HxWx3 pixels in [0, 1] (mask: HxW weights); returns the same format."""
+        return ascend(rgb, self.gradient, config, progress, mask)
 
     def dream(
         self,
@@ -121,10 +132,10 @@ class Dreamer:
         """
         from dreamer.images import mask_weights
 
-        config = config or replace(_DEFAULTS, seed=new_seed())
+        config = config or DreamConfig(seed=new_seed())
         loaded = as_loaded(image, max_size)
         weights = None if mask is None else mask_weights(as_loaded(mask), loaded.rgb.shape[:2])
-        rgb = self.dream_array(loaded.rgb, config, progress, weights)
+        rgb = self.ascend(loaded.rgb, config, progress, weights)
         result = to_pil(rgb, loaded.alpha)
         result.info["dreamer"] = self.settings(config)
         if loaded.icc_profile:
@@ -197,12 +208,6 @@ def dream(
     *,
     model=DEFAULT_MODEL,
     layers=None,
-    iterations: int = _DEFAULTS.iterations,
-    octaves: int = _DEFAULTS.octaves,
-    octave_scale: float = _DEFAULTS.octave_scale,
-    step_size: float = _DEFAULTS.step_size,
-    jitter: int = _DEFAULTS.jitter,
-    tile_size: int | None = _DEFAULTS.tile_size,
     seed: int | None = None,
     max_size: int | None = None,
     loss: str | None = None,
@@ -213,10 +218,9 @@ def dream(
     classes=(),
     guide=None,
     mask=None,
-    laplacian_levels: int = _DEFAULTS.laplacian_levels,
-    tv: float = _DEFAULTS.tv,
     unsafe_load: bool = False,
     precision: str = "auto",
+    **config_settings,
 ):
     """Dream on one image and return the result as a PIL image.
 
@@ -232,41 +236,27 @@ def dream(
         guide: dream towards this image's features (whole layers only).
         mask: only the white part of this image changes; grey blends.
         loss: "l2", "mean", or None (l2 for layers, mean for channels).
-        iterations, octaves, octave_scale, step_size, jitter, tile_size,
-            laplacian_levels, tv: see ``dreamer.engine.DreamConfig``.
         seed: the same seed, image and settings give the same pixels; None
             picks one, recorded in ``result.info["dreamer"]["seed"]``.
         max_size: downscale the input so its long side is at most this.
         progress: called with a ``dreamer.engine.Progress`` after each step.
         unsafe_load: let a ``.keras`` model file run the code it holds.
         precision: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``Dreamer``).
+        **config_settings: any other field of ``dreamer.config.DreamConfig``
+            (iterations, octaves, octave_scale, step_size, jitter, tile_size,
+            laplacian_levels, tv, rotate, scale_jitter ...), with its default.
 
     Raises:
+        TypeError: a keyword that is not a setting.
         dreamer.errors.DreamerError: a bad image, model, layer or setting.
     """
-    config = DreamConfig(
-        iterations=iterations,
-        octaves=octaves,
-        octave_scale=octave_scale,
-        step_size=step_size,
-        jitter=jitter,
-        tile_size=tile_size,
-        seed=new_seed() if seed is None else int(seed),
-        laplacian_levels=laplacian_levels,
-        tv=tv,
-    )
+    config = _config_from(seed, config_settings)
     classes = tuple([classes] if isinstance(classes, (str, int)) else classes or ())
     if isinstance(model, (str, Path)) and not isinstance(layers, Objective) and guide is None:
         dreamer = _cached_dreamer(
-            str(model),
-            _layers_key(layers, loss),
-            tuple(str(c) for c in classes),
-            loss,
-            None if cache_dir is None else str(cache_dir),
-            None if weights is None else str(weights),
-            preprocess,
-            unsafe_load,
-            precision,
+            str(model), _layers_key(layers, loss), tuple(str(c) for c in classes), loss,
+            None if cache_dir is None else str(cache_dir), None if weights is None else str(weights),
+            preprocess, unsafe_load, precision,
         )
     else:
         dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
@@ -274,4 +264,26 @@ def dream(
     return dreamer.dream(image, config, progress, max_size, mask)
 
 
-__all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed"]
+def _config_from(seed: int | None, config_settings: dict) -> DreamConfig:
+    """A DreamConfig from ``dream()``'s keywords; a missing seed is drawn now."""
+    unknown = sorted(set(config_settings) - set(settings()))
+    if unknown:
+        raise TypeError(f"dream() got an unexpected keyword argument {unknown[0]!r}")
+    return DreamConfig(seed=new_seed() if seed is None else int(seed), **config_settings)
+
+
+def _signature_with_settings(function) -> inspect.Signature:
+    """``function``'s signature with every DreamConfig field (but the seed) as a keyword, for ``help()``."""
+    signature = inspect.signature(function)
+    parameters = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in defaults().items() if name != "seed"
+    ]
+    return signature.replace(parameters=parameters)
+
+
+dream.__signature__ = _signature_with_settings(dream)
+
+
+__all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed", "objective_gradient"]

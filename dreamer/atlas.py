@@ -20,15 +20,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dreamer.engine import DreamConfig, GradientFunction, Progress, run
-from dreamer.objectives import Objective, check_channels, activation_loss
+from dreamer.api import objective_gradient
+from dreamer.config import ATLAS_CONFIG, DreamConfig
+from dreamer.config import ATLAS_TILE_SIZE as TILE_SIZE
+from dreamer.engine import Progress, ascend
+from dreamer.objectives import Objective, activation_loss, check_channels, parse_channel_list
 
-#: The atlas' default rendering settings (a tile's side is ``TILE_SIZE`` px).
-TILE_SIZE = 128
-ATLAS_CONFIG = DreamConfig(
-    iterations=24, octaves=3, octave_scale=1.5, step_size=2.0, jitter=8,
-    laplacian_levels=4, rotate=5.0, scale_jitter=0.05,
-)
 #: The amplitude of the start image's noise around mid-grey.
 START_NOISE = 0.1
 
@@ -43,7 +40,7 @@ class ChosenChannel(Objective):
         self.loss = loss
         self.channel = tf.Variable(0, dtype=tf.int32, trainable=False, name="atlas_channel")
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         return (self.layer,)
 
     def __call__(self, activations):
@@ -54,6 +51,23 @@ class ChosenChannel(Objective):
     @property
     def name(self) -> str:
         return f"{self.layer}:{int(self.channel.numpy())}"
+
+
+def channels_to_render(adapter, layer: str, text: str | None) -> tuple[int, ...]:
+    """``--channels`` text (``0-15``, ``3,7,9``, ``all``; None: the first 16) -> channel numbers, checked.
+
+    Raises:
+        DreamerError: text that does not parse, an unknown layer or a channel out of range.
+    """
+    info = adapter.layer_info(layer)
+    if text is None:
+        channels = tuple(range(min(16, info.channels)))
+    elif text.strip().lower() == "all":
+        channels = tuple(range(info.channels))
+    else:
+        channels = tuple(dict.fromkeys(parse_channel_list(text)))
+    check_channels(adapter, layer, channels)
+    return channels
 
 
 def start_image(size: int, seed: int) -> np.ndarray:
@@ -84,13 +98,13 @@ def render_channels(
     """
     check_channels(adapter, layer_name, channels)
     objective = ChosenChannel(layer_name)
-    gradient = GradientFunction(adapter, objective)
+    gradient = objective_gradient(adapter, objective)
     tiles = []
     for position, c in enumerate(channels):
         objective.channel.assign(int(c))
         report = None if progress is None else (lambda event, p=position: progress(p, event))
         seeded = replace(config, seed=config.seed + int(c))
-        tiles.append(run(start_image(size, seeded.seed), gradient, seeded, report))
+        tiles.append(ascend(start_image(size, seeded.seed), gradient, seeded, report))
     return tiles
 
 

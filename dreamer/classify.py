@@ -14,8 +14,6 @@ import numpy as np
 
 from dreamer.errors import ModelError
 
-CLASSIFY_SIZE = 224
-
 
 def classify(adapter, image01: np.ndarray, top: int = 5, size: int | None = None) -> list[tuple[str, float]]:
     """The ``top`` most likely classes of ``image01`` according to ``adapter``.
@@ -41,7 +39,7 @@ def classify(adapter, image01: np.ndarray, top: int = 5, size: int | None = None
     image = np.asarray(image01, dtype=np.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"expected an HxWx3 image, got shape {image.shape}")
-    batch = centre_square(tf.constant(image[None]), size or getattr(adapter, "classify_size", CLASSIFY_SIZE))
+    batch = centre_square(tf.constant(image[None]), size or adapter.classify_size)
     output = np.asarray(adapter.classifier_model()(adapter.preprocess(batch), training=False))
     if output.ndim != 2 or output.shape[-1] != len(adapter.labels):
         raise ModelError(

@@ -15,3 +15,13 @@ class ModelError(DreamerError):
 
 class UnsafeFileError(ModelError):
     """A weights or model file that would need to run code to load."""
+
+
+def first_line(error: BaseException | str, limit: int | None = None) -> str:
+    """The first line of an error's message (or of a text), whitespace collapsed, for one-line messages.
+
+    With ``limit``, a longer line is cut to ``limit`` characters ending in "...".
+    """
+    lines = str(error).strip().splitlines()
+    text = " ".join(lines[0].split()) if lines else type(error).__name__
+    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."

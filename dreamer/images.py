@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from dreamer.errors import ImageError
+from dreamer.errors import ImageError, first_line
 from dreamer.fileio import atomic_path
 
 #: Pillow refuses images above this many pixels (a decompression bomb guard).
@@ -62,9 +63,8 @@ def load_image(path: str | os.PathLike, max_size: int | None = None) -> LoadedIm
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pixel_limit(MAX_PIXELS):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             with Image.open(path) as img:
                 img.seek(0)
                 img.load()
@@ -74,10 +74,21 @@ def load_image(path: str | os.PathLike, max_size: int | None = None) -> LoadedIm
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{path}: cannot read image ({_one_line(exc)})") from None
+        raise ImageError(f"{path}: cannot read image ({first_line(exc)})") from None
     if max_size is not None:
         loaded = fit_within(loaded, max_size)
     return loaded
+
+
+@contextmanager
+def _pixel_limit(pixels: int):
+    """Pillow's decompression-bomb limit set to ``pixels`` inside the block, and put back after it."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = pixels
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
 
 
 def pil_to_loaded(img: Image.Image) -> LoadedImage:
@@ -205,7 +216,7 @@ def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | Non
         with atomic_path(path) as tmp:
             image.save(tmp, format=fmt, **params)
     except OSError as exc:
-        raise ImageError(f"{path}: cannot write ({_one_line(exc)})") from None
+        raise ImageError(f"{path}: cannot write ({first_line(exc)})") from None
     return path
 
 
@@ -227,8 +238,3 @@ def _wide_gray_to_rgb(values: np.ndarray) -> np.ndarray:
     top = 65535.0 if values.max(initial=0) > 255 else 255.0
     gray = np.clip(values / top, 0.0, 1.0)
     return np.repeat(gray[..., None], 3, axis=-1)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -1,4 +1,4 @@
-"""The ``dream`` command through click's CliRunner, on a tiny saved model."""
+"""dreamer.cli: the ``dream`` command and its options through click's CliRunner, on tiny saved models."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from tiny_models import save_photo
 
 from dreamer.cli import main
 from dreamer.images import read_metadata
 
-from conftest import save_photo
 
 def dream_args(model_file, *extra):
     return ["--model", str(model_file), "--preprocess", "unit", "-i", "2", "--octaves", "2",
@@ -162,7 +162,7 @@ def test_layers_lists_the_model(runner, model_file):
     result = runner.invoke(main, ["layers", "--model", str(model_file)])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert [l.split()[-3] for l in lines if "conv" in l and "x" in l] == ["conv1", "conv2", "conv3"]
+    assert [line.split()[-3] for line in lines if "conv" in line and "x" in line] == ["conv1", "conv2", "conv3"]
     assert "* conv3" in result.output  # the default: two thirds of the way in
     assert "?x?x16" in result.output
 
@@ -179,3 +179,85 @@ def test_progress_and_messages_go_to_stderr(model_file, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, dream_args(model_file, "a.png"))
     assert result.exit_code == 0
     assert result.stdout == "" and "wrote" in result.stderr
+
+
+def classifier_args(model, *args):
+    return ["--model", str(model), "-i", "2", "--octaves", "1", "--seed", "5", "-q", *args]
+
+
+@pytest.mark.parametrize(
+    "args, objective",
+    [
+        (["-l", "conv3:1,2"], "conv3:1-2"),
+        (["-l", "conv3:4@center"], "conv3:4@center"),
+        (["-l", "conv3 + 0.5*conv2:3 - 0.3*conv1"], "conv3+conv2:3=0.5+conv1=-0.3"),
+        (["-l", "conv3=1", "-l", "conv2=0.5"], "conv3+conv2=0.5"),
+        (["--class", "7"], "class(7)"),
+        (["-l", "conv2", "--class", "7", "--loss", "mean"], "conv2[mean]+class(7)"),
+        (["-l", "conv3", "--laplacian", "4", "--tv", "0.2"], "conv3"),
+    ],
+)
+def test_cli_objective_forms(runner, classifier_file, tmp_path, args, objective):
+    save_photo(tmp_path / "in.png")
+    result = runner.invoke(main, classifier_args(classifier_file, *args, "in.png", "-o", "out.png"))
+    assert result.exit_code == 0, result.output
+    meta = read_metadata(tmp_path / "out.png")
+    assert meta["objective"] == objective
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-l", "conv3 +"], "bad objective 'conv3 +': expected a layer name or class(...) at position 8"),
+        (["-l", "conv3:99"], "channel 99 is out of range: conv3 has 16 channels (0-15)"),
+        (["--class", "tabby"], "has no class names; give a class index"),
+        (["--class", "12"], "class 12 is out of range"),
+        (["-l", "conv3:1", "--guide", "in.png"], "--guide works with whole layers; conv3:1 is not one"),
+        (["--mask", "missing.png"], "does not exist"),
+        (["--tv", "-1"], "is not a number at least 0"),
+        (["--laplacian", "20"], "20 is not in the range 0<=x<=12"),
+    ],
+)
+def test_cli_objective_errors_exit_2_in_one_line(runner, classifier_file, tmp_path, args, message):
+    save_photo(tmp_path / "in.png")
+    result = runner.invoke(main, classifier_args(classifier_file, *args, "in.png"))
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
+
+
+def test_cli_mask_leaves_the_outside_equal_to_the_converted_input(runner, classifier_file, tmp_path):
+    save_photo(tmp_path / "in.png", size=(64, 48))
+    Image.fromarray(np.asarray(Image.open(tmp_path / "in.png").convert("L"))).save(tmp_path / "gray.png")
+    mask = np.zeros((24, 32), np.uint8)  # half the size: stretched to the image
+    mask[:, 16:] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    for source in ("in.png", "gray.png"):
+        args = classifier_args(classifier_file, "--mask", "mask.png", source, "-o", f"o_{source}")
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        converted = np.asarray(Image.open(tmp_path / source).convert("RGB"))
+        out = np.asarray(Image.open(tmp_path / f"o_{source}"))
+        np.testing.assert_array_equal(out[:, :30], converted[:, :30])
+        assert (out[:, 34:] != converted[:, 34:]).any()
+
+
+def test_cli_guide(runner, classifier_file, tmp_path):
+    save_photo(tmp_path / "in.png")
+    save_photo(tmp_path / "guide.png", size=(40, 40))
+    result = runner.invoke(main, classifier_args(classifier_file, "-l", "conv2", "--guide", "guide.png", "in.png"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "outputs" / "in_clf_guide-conv2.png").exists()
+
+
+def test_help_shows_the_objective_forms(runner):
+    result = runner.invoke(main, ["--help"])
+    for text in ("block5c_add:97@center", "class(tabby)", "0.5*block4c_add:12", "--class", "--guide", "--mask",
+                 "--laplacian", "--tv", "dream atlas"):
+        assert text in result.output, text
+
+
+def test_cli_refuses_an_unknown_precision(tmp_path):
+    result = CliRunner().invoke(main, ["--precision", "half", str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "half" in result.output

@@ -1,4 +1,4 @@
-"""The engine on tiny seeded models: ascent, octaves, tiles, determinism."""
+"""dreamer.engine on tiny seeded models: ascent, octaves, tiles, masks, smoothing, transforms, determinism."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from dreamer.api import objective_gradient
 from dreamer.engine import (
     DreamConfig,
-    GradientFunction,
     NumericalError,
     Progress,
+    ascend,
     ascent_step,
-    choose_tile_size,
     octave_shapes,
-    run,
-    tile_edges,
 )
+from dreamer.engine.tiles import choose_tile_size, tile_edges, tiled_gradient
 from dreamer.errors import DreamerError
 from dreamer.models import adapter_for_keras
 from dreamer.objectives import combine, layer
@@ -30,17 +29,17 @@ def adapter(tiny_model):
 
 @pytest.fixture(scope="module")
 def gradient(adapter):
-    return GradientFunction(adapter, layer("conv3"))
+    return objective_gradient(adapter, layer("conv3"))
 
 
 def test_ascent_steps_raise_the_objective(gradient, photo):
     config = DreamConfig(iterations=1, octaves=1, jitter=0, step_size=2.0)
     rng = np.random.default_rng(0)
-    before, _ = gradient(photo)
+    _, before = gradient(photo)
     image = photo
     for _ in range(5):
         image, _ = ascent_step(image, gradient, config, rng)
-    after, _ = gradient(image)
+    _, after = gradient(image)
     assert after > before * 1.05
 
 
@@ -52,16 +51,16 @@ def test_step_moves_pixels_by_step_size_on_average(gradient, photo):
 
 
 def test_result_stays_in_range(gradient, photo):
-    out = run(photo, gradient, DreamConfig(iterations=3, octaves=2, step_size=50.0, seed=1))
+    out = ascend(photo, gradient, DreamConfig(iterations=3, octaves=2, step_size=50.0, seed=1))
     assert out.dtype == np.float32 and out.shape == photo.shape
     assert out.min() >= 0.0 and out.max() <= 1.0
 
 
 def test_same_seed_same_pixels(gradient, photo):
     config = DreamConfig(iterations=3, octaves=2, jitter=8, seed=7)
-    a = run(photo, gradient, config)
-    b = run(photo, gradient, config)
-    c = run(photo, gradient, replace(config, seed=8))
+    a = ascend(photo, gradient, config)
+    b = ascend(photo, gradient, config)
+    c = ascend(photo, gradient, replace(config, seed=8))
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -87,7 +86,7 @@ def test_image_too_small_for_the_model_is_an_error():
 def test_skipped_octaves_are_reported(gradient):
     events: list[Progress] = []
     image = np.full((12, 12, 3), 0.5, np.float32)
-    run(image, gradient, DreamConfig(iterations=1, octaves=3, octave_scale=2.0), events.append)
+    ascend(image, gradient, DreamConfig(iterations=1, octaves=3, octave_scale=2.0), events.append)
     notes = [e.message for e in events if e.message]
     assert notes and "skipped 2 octave" in notes[0]
     assert sum(1 for e in events if e.message is None) == 1
@@ -95,7 +94,7 @@ def test_skipped_octaves_are_reported(gradient):
 
 def test_progress_counts_every_step(gradient, photo):
     events: list[Progress] = []
-    run(photo, gradient, DreamConfig(iterations=2, octaves=3), events.append)
+    ascend(photo, gradient, DreamConfig(iterations=2, octaves=3), events.append)
     steps = [(e.octave, e.step) for e in events if e.message is None]
     assert steps == [(o, s) for o in range(3) for s in (1, 2)]
     assert events[-1].shape == photo.shape[:2]
@@ -123,16 +122,16 @@ def test_auto_tile_size():
 
 
 def test_tiled_and_untiled_gradients_agree_for_pointwise_model(pointwise_model, photo):
-    gradient = GradientFunction(adapter_for_keras(pointwise_model, "pw", "unit"), layer("conv3"))
-    whole_loss, whole = gradient(photo)
-    tiled_loss, tiled = gradient.tiled(photo, 16, np.random.default_rng(3))
+    gradient = objective_gradient(adapter_for_keras(pointwise_model, "pw", "unit"), layer("conv3"))
+    whole, whole_loss = gradient(photo)
+    tiled, tiled_loss = tiled_gradient(gradient, photo, 16, np.random.default_rng(3))
     np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-9)
     assert tiled_loss == pytest.approx(whole_loss, rel=1e-4)
 
 
 def test_tiled_gradients_agree_away_from_seams(gradient, photo):
-    _, whole = gradient(photo)
-    _, tiled = gradient.tiled(photo, 32, np.random.default_rng(0))
+    whole, _ = gradient(photo)
+    tiled, _ = tiled_gradient(gradient, photo, 32, np.random.default_rng(0))
     # 48x64 in 32 px tiles: edges at 32 both ways; a seam changes gradients up to ~8 px away
     inside = (slice(0, 22), slice(0, 22))
     np.testing.assert_allclose(tiled[inside], whole[inside], rtol=1e-4, atol=1e-9)
@@ -140,7 +139,7 @@ def test_tiled_gradients_agree_away_from_seams(gradient, photo):
 
 
 def test_random_tile_offsets_follow_the_stride_grid():
-    from dreamer.engine import random_offset
+    from dreamer.engine.tiles import random_offset
 
     rng = np.random.default_rng(0)
     offsets = {random_offset(512, rng) for _ in range(200)}
@@ -150,10 +149,10 @@ def test_random_tile_offsets_follow_the_stride_grid():
 
 def test_weighted_sum_of_layers(adapter, photo):
     objective = combine({"conv1": 1.0, "conv3": 0.5})
-    gradient = GradientFunction(adapter, objective)
-    total, _ = gradient(photo)
-    one, _ = GradientFunction(adapter, layer("conv1"))(photo)
-    three, _ = GradientFunction(adapter, layer("conv3"))(photo)
+    gradient = objective_gradient(adapter, objective)
+    _, total = gradient(photo)
+    _, one = objective_gradient(adapter, layer("conv1"))(photo)
+    _, three = objective_gradient(adapter, layer("conv3"))(photo)
     assert total == pytest.approx(one + 0.5 * three, rel=1e-5)
 
 
@@ -161,7 +160,7 @@ def test_nan_gradient_stops_with_a_clear_error(tiny_model, photo):
     adapter = adapter_for_keras(tiny_model, "nan", "unit")
     adapter.preprocess = lambda x: x * float("nan")
     with pytest.raises(NumericalError, match="NaN or Inf"):
-        run(photo, GradientFunction(adapter, layer("conv3")), DreamConfig(iterations=1, octaves=1))
+        ascend(photo, objective_gradient(adapter, layer("conv3")), DreamConfig(iterations=1, octaves=1))
 
 
 @pytest.mark.parametrize(
@@ -175,9 +174,63 @@ def test_bad_settings_are_refused(field, value):
         DreamConfig(**{field: value})
 
 
-
 def test_new_sizes_do_not_retrace_the_compiled_step(adapter, photo):
-    gradient = GradientFunction(adapter, layer("conv2"))
-    run(photo, gradient, DreamConfig(iterations=1, octaves=3, tile_size=24))
+    gradient = objective_gradient(adapter, layer("conv2"))
+    ascend(photo, gradient, DreamConfig(iterations=1, octaves=3, tile_size=24))
     gradient(np.zeros((50, 70, 3), np.float32))
     assert gradient._gradient.experimental_get_tracing_count() == 1
+
+
+def test_mask_keeps_the_outside_exactly_and_blends_grey(gradient, photo):
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[:, 32:] = 1.0
+    mask[:, 28:32] = 0.5
+    out = ascend(photo, gradient, DreamConfig(iterations=3, octaves=2, seed=1), mask=mask)
+    free = ascend(photo, gradient, DreamConfig(iterations=3, octaves=2, seed=1))
+    np.testing.assert_array_equal(out[:, :28], photo[:, :28])
+    assert np.abs(out[:, 40:] - photo[:, 40:]).mean() > 0.01
+    grey = np.abs(out[:, 28:32] - photo[:, 28:32]).mean()
+    assert 0 < grey < np.abs(free[:, 28:32] - photo[:, 28:32]).mean()
+
+
+def test_mask_of_another_size_is_an_error(gradient, photo):
+    with pytest.raises(DreamerError, match="the mask is 10x10; the image is 64x48"):
+        ascend(photo, gradient, DreamConfig(iterations=1, octaves=1), mask=np.ones((10, 10), np.float32))
+
+
+def test_masked_step_moves_only_the_white_pixels(gradient, photo):
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[10:20, 10:20] = 1
+    out, _ = ascent_step(photo, gradient, DreamConfig(jitter=0), np.random.default_rng(0), mask)
+    changed = np.any(out != photo, axis=-1)
+    assert changed[10:20, 10:20].any() and not changed[mask == 0].any()
+
+
+def test_tv_makes_the_dream_smoother(gradient, photo):
+    def roughness(image):
+        detail = image - photo
+        return np.abs(np.diff(detail, axis=0)).mean() + np.abs(np.diff(detail, axis=1)).mean()
+
+    plain = ascend(photo, gradient, DreamConfig(iterations=8, octaves=1, seed=2))
+    smoothed = ascend(photo, gradient, DreamConfig(iterations=8, octaves=1, seed=2, tv=1.0))
+    assert roughness(smoothed) < 0.8 * roughness(plain)
+
+
+def test_rotation_and_scale_jitter_still_raise_the_objective(gradient, photo):
+    config = DreamConfig(jitter=2, rotate=10.0, scale_jitter=0.1, step_size=2.0, laplacian_levels=3)
+    rng = np.random.default_rng(0)
+    _, before = gradient(photo)
+    image = photo
+    for _ in range(4):
+        image, _ = ascent_step(image, gradient, config, rng)
+    assert image.shape == photo.shape and gradient(image)[1] > before * 1.05
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("laplacian_levels", -1), ("laplacian_levels", 13), ("tv", -0.1), ("tv", float("nan")),
+     ("rotate", -1.0), ("rotate", 181.0), ("scale_jitter", 1.0), ("scale_jitter", -0.1)],
+)
+def test_bad_smoothing_settings_are_refused(field, value):
+    with pytest.raises(DreamerError):
+        DreamConfig(**{field: value})

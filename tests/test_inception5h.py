@@ -8,13 +8,12 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_graphs import LABELS, sha256, tiny_inception_graph_bytes, write_inception_zip
+from tiny_models import save_photo
 
 from dreamer.cli import main
 from dreamer.errors import ModelError
 from dreamer.models import download, find_spec, inception5h, load_model, model_architecture
-from tiny_graphs import LABELS, sha256, tiny_inception_graph_bytes, write_inception_zip
-
-from conftest import save_photo
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +60,7 @@ def test_preprocess_is_0_255_minus_117():
 
 
 def test_zip_from_weights_installs_and_dreams(published, tmp_path, photo):
-    from dreamer.engine import GradientFunction
+    from dreamer.api import objective_gradient
     from dreamer.objectives import combine
 
     zip_path, calls = published
@@ -73,9 +72,9 @@ def test_zip_from_weights_installs_and_dreams(published, tmp_path, photo):
     features = adapter.feature_model(["mixed4c", "conv2d0_pre_relu"])(adapter.preprocess(photo[None]))
     assert features["mixed4c"].shape == (1, 12, 16, 12)
     assert features["conv2d0_pre_relu"].shape == (1, 24, 32, 8)
-    gradient = GradientFunction(adapter, combine("mixed4c"))
+    gradient = objective_gradient(adapter, combine("mixed4c"))
     for shape in ((48, 64), (37, 53)):
-        loss, grad = gradient(photo[: shape[0], : shape[1]])
+        grad, loss = gradient(photo[: shape[0], : shape[1]])
         assert grad.shape == shape + (3,) and loss > 0 and np.abs(grad).sum() > 0
 
 

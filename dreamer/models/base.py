@@ -23,10 +23,12 @@ from dreamer.errors import ModelError
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One dreamable layer: its name and its output shape (H, W, C), None where free."""
+    """One dreamable layer: its name, its output shape (H, W, C; None where free), and the graph op it reads
+    (for GraphDef models: ``op`` is the TensorFlow op when it differs from ``name``)."""
 
     name: str
     shape: tuple
+    op: str = ""
 
     @property
     def channels(self) -> int:
@@ -35,7 +37,13 @@ class LayerInfo:
 
 @dataclass
 class ModelAdapter:
-    """A network ready to dream with.
+    """A network ready to dream with: the contract every model family fulfils.
+
+    An adapter is built complete by its loader (``dreamer.models.registry``)
+    and not changed afterwards; ``dataclasses.replace`` makes a variant
+    (another label list, say). Subclasses override ``layer_infos``,
+    ``feature_model`` and ``classifier_model``; every attribute below exists
+    on every adapter.
 
     Attributes:
         name: the registered name (or a path) shown to the user.
@@ -47,6 +55,7 @@ class ModelAdapter:
         input_channels: the channels the network takes (1 for a grayscale
             model; ``preprocess`` then turns RGB into one channel).
         classify_size: the square side ``classify`` feeds the classifier.
+        layer_note: a line ``dream layers`` prints under the table ("" for none).
     """
 
     name: str
@@ -57,9 +66,10 @@ class ModelAdapter:
     labels: Sequence[str] | None = None
     input_channels: int = 3
     classify_size: int = 224
+    layer_note: str = ""
     _layers: list = field(default=None, repr=False)
 
-    def layers(self) -> list[LayerInfo]:
+    def layer_infos(self) -> list[LayerInfo]:
         """Every dreamable layer (4-D output), in network order."""
         if self._layers is None:
             infos = []
@@ -73,11 +83,11 @@ class ModelAdapter:
         return self._layers
 
     def layer_names(self) -> list[str]:
-        return [info.name for info in self.layers()]
+        return [info.name for info in self.layer_infos()]
 
     def layer_info(self, name: str) -> LayerInfo:
         """The named layer, or a ModelError naming the closest valid layers."""
-        for info in self.layers():
+        for info in self.layer_infos():
             if info.name == name:
                 return info
         raise ModelError(unknown_layer_message(name, self.layer_names(), self.name))
@@ -115,7 +125,6 @@ class ModelAdapter:
     def classifier_model(self):
         """A callable: preprocessed ``classify_size``-square NHWC input -> class scores."""
         return self.model
-
 
     def _is_class_layer(self, name: str) -> bool:
         try:

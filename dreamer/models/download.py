@@ -61,7 +61,8 @@ def check_sha256(path: Path, expected: str, what: str) -> None:
     actual = file_digest(path, algorithm)
     if actual != expected.lower():
         raise ChecksumError(
-            f"{what}: {'MD5' if algorithm == 'md5' else 'SHA-256'} is {actual[:16]}..., expected {expected[:16]}... (damaged or another file)"
+            f"{what}: {'MD5' if algorithm == 'md5' else 'SHA-256'} is {actual[:16]}..., "
+            f"expected {expected[:16]}... (damaged or another file)"
         )
 
 

@@ -41,7 +41,7 @@ from dreamer.errors import ModelError
 from dreamer.fileio import atomic_path
 from dreamer.models.base import ModelAdapter
 from dreamer.models.labels import load_imagenet_labels
-from dreamer.torchpickle import load_state_dict
+from dreamer.models.torchpickle import load_state_dict
 
 MODEL_NAME = "efficientnet-lite0"
 DEFAULT_LAYER = "block5c_add"

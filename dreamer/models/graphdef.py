@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from dreamer.errors import ModelError
+from dreamer.errors import ModelError, first_line
 from dreamer.models.base import LayerInfo, ModelAdapter, unknown_layer_message
 
 #: Op types whose output is worth dreaming on when a graph's layers are listed from the graph itself.
@@ -65,7 +65,7 @@ class ImportedGraph:
         try:
             self._wrapped = tf.compat.v1.wrap_function(imported, [self._input_spec])
         except (ValueError, TypeError) as exc:
-            raise ModelError(f"cannot import the graph ({str(exc).splitlines()[0]})") from None
+            raise ModelError(f"cannot import the graph ({first_line(exc)})") from None
         self.graph = self._wrapped.graph
         self._input = self._wrapped.inputs[0]
 
@@ -125,16 +125,14 @@ class GraphAdapter(ModelAdapter):
     Attributes:
         static_layers: the layers listed, known without loading the graph.
         classifier_output: the op name of the class scores (logits), or "".
-        layer_note: a line ``dream layers`` prints under the table.
     """
 
     static_layers: tuple = ()
     classifier_output: str = ""
-    layer_note: str = ""
     _extra: dict = field(default_factory=dict, repr=False)
     _classifier: object = field(default=None, repr=False)
 
-    def layers(self) -> list[LayerInfo]:
+    def layer_infos(self) -> list[LayerInfo]:
         return list(self.static_layers)
 
     def layer_info(self, name: str) -> LayerInfo:
@@ -153,7 +151,7 @@ class GraphAdapter(ModelAdapter):
     def feature_model(self, layer_names: Sequence[str]):
         if self.model is None:
             raise ModelError(f"model {self.name!r} was loaded for listing only")
-        ops = {name: getattr(self.layer_info(name), "op", "") or name for name in layer_names}
+        ops = {name: self.layer_info(name).op or name for name in layer_names}
         return GraphFeatures(self.model.tensor_function(ops))
 
     def classifier_model(self):
@@ -174,14 +172,3 @@ class GraphAdapter(ModelAdapter):
             return logits[:, :count] if count else logits
 
         return scores
-
-
-def graph_layers(graph: ImportedGraph) -> tuple[LayerInfo, ...]:
-    """Every 4-D feature tensor of the graph as a LayerInfo named by its op."""
-    infos = []
-    for tensor in graph.feature_tensors():
-        channels = tensor.shape[-1]
-        if channels is None:
-            continue
-        infos.append(LayerInfo(tensor.op.name, (None, None, int(channels))))
-    return tuple(infos)

@@ -25,9 +25,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import dreamer.models.download as download
 from dreamer.errors import ModelError
 from dreamer.fileio import atomic_path
-from dreamer.models import download
 from dreamer.models.base import LayerInfo
 from dreamer.models.graphdef import GraphAdapter, ImportedGraph, read_graph_def
 

@@ -20,14 +20,6 @@ SCHEMES = {
     "caffe": ((103.939, 116.779, 123.68), (1.0, 1.0, 1.0), "bgr"),
 }
 
-DESCRIPTIONS = {
-    "none": "0..255 RGB, as is",
-    "unit": "0..1 RGB",
-    "tf": "-1..1 RGB",
-    "torch": "ImageNet mean/std normalised RGB",
-    "caffe": "BGR, 0..255 minus the ImageNet mean",
-}
-
 
 def affine(mean, std, order: str = "rgb") -> Callable:
     """A preprocessing function ``(x01 * 255 - mean) / std`` with channel order."""
@@ -56,7 +48,9 @@ def parse_scheme(text: str) -> tuple:
             mean = _triple(fields["mean"])
             std = _triple(fields.get("std", "1,1,1"))
         except (KeyError, ValueError):
-            raise ModelError(f"bad preprocessing {text!r}: expected e.g. 'mean=123.7,116.3,103.5;std=58.4,57.1,57.4'") from None
+            raise ModelError(
+                f"bad preprocessing {text!r}: expected e.g. 'mean=123.7,116.3,103.5;std=58.4,57.1,57.4'"
+            ) from None
         if any(s == 0 for s in std):
             raise ModelError(f"bad preprocessing {text!r}: std must not be 0")
         return mean, std, "rgb"

@@ -24,9 +24,12 @@ The original model is not changed. A model the rewrite does not understand
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
 import numpy as np
 
-from dreamer.errors import ModelError
+from dreamer.errors import DreamerError, ModelError
 
 
 class RewriteError(ModelError):
@@ -166,3 +169,45 @@ def _folded_weights(conv, bn) -> tuple[np.ndarray, np.ndarray]:
         kernel = kernel * scale
     bias = conv_bias * scale + shift
     return kernel.astype(np.float32), np.broadcast_to(bias, scale.shape).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FeatureNetwork:
+    """What the engine needs from a model to take gradients: ready to call, nothing to look up.
+
+    Attributes:
+        features: preprocessed NHWC input -> {layer name: activation} (or one tensor).
+        preprocess: [0, 1] float32 NHWC -> the model's input.
+        min_size: the smallest image side the network accepts.
+        precision: the arithmetic it runs in, ``"float32"`` or ``"bfloat16"``.
+    """
+
+    features: Callable
+    preprocess: Callable
+    min_size: int
+    precision: str
+
+
+def feature_network(adapter, layer_names: Sequence[str], precision: str = "float32") -> FeatureNetwork:
+    """The adapter's feature model for ``layer_names``, rewritten for speed.
+
+    A model that can't be rewritten is used as it is, in float32, unless
+    bfloat16 was asked for explicitly.
+
+    Raises:
+        DreamerError: ``precision="bfloat16"`` and the model can't be rewritten,
+            or an unknown precision.
+    """
+    from dreamer.precision import detect_precision
+
+    resolved = detect_precision(precision)
+    features = adapter.feature_model(layer_names)
+    try:
+        features = rewrite_for_gradients(features, resolved)
+    except RewriteError as exc:
+        if precision == "bfloat16":
+            raise DreamerError(
+                f"model {adapter.name!r} can't run in bfloat16 ({exc}); use --precision float32"
+            ) from None
+        resolved = "float32"
+    return FeatureNetwork(features, adapter.preprocess, adapter.min_size, resolved)

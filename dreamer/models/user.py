@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from dreamer.errors import ModelError, UnsafeFileError
+from dreamer.errors import ModelError, UnsafeFileError, first_line
 from dreamer.models.base import LayerInfo, ModelAdapter
 
 #: Separates a nested model's name from its inner layer's name.
@@ -75,9 +75,9 @@ def load_keras_file(path: Path, unsafe: bool = False):
                 f"{path}: loading this model would run code stored in the file (e.g. a Lambda "
                 "layer); if you trust it, pass --unsafe-load"
             ) from None
-        raise ModelError(f"{path}: cannot load model ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: cannot load model ({first_line(exc)})") from None
     except (OSError, TypeError, KeyError, AttributeError, ImportError) as exc:
-        raise ModelError(f"{path}: cannot load model ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: cannot load model ({first_line(exc)})") from None
 
 
 def load_saved_model(path: Path, preprocess: str | None = None) -> ModelAdapter:
@@ -96,7 +96,7 @@ def load_saved_model(path: Path, preprocess: str | None = None) -> ModelAdapter:
     try:
         loaded = tf.saved_model.load(str(path))
     except (OSError, ValueError, RuntimeError, tf.errors.OpError) as exc:
-        raise ModelError(f"{path}: cannot load the SavedModel ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: cannot load the SavedModel ({first_line(exc)})") from None
     signatures = getattr(loaded, "signatures", {})
     if "serving_default" not in signatures:
         raise ModelError(
@@ -106,7 +106,7 @@ def load_saved_model(path: Path, preprocess: str | None = None) -> ModelAdapter:
     try:
         frozen = convert_variables_to_constants_v2(signatures["serving_default"])
     except (ValueError, TypeError, RuntimeError) as exc:
-        raise ModelError(f"{path}: cannot freeze the SavedModel's graph ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: cannot freeze the SavedModel's graph ({first_line(exc)})") from None
     if len(frozen.inputs) != 1 or frozen.inputs[0].shape.rank != 4:
         raise ModelError(f"{path}: the SavedModel must take one NHWC image input; it takes {frozen.inputs}")
     channels = frozen.inputs[0].shape[-1]
@@ -150,15 +150,8 @@ def scope_layers(graph) -> list[LayerInfo]:
     for scope, tensor in last.items():
         channels = tensor.shape[-1]
         if channels is not None:
-            infos.append(_ScopedLayer(scope, (None, None, int(channels)), tensor.op.name))
+            infos.append(LayerInfo(scope, (None, None, int(channels)), op=tensor.op.name))
     return infos
-
-
-@dataclass(frozen=True)
-class _ScopedLayer(LayerInfo):
-    """A SavedModel layer: listed by its scope, read from the op ``op``."""
-
-    op: str = ""
 
 
 def input_preprocess(preprocess: str | None, channels: int):
@@ -188,7 +181,7 @@ class KerasAdapter(ModelAdapter):
     classifier: object = None
     _nested: dict = field(default_factory=dict, repr=False)
 
-    def layers(self) -> list[LayerInfo]:
+    def layer_infos(self) -> list[LayerInfo]:
         if self._layers is None:
             self._layers = list(_list_layers(self.model, ""))
         return self._layers
@@ -222,21 +215,20 @@ def adapter_for_keras(model, name: str, preprocess: str | None = None) -> KerasA
         raise ModelError(f"model {name!r} takes {channels} channels; dreamer feeds RGB (3) or grayscale (1)")
     fixed = shape[1] is not None or shape[2] is not None
     dream_model = any_size_model(model, name) if fixed else model
-    adapter = KerasAdapter(
+    layers = list(_list_layers(dream_model, ""))
+    if not layers:
+        raise ModelError(f"model {name!r} has no layer with a 4-D (image-like) output to dream on")
+    return KerasAdapter(
         name=name,
         model=dream_model,
         preprocess=input_preprocess(preprocess, channels),
-        default_layer="",
+        default_layer=layers[(2 * len(layers)) // 3].name,
         min_size=8,
         input_channels=int(channels),
         classify_size=int(shape[1]) if shape[1] and shape[1] == shape[2] else DEFAULT_CLASSIFY_SIZE,
         classifier=model,
+        _layers=layers,
     )
-    names = adapter.layer_names()
-    if not names:
-        raise ModelError(f"model {name!r} has no layer with a 4-D (image-like) output to dream on")
-    adapter.default_layer = names[(2 * len(names)) // 3]
-    return adapter
 
 
 def any_size_model(model, name: str = "model"):
@@ -258,12 +250,12 @@ def any_size_model(model, name: str = "model"):
         try:
             candidates.append(keras.Model(model.inputs[0], _output_in(model, last), name=f"{model.name}_features"))
         except ValueError as exc:
-            errors.append(_first_line(exc))
+            errors.append(first_line(exc))
     for candidate in candidates:
         try:
             rebuilt = _rebuild_any_size(candidate)
         except (ValueError, TypeError, KeyError, AttributeError, NotImplementedError) as exc:
-            errors.append(_first_line(exc))
+            errors.append(first_line(exc))
             continue
         return rebuilt
     raise ModelError(
@@ -359,8 +351,3 @@ def _output_shape(layer):
         return tuple(layer.output.shape)
     except (AttributeError, ValueError):
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

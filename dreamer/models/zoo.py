@@ -25,8 +25,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dreamer.errors import ModelError
-from dreamer.models import download
+import dreamer.models.download as download
+from dreamer.errors import ModelError, first_line
 from dreamer.models.base import ModelAdapter
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -183,7 +183,8 @@ def _classifier(entry: ZooEntry, weights_path: Path | None, progress):
     except (ValueError, OSError, KeyError) as exc:
         raise ModelError(
             f"{path}: cannot classify with {entry.name}: the weights do not fit the network with its "
-            f"classification head ({_first_line(exc)}); classify needs {entry.top_file} from {entry.url(entry.top_file)}"
+            f"classification head ({first_line(exc)}); "
+            f"classify needs {entry.top_file} from {entry.url(entry.top_file)}"
         ) from None
     return model
 
@@ -196,7 +197,7 @@ def _load_into_headless(entry: ZooEntry, model, path: Path) -> None:
         model.load_weights(path)
         return
     except (ValueError, OSError, KeyError) as exc:
-        first_error = _first_line(exc)
+        first_error = first_line(exc)
     try:
         full = build(entry, include_top=True)
         full.load_weights(path)
@@ -250,8 +251,3 @@ def offline_message(entry: ZooEntry, file: str, reason: str) -> str:
         f"On a machine with internet, download it and either pass --weights /path/to/{file} "
         f"or copy it into {keras_models_dir()}/ (where Keras looks for it)"
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -1,6 +1,6 @@
-"""What to maximise: small, composable objective values, and the text that names them.
+"""What to maximise: small, composable objective values.
 
-An objective names the layers it needs (``layers``) and, called on a dict of
+An objective names the layers it needs (``layer_names()``) and, called on a dict of
 layer name -> activation tensor, returns a scalar tensor. Objectives add,
 subtract and scale: ``layer("mixed4c") + 0.5 * channel("mixed4d", 12)``.
 
@@ -21,8 +21,7 @@ term's natural one: l2 for a whole layer (DeepDream), mean for channels and
 neurons (so the sign matters: a channel is made to fire, not to swing). A
 class is always its logit; a guide always its dot products.
 
-``parse_objective`` reads the objective grammar (see ``GRAMMAR``), which
-still accepts the older ``NAME=WEIGHT``. Objectives parsed from text may be
+Objectives parsed from text (``dreamer.objectives.grammar``) may be
 *unbound*: a class named by text needs the model's labels. ``bind(objective,
 adapter)`` checks every layer, channel and class against the model and
 returns the objective ready to run.
@@ -31,7 +30,6 @@ returns the objective ready to run.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -42,23 +40,11 @@ from dreamer.errors import DreamerError, ModelError
 
 LOSSES = ("l2", "mean")
 
-#: The objective grammar, as shown in ``dream --help`` and the README.
-GRAMMAR = """\
-  block5c_add                  a whole layer
-  block5c_add:97               one channel
-  block5c_add:97,98,0-7        several channels (ranges allowed)
-  block5c_add:97@center        one neuron: channel 97 at the centre of the feature map
-  class(tabby), class(281)     the logit of a class (name or index)
-  block5c_add + 0.5*block4c_add:12     a weighted sum
-  block5c_add - 0.3*block3b_add        a negative weight suppresses a feature
-  block5c_add:97[l2]           a per-term loss: [l2] or [mean]
-  block5c_add=0.5              the older NAME=WEIGHT form"""
-
 
 class Objective:
     """Base class: ``layers`` and ``__call__(activations) -> scalar``; supports +, - and *."""
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         raise NotImplementedError
 
     def __call__(self, activations: Mapping[str, object]):
@@ -73,7 +59,7 @@ class Objective:
 
     def bind(self, adapter) -> "Objective":
         """This objective checked against ``adapter`` (see module ``bind``)."""
-        for layer_name in self.layers():
+        for layer_name in self.layer_names():
             adapter.layer_info(layer_name)
         return self
 
@@ -117,7 +103,7 @@ class LayerObjective(Objective):
     layer: str
     loss: str = "l2"
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         return (self.layer,)
 
     def __call__(self, activations):
@@ -136,7 +122,7 @@ class ChannelObjective(Objective):
     channels: tuple[int, ...]
     loss: str = "mean"
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         return (self.layer,)
 
     def __call__(self, activations):
@@ -166,7 +152,7 @@ class NeuronObjective(Objective):
     channel: int
     loss: str = "mean"
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         return (self.layer,)
 
     def __call__(self, activations):
@@ -200,7 +186,7 @@ class ClassObjective(Objective):
     layer: str | None = None
     label: str | None = None
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         if self.layer is None:
             raise DreamerError(f"class({self.query}) is not bound to a model yet")
         return (self.layer,)
@@ -241,7 +227,7 @@ class GuideObjective(Objective):
     features: np.ndarray
     source: str = "guide"
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         return (self.layer,)
 
     def __call__(self, activations):
@@ -273,10 +259,10 @@ class Sum(Objective):
 
     parts: tuple[tuple[float, Objective], ...]
 
-    def layers(self) -> tuple[str, ...]:
+    def layer_names(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for _, part in self.parts:
-            for name in part.layers():
+            for name in part.layer_names():
                 seen.setdefault(name)
         return tuple(seen)
 
@@ -435,201 +421,3 @@ def channel_list_text(channels: Sequence[int]) -> str:
             run_start = c
         previous = c
     return ",".join(pieces)
-
-
-class _Parser:
-    """A recursive-descent reader of the objective grammar; errors name the position."""
-
-    NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_./]*")
-    NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-    INT = re.compile(r"\d+")
-    #: ``-7`` right after a channel number (no space) is a range, unless it is a weight (``-0.3*...``).
-    RANGE_END = re.compile(r"-(\d+)(?![\d.eE]|\s*\*)")
-
-    def __init__(self, text: str, loss: str | None, what: str = "objective"):
-        self.text = text
-        self.pos = 0
-        self.loss = loss
-        self.what = what
-
-    def fail(self, expected: str):
-        found = f"{self.text[self.pos]!r}" if self.pos < len(self.text) else "the end"
-        raise DreamerError(
-            f"bad {self.what} {self.text!r}: expected {expected} at position {self.pos + 1}, found {found}"
-        )
-
-    def skip(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
-
-    def accept(self, char: str) -> bool:
-        self.skip()
-        if self.text.startswith(char, self.pos):
-            self.pos += len(char)
-            return True
-        return False
-
-    def match(self, pattern: re.Pattern, expected: str) -> str:
-        self.skip()
-        found = pattern.match(self.text, self.pos)
-        if not found:
-            self.fail(expected)
-        self.pos = found.end()
-        return found.group()
-
-    def number(self) -> float:
-        value = float(self.match(self.NUMBER, "a number"))
-        if not math.isfinite(value):
-            self.fail("a finite number")
-        return value
-
-    def at_number(self) -> bool:
-        self.skip()
-        return bool(self.NUMBER.match(self.text, self.pos))
-
-    def parse(self) -> Objective:
-        self.skip()
-        if self.pos == len(self.text):
-            self.fail("a layer name or class(...)")
-        negative = self.accept("-")
-        if not negative:
-            self.accept("+")
-        total = -self.term() if negative else self.term()
-        while True:
-            if self.accept("+"):
-                total = total + self.term()
-            elif self.accept("-"):
-                total = total - self.term()
-            else:
-                break
-        self.skip()
-        if self.pos != len(self.text):
-            self.fail("'+', '-' or the end")
-        return total
-
-    def term(self) -> Objective:
-        weight = 1.0
-        if self.at_number():
-            weight = self.number()
-            if not self.accept("*"):
-                self.fail("'*' after the weight")
-        atom = self.atom()
-        if self.accept("*"):
-            weight *= self.number()
-        if self.accept("="):
-            negative = self.accept("-")
-            weight *= -self.number() if negative else self.number()
-        return atom if weight == 1.0 else weight * atom
-
-    def atom(self) -> Objective:
-        name = self.match(self.NAME, "a layer name or class(...)")
-        if name == "class" and self.accept("("):
-            return self.class_atom()
-        kind, channels = "layer", ()
-        if self.accept(":"):
-            channels = self.channel_list()
-            kind = "channel"
-            if self.accept("@"):
-                self.match(re.compile(r"cent(?:er|re)\b"), "'center' after '@'")
-                if len(channels) != 1:
-                    self.fail("one channel before '@center'")
-                kind = "neuron"
-        loss = self.loss
-        if self.accept("["):
-            loss = self.match(re.compile("|".join(LOSSES)), f"a loss ({' or '.join(LOSSES)})")
-            if not self.accept("]"):
-                self.fail("']'")
-        if kind == "layer":
-            return layer(name, loss)
-        if kind == "neuron":
-            return neuron(name, channels[0], loss)
-        return channel(name, channels, loss)
-
-    def class_atom(self) -> Objective:
-        self.skip()
-        end = self.text.find(")", self.pos)
-        if end < 0:
-            self.pos = len(self.text)
-            self.fail("')' closing class(")
-        query = self.text[self.pos:end].strip().strip("'\"").strip()
-        if not query:
-            self.fail("a class name or index")
-        self.pos = end + 1
-        return class_logit(query)
-
-    def channel_list(self) -> tuple[int, ...]:
-        channels: list[int] = []
-        while True:
-            first = int(self.match(self.INT, "a channel number"))
-            last = first
-            found = self.RANGE_END.match(self.text, self.pos)
-            if found:
-                last = int(found.group(1))
-                if last < first:
-                    self.pos += 1
-                    self.fail(f"a range end of at least {first}")
-                self.pos = found.end()
-            channels.extend(range(first, last + 1))
-            if not self.accept(","):
-                return tuple(channels)
-
-
-def parse_channel_list(text: str) -> tuple[int, ...]:
-    """``"0-7,12"`` -> ``(0, 1, ..., 7, 12)``.
-
-    Raises:
-        DreamerError: one line naming the position and what was expected.
-    """
-    parser = _Parser(text, None, "channel list")
-    channels = parser.channel_list()
-    parser.skip()
-    if parser.pos != len(text):
-        parser.fail("',' or the end")
-    return channels
-
-
-def parse_objective(text: str, loss: str | None = None) -> Objective:
-    """Objective text (see ``GRAMMAR``) -> an objective (classes still unbound).
-
-    Args:
-        text: e.g. ``"block5c_add:97 + 0.5*block4c_add - 0.3*block3b_add"``.
-        loss: ``"l2"``, ``"mean"``, or None for each term's natural loss; a
-            term's own ``[l2]``/``[mean]`` wins.
-
-    Raises:
-        DreamerError: one line naming the position and what was expected.
-    """
-    return _Parser(text, _loss(loss, "l2") if loss is not None else None).parse()
-
-
-def parse_layer_spec(text: str, loss: str | None = "l2") -> Objective:
-    """``"block5c_add"`` or ``"block5c_add=0.5"`` (or any objective text) -> an objective.
-
-    Raises:
-        DreamerError: an empty name, or text that does not parse.
-    """
-    return parse_objective(text, loss)
-
-
-def combine(specs, loss: str | None = None) -> Objective:
-    """Layers as the API and CLI accept them -> one objective.
-
-    Args:
-        specs: an Objective; objective text (``"block5c_add:97 + class(tabby)"``,
-            ``name=weight``); a list of them (summed); or a dict of name -> weight.
-        loss: see ``parse_objective``.
-    """
-    if isinstance(specs, Objective):
-        return specs
-    if isinstance(specs, str):
-        specs = [specs]
-    if isinstance(specs, Mapping):
-        parts = [float(w) * parse_objective(n, loss) for n, w in specs.items()]
-    else:
-        parts = [s if isinstance(s, Objective) else parse_objective(s, loss) for s in specs]
-    if not parts:
-        raise DreamerError("no layer given")
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return total

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
-from dreamer.errors import ModelError, UnsafeFileError
+from dreamer.errors import ModelError, UnsafeFileError, first_line
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
@@ -161,7 +161,7 @@ class SafeUnpickler(pickle.Unpickler):
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
             raise UnsafeFileError(
-                f"refusing to load {self.source}: it names the global {_one_line(f'{module}.{name}')}, "
+                f"refusing to load {self.source}: it names the global {first_line(f'{module}.{name}', 120)}, "
                 "which could run code; only PyTorch tensor data is allowed"
             ) from None
 
@@ -207,7 +207,7 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except OSError as e:
         raise ModelError(f"cannot read weights file {path}: {e.strerror or e}") from e
     except _CORRUPTION_ERRORS as e:
-        raise ModelError(f"weights file {path} is truncated or corrupt ({_one_line(e)})") from e
+        raise ModelError(f"weights file {path} is truncated or corrupt ({first_line(e, 120)})") from e
     return _state_dict_of(obj, path)
 
 
@@ -337,8 +337,3 @@ def _state_dict_of(obj, path: Path) -> dict[str, np.ndarray]:
     if not arrays:
         raise ModelError(f"{path} holds no tensors")
     return arrays
-
-
-def _one_line(error: BaseException | str) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 120 else text[:117] + "..."

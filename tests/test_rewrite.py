@@ -1,51 +1,15 @@
-"""What makes dreaming fast: the precision rule, BatchNorm folding, bfloat16 layers."""
+"""dreamer.models.rewrite: the network rewritten for fast gradients (BatchNorm folding, bfloat16 layers)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from dreamer.engine import GradientFunction, fast_feature_model
+from dreamer.api import objective_gradient
 from dreamer.errors import DreamerError
-from dreamer.models import adapter_for_keras
+from dreamer.models import adapter_for_keras, feature_network
 from dreamer.models.rewrite import RewriteError, rewrite_for_gradients
 from dreamer.objectives import layer
-from dreamer.precision import cpu_flags, resolve_precision
-
-ZEN4 = {"avx2", "avx512f", "avx512_bf16"}
-SAPPHIRE_RAPIDS = {"avx512f", "amx_tile", "amx_bf16"}
-SKYLAKE = {"avx2", "avx512f"}
-
-
-@pytest.mark.parametrize(
-    "requested, flags, gpus, expected",
-    [
-        ("auto", ZEN4, (), "bfloat16"),
-        ("auto", SAPPHIRE_RAPIDS, (), "bfloat16"),
-        ("auto", SKYLAKE, (), "float32"),
-        ("auto", set(), (), "float32"),
-        ("auto", SKYLAKE, ((8, 0),), "bfloat16"),  # the GPU runs the network
-        ("auto", ZEN4, ((7, 5),), "float32"),
-        ("auto", SKYLAKE, ((9, 0), (7, 0)), "float32"),
-        ("float32", ZEN4, ((9, 0),), "float32"),
-        ("bfloat16", SKYLAKE, (), "bfloat16"),
-    ],
-)
-def test_precision_rule(requested, flags, gpus, expected):
-    assert resolve_precision(requested, flags, gpus) == expected
-
-
-def test_unknown_precision_is_refused():
-    with pytest.raises(DreamerError, match="unknown precision 'half'"):
-        resolve_precision("half", ZEN4)
-
-
-def test_cpu_flags_read_from_cpuinfo(tmp_path):
-    info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx2 avx512_bf16\n\nflags\t: other\n")
-    assert cpu_flags(str(info)) == {"fpu", "avx2", "avx512_bf16"}
-    assert cpu_flags(str(tmp_path / "missing")) == frozenset()
 
 
 def conv_bn_model(seed: int = 0):
@@ -101,11 +65,11 @@ def test_bfloat16_layers_but_float32_inputs_and_kept_layers():
 
 def test_bfloat16_gradient_matches_float32(tiny_model, photo):
     adapter = adapter_for_keras(tiny_model, "tiny", "unit")
-    full = GradientFunction(adapter, layer("conv3"), "float32")
-    half = GradientFunction(adapter, layer("conv3"), "bfloat16")
+    full = objective_gradient(adapter, layer("conv3"), "float32")
+    half = objective_gradient(adapter, layer("conv3"), "bfloat16")
     assert (full.precision, half.precision) == ("float32", "bfloat16")
-    loss32, grad32 = full(photo)
-    loss16, grad16 = half(photo)
+    grad32, loss32 = full(photo)
+    grad16, loss16 = half(photo)
     assert grad16.dtype == np.float32
     assert np.corrcoef(grad32.ravel(), grad16.ravel())[0, 1] > 0.95
     assert loss16 == pytest.approx(loss32, rel=0.05)
@@ -120,50 +84,10 @@ def test_model_that_cannot_be_rewritten(tiny_model):
     adapter = adapter_for_keras(tiny_model, "tiny", "unit")
     adapter.feature_model = lambda names: nested  # what an unusual adapter might hand over
     with pytest.raises(DreamerError, match="can't run in bfloat16"):
-        fast_feature_model(adapter, ("conv3",), "bfloat16")
-    features, precision = fast_feature_model(adapter, ("conv3",), "auto")
+        feature_network(adapter, ("conv3",), "bfloat16")
+    network = feature_network(adapter, ("conv3",), "auto")
+    features, precision = network.features, network.precision
     assert features is nested and precision == "float32"
-
-
-def test_cli_refuses_an_unknown_precision(tmp_path):
-    result = CliRunner().invoke(main_command(), ["--precision", "half", str(tmp_path / "x.png")])
-    assert result.exit_code == 2 and "half" in result.output
-
-
-def main_command():
-    from dreamer.cli import main
-
-    return main
-
-
-@pytest.mark.parametrize("shift", [(0, 0), (1, 2), (-1, 3), (5, -7), (-4, -4)])
-def test_roll_into_is_np_roll(shift):
-    from dreamer.engine import roll_into
-
-    array = np.arange(4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
-    out = np.empty_like(array)
-    assert roll_into(out, array, shift) is out
-    np.testing.assert_array_equal(out, np.roll(array, shift, axis=(0, 1)))
-
-
-def test_mean_abs_in_bands():
-    from dreamer.engine import mean_abs
-
-    array = np.array([[[1.0, -2.0]], [[3.0, -4.0]], [[0.0, 10.0]]], np.float32)
-    assert mean_abs(array, rows=2) == pytest.approx(20.0 / 6)
-    array[1, 0, 1] = np.nan
-    assert np.isnan(mean_abs(array, rows=2))
-
-
-def test_api_takes_a_precision_and_records_it(tiny_model, photo):
-    from dreamer.api import Dreamer, dream
-    from dreamer.engine import DreamConfig
-
-    dreamer = Dreamer(tiny_model, "conv3", preprocess="unit", precision="bfloat16")
-    result = dreamer.dream((photo * 255).astype(np.uint8), DreamConfig(iterations=1, octaves=1, seed=1))
-    assert result.info["dreamer"]["precision"] == "bfloat16"
-    with pytest.raises(DreamerError, match="unknown precision"):
-        dream(photo, model=tiny_model, precision="fp8")
 
 
 def test_a_layer_that_cannot_be_copied_means_no_rewrite(photo):
@@ -185,5 +109,5 @@ def test_a_layer_that_cannot_be_copied_means_no_rewrite(photo):
     with pytest.raises(RewriteError, match="cannot rewrite"):
         rewrite_for_gradients(model, "float32")
     adapter = adapter_for_keras(model, "odd", "unit")
-    gradient = GradientFunction(adapter, layer("odd"), "auto")
-    assert gradient.precision == "float32" and np.isfinite(gradient(photo)[1]).all()
+    gradient = objective_gradient(adapter, layer("odd"), "auto")
+    assert gradient.precision == "float32" and np.isfinite(gradient(photo)[0]).all()

@@ -1,17 +1,16 @@
-"""The user's own networks: .keras, .h5, SavedModel; safe mode; grayscale; nested; fixed size; classify."""
+"""dreamer.models.user: your own networks (.keras, .h5, SavedModel; safe mode, grayscale, nested, fixed size)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_models import save_photo, tiny_conv_model
 
 from dreamer.cli import main
 from dreamer.errors import ModelError, UnsafeFileError
 from dreamer.models import load_model
 from dreamer.models.preprocessing import parse_scheme, scheme
-
-from conftest import save_photo, tiny_conv_model
 
 
 def conv(filters, name, stride=1, seed=0):
@@ -71,7 +70,7 @@ def test_lambda_is_refused_unless_unsafe_load(runner, tmp_path, suffix):
         load_model(path, tmp_path)
     result = runner.invoke(main, ["--model", str(path), "--unsafe-load", *short("a.png")])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "outputs" / f"a_lam_after.png").exists()
+    assert (tmp_path / "outputs" / "a_lam_after.png").exists()
 
 
 def test_legacy_h5_model_dreams_from_the_cli(runner, tmp_path):
@@ -149,7 +148,7 @@ def test_grayscale_model_gets_gray_input_and_result_stays_rgb(runner, tmp_path):
 
 
 def test_nested_model_layers_are_listed_and_dreamable(runner, tmp_path):
-    from dreamer.engine import GradientFunction
+    from dreamer.api import objective_gradient
     from dreamer.objectives import combine
 
     path = tmp_path / "nested.keras"
@@ -159,7 +158,7 @@ def test_nested_model_layers_are_listed_and_dreamable(runner, tmp_path):
     assert names[:4] == ["rescale", "backbone/block1_out", "backbone/block2_out", "backbone"]
     assert "top_conv" in names
     objective = combine({"backbone/block1_out": 1.0, "top_conv": 0.5})
-    loss, grad = GradientFunction(adapter, objective)(np.full((20, 24, 3), 0.5, np.float32))
+    grad, loss = objective_gradient(adapter, objective)(np.full((20, 24, 3), 0.5, np.float32))
     assert loss > 0 and np.abs(grad).sum() > 0
     save_photo(tmp_path / "a.png")
     result = runner.invoke(main, ["--model", str(path), "--layer", "backbone/block2_out", *short("a.png")])

@@ -1,0 +1,68 @@
+"""The ``dream`` command: a click group of commands, one module each, over ``dreamer.api``.
+
+``dream [OPTIONS] INPUT...`` dreams (``dreamer.cli.dream``); ``dream layers``,
+``dream models``, ``dream classify`` and ``dream atlas`` have their own
+modules. TensorFlow is imported only inside the commands, so ``dream --help``
+answers at once. A new command is a new module here, added to ``main`` below.
+
+Exit codes: 0 all done; 1 at least one input failed (each is reported and
+the others still run); 2 a bad command line, option, model or layer (found
+before any work starts); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import click
+
+from dreamer import __version__
+from dreamer.cli.atlas import atlas_command
+from dreamer.cli.classify import classify_command
+from dreamer.cli.common import (
+    EXIT_FAILED_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    UserError,
+    quiet_tensorflow_import,
+)
+from dreamer.cli.dream import dream_command
+from dreamer.cli.layers import layers_command
+from dreamer.cli.models import models_command
+
+__all__ = [
+    "EXIT_FAILED_INPUT", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "UserError", "main",
+    "quiet_tensorflow_import",
+]
+
+
+class DefaultGroup(click.Group):
+    """A group whose first argument, if not a subcommand, goes to the default command (dreaming).
+
+    ``dream photo.jpg`` dreams; ``dream layers`` is the subcommand. ``dream
+    --help`` shows the default command's help and lists the others.
+    """
+
+    default_command = dream_command.name
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx, formatter):
+        default = self.commands[self.default_command]
+        with click.Context(default, info_name=ctx.info_name, parent=None) as sub:
+            default.format_help(sub, formatter)
+        with formatter.section("Other commands"):
+            formatter.write_dl([(name, cmd.get_short_help_str(60)) for name, cmd in self.commands.items()
+                                if name != self.default_command])
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dream")
+def main():
+    """dreamer: see what a neural network sees."""
+
+
+for _command in (dream_command, layers_command, models_command, atlas_command, classify_command):
+    main.add_command(_command)

@@ -1,0 +1,63 @@
+"""``dream classify IMAGE...``: what a classifier sees, its top classes with probabilities."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from dreamer.cli.common import (
+    EXIT_FAILED_INPUT,
+    load_adapter,
+    model_options,
+    naming,
+    signals_as_exceptions,
+    user_errors,
+)
+from dreamer.errors import DreamerError
+
+
+@click.command("classify")
+@click.argument("images", nargs=-1, required=True, type=click.Path(), metavar="IMAGE...")
+@click.option("-k", "--top", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many classes to show.")
+@click.option("--labels", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A text file of class names, one per line, for your own classifier.")
+@model_options
+def classify_command(images, top, labels, model, weights, preprocess, unsafe_load, cache_dir):
+    """Show what a classifier sees in IMAGE: its top classes with probabilities.
+
+    This is also how to check that a model and its preprocessing are right.
+
+    \b
+    Examples:
+      dream classify samples/chelsea.png
+      dream classify --model my_classifier.keras --labels classes.txt photo.jpg
+    """
+    with user_errors():
+        adapter = load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load,
+                               classifier=True)
+    failures = 0
+    with signals_as_exceptions():
+        for image in images:
+            try:
+                click.echo(classify_text(adapter, Path(image), top))
+            except DreamerError as exc:
+                failures += 1
+                click.echo(f"error: {naming(Path(image), exc)}", err=True)
+    if failures:
+        sys.exit(EXIT_FAILED_INPUT)
+
+
+def classify_text(adapter, path: Path, top: int) -> str:
+    """The image's top classes with probabilities, one a line."""
+    from dreamer.classify import classify
+    from dreamer.images import load_image
+
+    if not adapter.labels:
+        raise DreamerError(f"model {adapter.name!r} has no class names; pass --labels FILE")
+    predictions = classify(adapter, load_image(path).rgb, top)
+    lines = [f"{click.format_filename(str(path))}:"]
+    lines += [f"  {prob * 100:6.2f}%  {label}" for label, prob in predictions]
+    return "\n".join(lines)

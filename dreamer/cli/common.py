@@ -1,0 +1,170 @@
+"""What every command shares: exit codes, the model options, one-line errors, signals, model loading.
+
+Only the CLI imports click. A ``DreamerError`` raised while setting up is a
+one-line usage error (exit 2); Ctrl-C exits 130 and SIGTERM 143 with
+finished outputs kept.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from dreamer.errors import DreamerError
+
+EXIT_FAILED_INPUT = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+#: The default model, repeated here so that ``--help`` needs no model import (a test keeps it in step).
+DEFAULT_MODEL_NAME = "efficientnet-lite0"
+
+
+class UserError(click.ClickException):
+    """A mistake in the command line or its settings: one line, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler so that clean-up runs as for Ctrl-C."""
+
+
+def model_options(func):
+    """--model, --weights, --preprocess, --unsafe-load, --cache-dir: shared by every command."""
+    options = [
+        click.option("-m", "--model", default=None, metavar="NAME|PATH",
+                     help="A registered model (efficientnet-lite0, inception5h, inceptionv3, vgg16, vgg19, "
+                          "resnet50, mobilenetv2, efficientnetb0, densenet121, xception), or your own "
+                          ".keras/.h5 file or SavedModel folder. [default: efficientnet-lite0, or the model "
+                          "that has the --layer named]"),
+        click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="A local weights file for a registered model, for machines without internet "
+                          "(inception5h: inception5h.zip or tensorflow_inception_graph.pb, also "
+                          "$DREAMER_INCEPTION5H; Keras models: their .h5 file)."),
+        click.option("--preprocess", default=None, metavar="SCHEME",
+                     help="Your own model's input scaling: none (0..255), unit (0..1), tf (-1..1), "
+                          "torch, caffe, or 'mean=R,G,B;std=R,G,B'. [default: none]"),
+        click.option("--unsafe-load", is_flag=True,
+                     help="Let your .keras/.h5 model run code stored in it (Lambda layers). Only for files "
+                          "you trust."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None, envvar="DREAMER_CACHE_DIR",
+                     help="Where converted models are cached. [default: $XDG_CACHE_HOME/dreamer or ~/.cache/dreamer]"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_say(quiet: bool) -> Callable[[str], None]:
+    """A function that writes a message line to stderr, or nothing when quiet."""
+    return (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+
+
+def naming(path: Path, exc: Exception) -> str:
+    """An error message that starts with the input it is about."""
+    text = str(exc)
+    return text if text.startswith(str(path)) else f"{click.format_filename(str(path))}: {text}"
+
+
+def cache_folder(cache_dir: str | None) -> Path:
+    """``--cache-dir``, or the user's default cache folder."""
+    from dreamer.fileio import default_cache_dir
+
+    return Path(cache_dir) if cache_dir else default_cache_dir()
+
+
+def weights_from_environment(model) -> str | None:
+    """A local copy of inception5h named by ``DREAMER_INCEPTION5H`` (the CLI's offline hand-over)."""
+    from dreamer.models import find_spec
+    from dreamer.models.inception5h import ENV_VAR, MODEL_NAME
+
+    spec = find_spec(str(model)) if isinstance(model, (str, Path)) else None
+    if spec is not None and spec.name == MODEL_NAME and os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
+    return None
+
+
+def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None, *,
+                 unsafe_load: bool = False, quiet: bool = False, classifier: bool = False):
+    """The adapter alone (for ``layers``, ``classify`` and ``atlas``), with a download bar.
+
+    With ``labels_file``, the adapter gets those class names; with
+    ``classifier``, check that it has class names and load its
+    classification head now (a Keras application downloads it here).
+    """
+    from dreamer.cli.progress import DownloadBar
+    from dreamer.models import load_model
+    from dreamer.models.labels import read_labels
+
+    model = model or DEFAULT_MODEL_NAME
+    weights = weights or weights_from_environment(model)
+    with DownloadBar(quiet) as bar:
+        adapter = load_model(model, cache_folder(cache_dir), Path(weights) if weights else None, preprocess,
+                             unsafe=unsafe_load, progress=bar.update)
+        if labels_file is not None:
+            adapter = replace(adapter, labels=read_labels(Path(labels_file)))
+        if classifier:
+            if not adapter.labels:
+                raise DreamerError(f"model {adapter.name!r} has no class names; pass --labels FILE")
+            adapter.classifier_model()
+    return adapter
+
+
+def quiet_tensorflow_import() -> None:
+    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA probes) silenced.
+
+    Those lines are written straight to file descriptor 2 before TensorFlow's
+    logging is set up, so only a redirect of the descriptor hides them; an
+    ImportError still propagates with its message.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@contextmanager
+def user_errors():
+    """Turn a DreamerError raised while setting up into a one-line usage error."""
+    quiet_tensorflow_import()
+    try:
+        yield
+    except DreamerError as exc:
+        raise UserError(str(exc)) from None
+
+
+@contextmanager
+def signals_as_exceptions():
+    """Ctrl-C exits 130 and SIGTERM 143; finished outputs stay, partial ones are removed."""
+
+    def on_term(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        click.echo("\nterminated", err=True)
+        sys.exit(EXIT_TERMINATED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

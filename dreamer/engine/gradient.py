@@ -1,0 +1,62 @@
+"""The compiled gradient of an objective with respect to an image's pixels.
+
+``ObjectiveGradient`` receives a ready feature network from the model side
+(``dreamer.models.FeatureNetwork``: preprocessing, the network that returns
+the activations, already rewritten for speed) and an objective; it does not
+load or rewrite models itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ObjectiveGradient:
+    """Call with an HxWx3 float32 array in [0, 1] and a weight: returns (gradient, weight * objective).
+
+    The order matches ``ascent_step``'s (image, objective): the array first,
+    the objective's value second. It is traced once for unknown height and
+    width, so new octave and tile sizes don't recompile.
+
+    Attributes:
+        network: the FeatureNetwork (its ``precision`` is the arithmetic used).
+        objective: the bound objective.
+        min_size: the smallest image side the network accepts.
+        precision: ``"float32"`` or ``"bfloat16"``.
+    """
+
+    def __init__(self, network, objective):
+        self.network = network
+        self.objective = objective
+        self.min_size: int = network.min_size
+        self.precision: str = network.precision
+        self._gradient = _compiled_gradient(network, objective)
+
+    def __call__(self, image: np.ndarray, weight: float = 1.0) -> tuple[np.ndarray, float]:
+        value, grad = self._gradient(image, np.float32(weight))
+        return grad.numpy(), float(value)
+
+
+def _compiled_gradient(network, objective):
+    """A ``tf.function`` (image, weight) -> (weight * objective, its gradient), for any image size."""
+    import tensorflow as tf
+
+    layer_names = objective.layer_names()
+
+    def activations(x):
+        out = network.features(x, training=False)
+        if not isinstance(out, dict):
+            out = {layer_names[0]: out}
+        return {name: tf.cast(value, tf.float32) for name, value in out.items()}
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([], tf.float32)],
+        reduce_retracing=True,
+    )
+    def gradient(image, weight):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            value = weight * objective(activations(network.preprocess(image[None])))
+        return value, tape.gradient(value, image)
+
+    return gradient

@@ -1,0 +1,40 @@
+"""What to maximise: objective values (``terms``) and the text that names them (``grammar``).
+
+``from dreamer.objectives import channel, layer`` builds objectives in code;
+``parse_objective("block5c_add:97 + 0.5*block4c_add")`` reads them from text.
+"""
+
+from dreamer.objectives.grammar import (
+    GRAMMAR,
+    combine,
+    parse_channel_list,
+    parse_objective,
+)
+from dreamer.objectives.terms import (
+    LOSSES,
+    ChannelObjective,
+    ClassObjective,
+    GuideObjective,
+    LayerObjective,
+    NeuronObjective,
+    Objective,
+    Sum,
+    activation_loss,
+    bind,
+    channel,
+    channel_list_text,
+    check_channels,
+    class_logit,
+    guide,
+    guided,
+    layer,
+    neuron,
+    resolve_class,
+)
+
+__all__ = [
+    "GRAMMAR", "LOSSES", "ChannelObjective", "ClassObjective", "GuideObjective", "LayerObjective",
+    "NeuronObjective", "Objective", "Sum", "activation_loss", "bind", "channel", "channel_list_text",
+    "check_channels", "class_logit", "combine", "guide", "guided", "layer", "neuron", "parse_channel_list",
+    "parse_objective", "resolve_class",
+]

@@ -1,0 +1,116 @@
+"""Where results go: checking ``-o`` before any work, and naming each output.
+
+An input is never overwritten; an existing file only with ``overwrite``,
+otherwise a free name (``..._1.png``) is chosen. Errors are DreamerErrors
+with one-line messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from dreamer.errors import DreamerError, ImageError
+from dreamer.images import writable_format
+
+DEFAULT_OUTPUT_DIR = Path("outputs")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One input and where its result goes (``output`` is set once named)."""
+
+    input: Path
+    folder: Path | None = None
+    output: Path | None = None
+
+
+def plan_outputs(inputs: list[Path], output_text: str | None) -> list[Target]:
+    """Check ``-o`` against the inputs and prepare the output folder.
+
+    One input and ``-o`` naming a file (not an existing folder, no trailing
+    slash): that file. Otherwise ``-o`` (or ``outputs/``) is a folder,
+    created if missing.
+
+    Raises:
+        DreamerError: the folder can't be made or written, or the file's
+            extension is not an image format Pillow writes.
+    """
+    output = Path(output_text) if output_text else None
+    if output is not None and len(inputs) == 1 and not _is_folder_like(output_text):
+        writable_format(output)
+        _ensure_folder(output.parent if str(output.parent) else Path("."))
+        return [Target(inputs[0], output=output)]
+    folder = DEFAULT_OUTPUT_DIR if output is None else output
+    if folder.exists() and not folder.is_dir():
+        raise DreamerError(f"{folder}: several inputs need -o to be a folder, and this is a file")
+    _ensure_folder(folder)
+    return [Target(path, folder=folder) for path in inputs]
+
+
+def name_outputs(targets: list[Target], model: str, objective: str, overwrite: bool,
+                 say: Callable[[str], None]) -> list[Target]:
+    """Give every target its output path.
+
+    An input is never overwritten; an existing file is replaced only with
+    ``overwrite``, otherwise a free name is chosen and reported. Two inputs
+    of one batch never get the same name.
+    """
+    claimed: set[Path] = set()
+    named = []
+    for target in targets:
+        wanted = target.output or target.folder / f"{target.input.stem}_{safe_name(model)}_{safe_name(objective)}.png"
+        if target.output is not None and _same_file(wanted, target.input):
+            raise DreamerError(f"{wanted}: the output would overwrite the input; choose another -o")
+        path = wanted
+        if _taken(path, target.input, claimed, overwrite):
+            path = _free_name(wanted, target.input, claimed)
+            say(f"{wanted} exists; writing {path} instead (--overwrite replaces it)")
+        claimed.add(path.resolve())
+        named.append(replace(target, output=path))
+    return named
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a model or layer label."""
+    if os.sep in text or "/" in text or Path(text).suffix in (".keras", ".h5", ".pb"):
+        text = Path(text).stem
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-") or "dream"
+
+
+def _is_folder_like(text: str) -> bool:
+    """A folder, or meant as one: it exists as a folder or ends with a slash."""
+    return Path(text).is_dir() or text.endswith((os.sep, "/"))
+
+
+def _ensure_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ImageError(f"{folder}: the output folder is not writable")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _taken(path: Path, source: Path, claimed: set[Path], overwrite: bool) -> bool:
+    if path.resolve() in claimed or _same_file(path, source):
+        return True
+    return path.exists() and not overwrite
+
+
+def _free_name(path: Path, source: Path, claimed: set[Path]) -> Path:
+    for n in range(1, 100_000):
+        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
+        if not _taken(candidate, source, claimed, overwrite=False):
+            return candidate
+    raise DreamerError(f"{path}: no free output name left")

@@ -1,0 +1,94 @@
+"""The package's layout rules: layers import only downward, and functions stay short.
+
+The layers, bottom to top, as the README's Layout section states them. A
+module may import from its own layer and the layers below; never from above.
+A new module or package must be given a layer here (and in the README).
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "dreamer"
+
+LAYERS = [
+    ("files and settings", ["dreamer.errors", "dreamer.fileio", "dreamer.images", "dreamer.config",
+                            "dreamer.precision", "dreamer.outputs"]),
+    ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),
+    ("engine", ["dreamer.engine"]),
+    ("api", ["dreamer.api"]),
+    ("features", ["dreamer.atlas", "dreamer.batch", "dreamer.video", "dreamer.probe", "dreamer.executors"]),
+    ("cli", ["dreamer.cli"]),
+]
+#: ``dreamer/__init__.py`` is the facade: it re-exports the API lazily, and everyone may read its ``__version__``.
+FACADE = "dreamer"
+MAX_FUNCTION_LINES = 50
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer_of(module: str) -> int:
+    """The index of the module's layer: the longest listed prefix wins."""
+    best, length = None, -1
+    for index, (_name, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > length:
+                best, length = index, len(prefix)
+    if best is None:
+        raise AssertionError(f"{module} has no layer: add it to LAYERS in tests/test_layout.py and to the README")
+    return best
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every dreamer module ``path`` imports, at the top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "dreamer"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "dreamer":
+            if node.module != FACADE:
+                found.add(node.module)
+                continue
+            for alias in node.names:  # ``from dreamer import api`` names a module; ``__version__`` the facade
+                submodule = PACKAGE / alias.name
+                if submodule.with_suffix(".py").exists() or submodule.is_dir():
+                    found.add(f"dreamer.{alias.name}")
+    return found
+
+
+def package_modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if module_name(p) != FACADE)
+
+
+@pytest.mark.parametrize("path", package_modules(), ids=lambda p: module_name(p))
+def test_imports_look_down_only(path):
+    module = module_name(path)
+    own = layer_of(module)
+    upward = [m for m in imported_modules(path) if layer_of(m) > own]
+    assert not upward, f"{module} ({LAYERS[own][0]}) imports from a layer above: {', '.join(sorted(upward))}"
+
+
+def test_the_readme_states_every_layer():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    for name, prefixes in LAYERS:
+        assert name in layout, name
+        for prefix in prefixes:
+            assert prefix.removeprefix("dreamer.").split(".")[0] in layout, prefix
+
+
+@pytest.mark.parametrize("path", package_modules(), ids=lambda p: module_name(p))
+def test_no_function_over_50_lines(path):
+    long = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines = node.end_lineno - node.lineno + 1
+            if ast.get_docstring(node, clean=False) is not None:
+                lines -= node.body[0].end_lineno - node.body[0].lineno + 1
+            if lines > MAX_FUNCTION_LINES:
+                long.append(f"{node.name} ({lines} lines)")
+    assert not long, f"{module_name(path)}: {', '.join(long)}"

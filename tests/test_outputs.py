@@ -1,0 +1,40 @@
+"""dreamer.outputs: where results go, and names that never overwrite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dreamer.errors import DreamerError
+from dreamer.outputs import Target, name_outputs, plan_outputs, safe_name
+
+
+@pytest.mark.parametrize("text, name", [
+    ("block5c_add", "block5c_add"),
+    ("models/my net.keras", "my-net"),
+    ("block5c_add:97 + 0.5*block4c_add", "block5c_add-97-+-0.5-block4c_add"),
+    ("///", "dream"),
+])
+def test_safe_name(text, name):
+    assert safe_name(text) == name
+
+
+def test_one_input_and_a_file_name(tmp_path):
+    assert plan_outputs([Path("a.png")], str(tmp_path / "sub" / "r.jpg")) == [
+        Target(Path("a.png"), output=tmp_path / "sub" / "r.jpg")]
+    assert (tmp_path / "sub").is_dir()
+
+
+def test_an_unwritable_extension_is_refused_before_any_work(tmp_path):
+    with pytest.raises(DreamerError):
+        plan_outputs([Path("a.png")], str(tmp_path / "r.nope"))
+
+
+def test_existing_names_and_twins_get_free_names(tmp_path):
+    (tmp_path / "a_m_l.png").write_bytes(b"x")
+    said = []
+    targets = [Target(Path("x/a.png"), folder=tmp_path), Target(Path("y/a.png"), folder=tmp_path)]
+    named = name_outputs(targets, "m", "l", overwrite=False, say=said.append)
+    assert [t.output.name for t in named] == ["a_m_l_1.png", "a_m_l_2.png"]
+    assert len(said) == 2 and (tmp_path / "a_m_l.png").read_bytes() == b"x"

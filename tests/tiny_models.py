@@ -1,0 +1,53 @@
+"""Tiny deterministic models and images for the tests, made here and never downloaded.
+
+Test files import these helpers directly (``from tiny_models import ...``);
+``conftest.py`` turns them into fixtures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def tiny_conv_model(kernel: int = 3, seed: int = 0, name: str = "tiny", stride: int = 2):
+    """Three named conv layers on an input of any size, with seeded weights."""
+    import keras
+
+    def conv(filters, stride, layer_name, index):
+        return keras.layers.Conv2D(
+            filters,
+            kernel,
+            strides=stride,
+            padding="same",
+            activation="relu",
+            name=layer_name,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + index),
+            bias_initializer=keras.initializers.Constant(0.01),
+        )
+
+    inputs = keras.Input((None, None, 3), name="pixels")
+    x = conv(8, 1, "conv1", 1)(inputs)
+    x = conv(16, stride, "conv2", 2)(x)
+    x = conv(16, 1, "conv3", 3)(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def tiny_classifier_model(classes: int = 10, seed: int = 0):
+    """tiny_conv_model's layers, then global average pooling and a Dense 'predictions' layer (logits)."""
+    import keras
+
+    base = tiny_conv_model(seed=seed, name="tiny_classifier")
+    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
+    logits = keras.layers.Dense(
+        classes, name="predictions", kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 4)
+    )(pooled)
+    return keras.Model(base.inputs, logits, name="tiny_classifier")
+
+
+def save_photo(path, size=(64, 48), mode="RGB"):
+    """A seeded random RGB image of ``size`` (W, H), saved in ``mode``; returns the path."""
+    from PIL import Image
+
+    array = (np.random.default_rng(0).random((size[1], size[0], 3)) * 255).astype(np.uint8)
+    Image.fromarray(array).convert(mode).save(path)
+    return path
