@@ -22,6 +22,11 @@ the same through the local executor, is what Ray adds per image (submission,
 the input's and the result's transfer, scheduling), separately from any
 slowdown of the rendering itself.
 
+Rendering inside an actor: the same dream, timed in this process and in one
+Ray actor alternately (``--actor-rounds`` rounds of 3 dreams each), so that
+load from other processes hits both alike: what running in a Ray worker
+process costs the rendering itself.
+
 Results go to ``benchmarks/results/<date>_ray.json`` (``--out``).
 """
 
@@ -64,11 +69,12 @@ class DreamWorker:
         config = DreamConfig(**self.settings)
 
         def render(job: Job) -> Outcome:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             result = dreamer.dream(Image.open(io.BytesIO(job.data)), config)
             buffer = io.BytesIO()
             result.save(buffer, "PNG")
-            return Outcome(job.key, data=buffer.getvalue(), seconds=time.perf_counter() - start)
+            return Outcome(job.key, data=buffer.getvalue(), seconds=time.perf_counter() - start,
+                           extra={"cpu_s": time.process_time() - cpu, "nice": os.nice(0)})
 
         return render
 
@@ -140,9 +146,22 @@ def round_trip_ms(make_executor, jobs: list[Job], repeats: int) -> float:
 
 
 def measure(args) -> dict:
+    """The sections asked for (``--sections``), each a key of the results."""
+    jobs = batch_images(args.images, args.size)
+    results = {}
+    if "batch" in args.sections:
+        rounds = batch_rounds(args, jobs)
+        results.update(rounds=rounds, median=medians(rounds))
+    if "overhead" in args.sections:
+        results["overhead_per_image"] = echo_overhead(args, jobs)
+    if "actor" in args.sections:
+        results["render_in_actor"] = actor_versus_local(args, jobs)
+    return results
+
+
+def batch_rounds(args, jobs: list[Job]) -> dict[str, list[dict]]:
     from dreamer.executors.ray import RayExecutor
 
-    jobs = batch_images(args.images, args.size)
     worker = DreamWorker(args.model, {"iterations": args.iterations, "octaves": args.octaves, "seed": 0})
     configurations = {
         "local": lambda: LocalExecutor(worker),
@@ -154,15 +173,47 @@ def measure(args) -> dict:
         for name, make in configurations.items():
             rounds[name].append(run_batch(make, jobs))
             print(f"round {r + 1} {name}: {rounds[name][-1]}", flush=True)
-    result_bytes = int(1024 * rounds["local"][0]["result_kib_mean"])
-    echo = EchoWorker(result_bytes)
-    overhead = {
+    return rounds
+
+
+def echo_overhead(args, jobs: list[Job]) -> dict:
+    from dreamer.executors.ray import RayExecutor
+
+    echo = EchoWorker(args.result_kib * 1024)
+    return {
         "local_ms": round(round_trip_ms(lambda: LocalExecutor(echo), jobs, args.echo_repeats), 3),
         "ray_1_worker_ms": round(round_trip_ms(lambda: RayExecutor(echo, workers=1), jobs, args.echo_repeats), 3),
         "input_kib_mean": round(statistics.mean(len(j.data) for j in jobs) / 1024, 1),
-        "result_kib": round(result_bytes / 1024, 1),
+        "result_kib": args.result_kib,
     }
-    return {"rounds": rounds, "median": medians(rounds), "overhead_per_image": overhead}
+
+
+def actor_versus_local(args, jobs: list[Job]) -> dict:
+    """Seconds per dream of one image here and in a Ray actor, alternating."""
+    import ray
+
+    from dreamer.executors.ray import RayExecutor
+
+    worker = DreamWorker(args.model, {"iterations": args.iterations, "octaves": args.octaves, "seed": 0})
+    job = jobs[0]
+    local = worker()
+    local(job)  # warm-up: tracing
+    here, there, cpu_here, cpu_there = [], [], [], []
+    with RayExecutor(worker, workers=1) as executor:
+        nice_there = next(executor.map([job])).extra["nice"]
+        for _ in range(args.actor_rounds):
+            start = time.perf_counter()
+            cpu_here += [local(job).extra["cpu_s"] for _ in range(3)]
+            here.append((time.perf_counter() - start) / 3)
+            start = time.perf_counter()
+            cpu_there += [outcome.extra["cpu_s"] for outcome in executor.map([job] * 3)]
+            there.append((time.perf_counter() - start) / 3)
+    assert not ray.is_initialized()
+    return {"local_s": round(statistics.median(here), 3), "actor_s": round(statistics.median(there), 3),
+            "rounds": [[round(h, 3), round(t, 3)] for h, t in zip(here, there)],
+            "actor_over_local": round(statistics.median(t / h for t, h in zip(there, here)), 3),
+            "cpu_s_local": round(statistics.median(cpu_here), 3), "cpu_s_actor": round(statistics.median(cpu_there), 3),
+            "nice_local": os.nice(0), "nice_actor": nice_there}
 
 
 def medians(rounds: dict[str, list[dict]]) -> dict:
@@ -179,6 +230,10 @@ def main(argv=None) -> None:
     parser.add_argument("--octaves", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--echo-repeats", type=int, default=10)
+    parser.add_argument("--actor-rounds", type=int, default=5)
+    parser.add_argument("--result-kib", type=int, default=337,
+                        help="the echo worker's result size (a 512 px PNG of the default settings: 337 KiB)")
+    parser.add_argument("--sections", default="batch,overhead,actor", type=lambda text: text.split(","))
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -192,8 +247,9 @@ def main(argv=None) -> None:
     }
     out = Path(args.out) if args.out else RESULTS / f"{started:%Y-%m-%d}_ray.json"
     out.write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps(results["median"], indent=1))
-    print(json.dumps(results["overhead_per_image"], indent=1))
+    for key in ("median", "overhead_per_image", "render_in_actor"):
+        if key in results:
+            print(json.dumps(results[key], indent=1))
     print(f"written to {out}")
 
 

@@ -226,9 +226,9 @@ def connect(ray, address: str | None, local_cpus: int | None) -> bool:
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # start-up notices (token files, resource guesses) are not the user's business
     try:
-        if address is None:
+        if address is None:  # Ray runs its workers at nice 15; here they are the work, as a local render is
             ray.init(address="local", num_cpus=local_cpus, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
+                     configure_logging=False, _system_config={"worker_niceness": 0})
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
