@@ -49,6 +49,8 @@ class MarkingWorker:
             raise ImageError(f"{job.name}: cannot read image (truncated)")
         if job.key == self.slow_key and attempt == 1:
             time.sleep(30)
+        if job.data == b"poison":  # takes its worker down every time, as an input that crashes a library would
+            os.kill(os.getpid(), signal.SIGKILL)
         return Outcome(job.key, data=job.data.upper(), extra={"pid": os.getpid()})
 
 
@@ -172,6 +174,19 @@ def test_a_killed_worker_costs_one_retry_of_its_image(ray_owner, tmp_path, model
     with LocalExecutor(TinyDreamWorker(str(model_file), marking(tmp_path / "local"))) as local:
         expected = {o.key: o.data for o in local.map(folder_jobs(folder))}
     assert all((tmp_path / "out" / f"{key}.png").read_bytes() == expected[key] for key in outcomes)
+
+
+@needs_ray
+def test_an_input_that_kills_every_worker_is_reported_after_three_tries(ray_owner, tmp_path):
+    from dreamer.executors.ray import MAX_ATTEMPTS, RayExecutor
+
+    marks = marking(tmp_path)
+    jobs = [Job("p", "poison.png", b"poison"), *(Job(f"k{i}", "x", b"x") for i in range(4))]
+    with RayExecutor(marks, workers=2) as executor:
+        outcomes = {o.key: o for o in executor.map(jobs)}
+    assert outcomes["p"].error == f"poison.png: its Ray worker died {MAX_ATTEMPTS} times while rendering it"
+    assert all(outcomes[f"k{i}"].data == b"X" for i in range(4))
+    assert calls_per_key(marks) == {"p": MAX_ATTEMPTS, **{f"k{i}": 1 for i in range(4)}}
 
 
 @needs_ray
