@@ -220,6 +220,7 @@ def dream(
     mask=None,
     unsafe_load: bool = False,
     precision: str = "auto",
+    preset: str | None = None,
     **config_settings,
 ):
     """Dream on one image and return the result as a PIL image.
@@ -242,6 +243,9 @@ def dream(
         progress: called with a ``dreamer.engine.Progress`` after each step.
         unsafe_load: let a ``.keras`` model file run the code it holds.
         precision: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``Dreamer``).
+        preset: a named preset (``dreamer.presets``, e.g. ``"deep"``); the
+            other arguments given override it. Settings kept in a TOML
+            file: ``dream(image, **dreamer.configfile.load_settings(path))``.
         **config_settings: any other field of ``dreamer.config.DreamConfig``
             (iterations, octaves, octave_scale, step_size, jitter, tile_size,
             laplacian_levels, tv, rotate, scale_jitter ...), with its default.
@@ -250,6 +254,8 @@ def dream(
         TypeError: a keyword that is not a setting.
         dreamer.errors.DreamerError: a bad image, model, layer or setting.
     """
+    if preset is not None:
+        layers, config_settings = _with_preset(preset, layers, config_settings)
     config = _config_from(seed, config_settings)
     classes = tuple([classes] if isinstance(classes, (str, int)) else classes or ())
     if isinstance(model, (str, Path)) and not isinstance(layers, Objective) and guide is None:
@@ -262,6 +268,15 @@ def dream(
         dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
                           classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision)
     return dreamer.dream(image, config, progress, max_size, mask)
+
+
+def _with_preset(name: str, layers, config_settings: dict):
+    """The preset's layers (unless ``layers`` is given) and its settings under those given."""
+    from dreamer.presets import preset_settings
+
+    chosen = preset_settings(name)
+    preset_layers = chosen.pop("layers", None)
+    return (preset_layers if layers is None else layers), {**chosen, **config_settings}
 
 
 def _config_from(seed: int | None, config_settings: dict) -> DreamConfig:

@@ -8,6 +8,7 @@ atomically, with the settings that made it in a PNG text chunk.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import warnings
@@ -62,19 +63,39 @@ def load_image(path: str | os.PathLike, max_size: int | None = None) -> LoadedIm
         raise ImageError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file")
+    return _decode(path, str(path), max_size)
+
+
+def load_image_bytes(data: bytes, name: str, max_size: int | None = None) -> LoadedImage:
+    """``load_image`` for a file's contents (a batch job carries bytes, not a path).
+
+    Args:
+        data: the file's bytes.
+        name: the input's name, for messages.
+        max_size: if given, downscale so that the long side is at most this.
+
+    Raises:
+        ImageError: empty, corrupt or not an image.
+    """
+    if not data:
+        raise ImageError(f"{name}: empty file")
+    return _decode(io.BytesIO(data), name, max_size)
+
+
+def _decode(source, name: str, max_size: int | None) -> LoadedImage:
     try:
         with warnings.catch_warnings(), _pixel_limit(MAX_PIXELS):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(source) as img:
                 img.seek(0)
                 img.load()
                 loaded = pil_to_loaded(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: image is too large (over {MAX_PIXELS:,} pixels)") from None
+        raise ImageError(f"{name}: image is too large (over {MAX_PIXELS:,} pixels)") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read") from None
+        raise ImageError(f"{name}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{path}: cannot read image ({first_line(exc)})") from None
+        raise ImageError(f"{name}: cannot read image ({first_line(exc)})") from None
     if max_size is not None:
         loaded = fit_within(loaded, max_size)
     return loaded
@@ -201,6 +222,32 @@ def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | Non
     """
     path = Path(path)
     fmt = writable_format(path)
+    image, params = _save_params(image, fmt, metadata)
+    try:
+        with atomic_path(path) as tmp:
+            image.save(tmp, format=fmt, **params)
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot write ({first_line(exc)})") from None
+    return path
+
+
+def encode_image(image: Image.Image, fmt: str, metadata: dict | None = None) -> bytes:
+    """The bytes of ``image`` as a ``fmt`` file, by ``save_image``'s rules (metadata, profile, alpha).
+
+    Raises:
+        ImageError: Pillow could not encode it.
+    """
+    image, params = _save_params(image, fmt, metadata)
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format=fmt, **params)
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"cannot encode the image as {fmt} ({first_line(exc)})") from None
+    return buffer.getvalue()
+
+
+def _save_params(image: Image.Image, fmt: str, metadata: dict | None) -> tuple[Image.Image, dict]:
+    """The image to write (flattened where the format has no alpha) and Pillow's save options."""
     params = {}
     if fmt == "PNG" and metadata is not None:
         info = PngImagePlugin.PngInfo()
@@ -212,12 +259,7 @@ def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | Non
         params["icc_profile"] = image.info["icc_profile"]
     if image.mode == "RGBA" and fmt in ("JPEG", "BMP", "PPM", "EPS", "PCX"):
         image = _flatten(image)
-    try:
-        with atomic_path(path) as tmp:
-            image.save(tmp, format=fmt, **params)
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot write ({first_line(exc)})") from None
-    return path
+    return image, params
 
 
 def read_metadata(path: str | os.PathLike) -> dict | None:

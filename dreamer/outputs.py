@@ -7,6 +7,7 @@ with one-line messages.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from dataclasses import dataclass, replace
@@ -49,6 +50,30 @@ def plan_outputs(inputs: list[Path], output_text: str | None) -> list[Target]:
         raise DreamerError(f"{folder}: several inputs need -o to be a folder, and this is a file")
     _ensure_folder(folder)
     return [Target(path, folder=folder) for path in inputs]
+
+
+def is_folder_output(inputs: list[str], output_text: str | None) -> bool:
+    """Whether the results go into a folder (the resumable batch) rather than one named file.
+
+    One named file is one input file (not a folder or pattern) with ``-o``
+    naming a file; anything else is a folder: ``-o``'s, or ``outputs/``.
+    """
+    if len(inputs) != 1 or not output_text or _is_folder_like(output_text):
+        return True
+    return _is_folder_like(inputs[0]) or (glob.has_magic(inputs[0]) and not Path(inputs[0]).exists())
+
+
+def output_folder(output_text: str | None) -> Path:
+    """The batch's output folder (``-o``, or ``outputs/``), made if missing and checked writable.
+
+    Raises:
+        DreamerError: it is a file, or can't be made or written.
+    """
+    folder = DEFAULT_OUTPUT_DIR if not output_text else Path(output_text)
+    if folder.exists() and not folder.is_dir():
+        raise DreamerError(f"{folder}: several inputs need -o to be a folder, and this is a file")
+    _ensure_folder(folder)
+    return folder
 
 
 def name_outputs(targets: list[Target], model: str, objective: str, overwrite: bool,

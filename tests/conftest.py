@@ -45,9 +45,11 @@ def model_file(tmp_path_factory):
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """A fresh current folder with the model cache inside it, and no inception5h hand-over from the environment."""
+    """A fresh current folder with the model cache inside it, no user config file (dream's defaults), and no
+    inception5h hand-over from the environment."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DREAMER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("DREAMER_INCEPTION5H", raising=False)
     return tmp_path
 
@@ -66,3 +68,4 @@ def classifier_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "clf.keras"
     tiny_classifier_model().save(path)
     return path
+

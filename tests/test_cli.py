@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from tiny_models import save_photo
+from tiny_models import result_files, save_photo
 
 from dreamer.cli import main
 from dreamer.images import read_metadata
@@ -86,7 +86,7 @@ def test_several_inputs_into_a_folder_and_a_failure_does_not_stop_the_batch(runn
     result = runner.invoke(main, dream_args(model_file, "a.png", "broken.jpg", "c.webp", "-o", "results"))
     assert result.exit_code == 1
     assert "broken.jpg" in result.output and "Traceback" not in result.output
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == [
+    assert result_files(tmp_path / "results") == [
         "a_tiny_conv3.png", "c_tiny_conv3.png"]
 
 
@@ -96,7 +96,7 @@ def test_same_stem_twice_gets_two_names(runner, model_file, tmp_path):
     save_photo(tmp_path / "x" / "a.png")
     result = runner.invoke(main, dream_args(model_file, "a.png", "x/a.png"))
     assert result.exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == [
+    assert result_files(tmp_path / "outputs") == [
         "a_tiny_conv3.png", "a_tiny_conv3_1.png"]
 
 

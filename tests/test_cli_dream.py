@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
-from tiny_models import tiny_conv_model
+from tiny_models import result_files, tiny_conv_model
 
 from dreamer.cli import EXIT_FAILED_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, main
 
@@ -135,7 +135,7 @@ def test_bad_input_fails_with_one_line_naming_the_file(model_file, workdir, name
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and name in lines[0] and reason in lines[0], result.output
     assert "Traceback" not in result.output
-    assert not any((workdir / "outputs").iterdir())
+    assert result_files(workdir / "outputs") == []
 
 
 def test_colour_profile_is_kept(model_file, workdir):
@@ -161,8 +161,8 @@ def test_folder_and_missing_path_fail_but_the_batch_goes_on(model_file, workdir)
     rgb().save(workdir / "good.png")
     result = run_cli(model_file, "a folder", "missing.png", "good.png", "-o", "out")
     assert result.exit_code == EXIT_FAILED_INPUT
-    assert "a folder: is a folder" in result.output and "missing.png: no such file" in result.output
-    assert [p.name for p in (workdir / "out").iterdir()] == ["good_tiny_conv3.png"]
+    assert "a folder: no images in this folder" in result.output and "missing.png: no such file" in result.output
+    assert result_files(workdir / "out") == ["good_tiny_conv3.png"]
 
 
 def test_orientation_is_applied_to_pixels(model_file, workdir):
@@ -248,19 +248,19 @@ def test_output_equal_to_input_is_refused(model_file, workdir):
 
 def test_full_disk_is_a_clear_error_and_leaves_no_partial_file(model_file, workdir, monkeypatch):
     rgb().save(workdir / "a.png")
-    real_save = Image.Image.save
+    real_fsync = os.fsync
 
-    def save_then_run_out_of_space(self, fp, *args, **kwargs):
-        if "outputs" in str(fp):
-            Path(fp).write_bytes(b"\x89PNG partial")
+    def fsync_out_of_space(fd):
+        if ".part" in os.readlink(f"/proc/self/fd/{fd}"):  # the result's temporary file, written but not synced
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_save(self, fp, *args, **kwargs)
+        return real_fsync(fd)
 
-    monkeypatch.setattr(Image.Image, "save", save_then_run_out_of_space)
+    monkeypatch.setattr(os, "fsync", fsync_out_of_space)
     result = run_cli(model_file, "a.png")
     assert result.exit_code == EXIT_FAILED_INPUT
     assert "No space left on device" in result.output and "Traceback" not in result.output
-    assert list((workdir / "outputs").iterdir()) == []
+    assert result_files(workdir / "outputs") == []
+    assert not [p for p in (workdir / "outputs").iterdir() if ".part" in p.name]
 
 
 def test_file_size_limit_is_a_clear_error_in_a_real_process(model_file, workdir):
@@ -276,7 +276,7 @@ def test_file_size_limit_is_a_clear_error_in_a_real_process(model_file, workdir)
                           timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == EXIT_FAILED_INPUT, proc.stderr
     assert "cannot write" in proc.stderr and "Traceback" not in proc.stderr
-    assert list((workdir / "outputs").iterdir()) == []
+    assert result_files(workdir / "outputs") == []
 
 
 def test_nan_model_stops_with_a_clear_message_and_writes_nothing(workdir):
@@ -289,7 +289,7 @@ def test_nan_model_stops_with_a_clear_message_and_writes_nothing(workdir):
     result = run_cli(workdir / "nan.keras", "a.png")
     assert result.exit_code == EXIT_FAILED_INPUT
     assert "NaN or Inf" in result.output and "Traceback" not in result.output
-    assert list((workdir / "outputs").iterdir()) == []
+    assert result_files(workdir / "outputs") == []
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)])
@@ -310,7 +310,7 @@ def test_interrupt_keeps_finished_results_and_leaves_no_partial_file(model_file,
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
-    assert sorted(p.name for p in (workdir / "outputs").iterdir()) == ["a_small_tiny_conv3.png"]
+    assert result_files(workdir / "outputs") == ["a_small_tiny_conv3.png"]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

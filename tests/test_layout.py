@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dreamer"
 
 LAYERS = [
     ("files and settings", ["dreamer.errors", "dreamer.fileio", "dreamer.images", "dreamer.config",
-                            "dreamer.precision", "dreamer.outputs"]),
+                            "dreamer.precision", "dreamer.outputs", "dreamer.presets",
+                            "dreamer.configfile"]),
     ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),
     ("engine", ["dreamer.engine"]),
     ("api", ["dreamer.api"]),

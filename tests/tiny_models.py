@@ -51,3 +51,11 @@ def save_photo(path, size=(64, 48), mode="RGB"):
     array = (np.random.default_rng(0).random((size[1], size[0], 3)) * 255).astype(np.uint8)
     Image.fromarray(array).convert(mode).save(path)
     return path
+
+
+def result_files(folder) -> list[str]:
+    """The names in an output folder, without the batch's own manifest and claims."""
+    from dreamer.batch.claims import CLAIMS_FOLDER
+    from dreamer.batch.manifest import MANIFEST_NAME
+
+    return sorted(p.name for p in folder.iterdir() if p.name not in (MANIFEST_NAME, CLAIMS_FOLDER))

@@ -1,7 +1,8 @@
 """The ``dream`` command: a click group of commands, one module each, over ``dreamer.api``.
 
 ``dream [OPTIONS] INPUT...`` dreams (``dreamer.cli.dream``); ``dream layers``,
-``dream models``, ``dream classify`` and ``dream atlas`` have their own
+``dream models``, ``dream classify``, ``dream atlas``, ``dream zoom``, ``dream
+video``, ``dream presets``, ``dream again`` and ``dream info`` have their own
 modules. TensorFlow is imported only inside the commands, so ``dream --help``
 answers at once. A new command is a new module here, added to ``main`` below.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import click
 
 from dreamer import __version__
+from dreamer.cli.again import again_command
 from dreamer.cli.atlas import atlas_command
 from dreamer.cli.classify import classify_command
 from dreamer.cli.common import (
@@ -26,8 +28,12 @@ from dreamer.cli.common import (
     quiet_tensorflow_import,
 )
 from dreamer.cli.dream import dream_command
+from dreamer.cli.info import info_command
 from dreamer.cli.layers import layers_command
 from dreamer.cli.models import models_command
+from dreamer.cli.presets import presets_command
+from dreamer.cli.video import video_command
+from dreamer.cli.zoom import zoom_command
 
 __all__ = [
     "EXIT_FAILED_INPUT", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "UserError", "main",
@@ -64,5 +70,6 @@ def main():
     """dreamer: see what a neural network sees."""
 
 
-for _command in (dream_command, layers_command, models_command, atlas_command, classify_command):
+for _command in (dream_command, layers_command, models_command, atlas_command, classify_command, zoom_command,
+                 video_command, presets_command, again_command, info_command):
     main.add_command(_command)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
+from dreamer.cli.batch import BatchFlags, run_batch
 from dreamer.cli.common import (
     DEFAULT_MODEL_NAME,
     EXIT_FAILED_INPUT,
@@ -18,6 +20,7 @@ from dreamer.cli.common import (
     user_errors,
     weights_from_environment,
 )
+from dreamer.cli.configured import ConfiguredCommand, settings_file_options
 from dreamer.cli.options import config_options
 from dreamer.errors import DreamerError
 
@@ -30,8 +33,11 @@ class _DefaultCommandContext(click.Context):
         return self.parent.command_path if self.parent is not None else self.info_name
 
 
-class DefaultCommand(click.Command):
-    """The command that runs when ``dream`` is given no subcommand; it reads as ``dream`` itself."""
+class DefaultCommand(ConfiguredCommand):
+    """The command that runs when ``dream`` is given no subcommand; it reads as ``dream`` itself.
+
+    Its defaults can come from settings files and presets (``dreamer.cli.configured``).
+    """
 
     context_class = _DefaultCommandContext
 
@@ -63,9 +69,14 @@ class DefaultCommand(click.Command):
               help="The network's arithmetic. auto: bfloat16 on CPUs with AVX512-BF16/AMX and on GPUs that "
                    "have it natively, float32 elsewhere. The image and its update stay float32.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
+@click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder INPUT.")
+@click.option("--force", is_flag=True,
+              help="Render every input again, even those whose result the output folder's manifest has.")
 @model_options
+@settings_file_options
 def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, overwrite, precision, quiet,
-                  model, weights, preprocess, unsafe_load, cache_dir, **config_settings):
+                  recursive, force, model, weights, preprocess, unsafe_load, cache_dir, config, preset,
+                  **config_settings):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -89,27 +100,42 @@ def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, 
       dream --class tabby --mask face_mask.png photo.jpg
       dream --layer block4c_add --guide flowers.jpg photo.jpg
       dream --max-size 1024 --seed 42 *.jpg -o results/
+      dream photos/ --recursive -o results/   # again: renders only what is missing
+      dream --preset deep photo.jpg           # 'dream presets' lists them
+      dream --config look.toml photo.jpg      # settings kept in a file
+      dream --show-config --preset deep       # what would be used, and from where
       dream --layer mixed4c photo.jpg     # GoogLeNet, as in 2015
       dream --model my_net.keras --preprocess unit photo.jpg
       dream layers            # the layers you can name
       dream atlas --layer block5c_add --channels 0-15
     """
+    from dreamer.batch.settings import make_recipe
     from dreamer.images import load_image
-    from dreamer.outputs import name_outputs, plan_outputs
+    from dreamer.outputs import is_folder_output, name_outputs, plan_outputs
 
+    if is_folder_output(list(inputs), output):
+        chosen = dict(layers=layers, classes=classes, loss=loss, guide=guide, mask=mask, weights=weights,
+                      preprocess=preprocess, unsafe_load=unsafe_load, precision=precision)
+        run_batch(list(inputs), output, model, config_settings, chosen, max_size, cache_dir,
+                  BatchFlags(recursive, force, overwrite, quiet))
+        return
     say = make_say(quiet)
     with user_errors():
         config = make_config(**config_settings)
         targets = plan_outputs([Path(p) for p in inputs], output)
         mask_image = None if mask is None else load_image(mask)
+        model = resolve_model(model, list(layers), cache_dir, say)
         dreamer = make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, guide,
                                unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision)
         targets = name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite, say)
+        recipe = make_recipe(model, asdict(config), max_size, layers=layers, classes=classes, loss=loss, guide=guide,
+                             mask=mask, weights=weights, preprocess=preprocess, unsafe_load=unsafe_load,
+                             precision=precision)
     failures = 0
     with signals_as_exceptions():
         for target in targets:
             try:
-                written = dream_file(dreamer, target, config, max_size, quiet, mask_image)
+                written = dream_file(dreamer, target, config, max_size, quiet, mask_image, recipe)
             except DreamerError as exc:
                 failures += 1
                 click.echo(f"error: {naming(target.input, exc)}", err=True)
@@ -139,13 +165,9 @@ def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights,
     """
     from dreamer.api import Dreamer
     from dreamer.cli.progress import DownloadBar
-    from dreamer.models import model_for_layers
-    from dreamer.objectives import combine
 
     cache_dir = cache_folder(cache_dir)
-    if model is None and layers:
-        model = model_for_layers(list(combine(layers).layer_names()), cache_dir, say or (lambda _msg: None))
-    model = model or DEFAULT_MODEL_NAME
+    model = resolve_model(model, layers, cache_dir, say)
     with DownloadBar(quiet) as bar:
         dreamer = Dreamer(
             model, layers or None, loss=loss, cache_dir=cache_dir,
@@ -157,18 +179,36 @@ def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights,
     return dreamer
 
 
-def dream_file(dreamer, target, config, max_size: int | None, quiet: bool, mask=None) -> Path:
+def resolve_model(model, layers: list[str], cache_dir, say=None):
+    """The model to load: the one asked for, else the registered one that has the layers, else the default."""
+    from dreamer.models import model_for_layers
+    from dreamer.objectives import combine
+
+    if model is None and layers:
+        model = model_for_layers(list(combine(layers).layer_names()), cache_folder(cache_dir),
+                                 say or (lambda _msg: None))
+    return model or DEFAULT_MODEL_NAME
+
+
+def dream_file(dreamer, target, config, max_size: int | None, quiet: bool, mask=None, recipe=None) -> Path:
     """Load, dream and save one input (a ``dreamer.outputs.Target``); returns the path written.
+
+    The result carries its settings, and with ``recipe`` (``dreamer.batch.settings``) also what
+    ``dream again`` needs to render it again.
 
     Raises:
         DreamerError: the input can't be read, the dream failed, or the
             result can't be written (no partial file is left).
     """
+    from dreamer.batch.worker import result_metadata
     from dreamer.cli.progress import StepBar
     from dreamer.images import save_image
 
     with StepBar(click.format_filename(str(target.input)), quiet) as bar:
         result = dreamer.dream(target.input, config, bar.update, max_size, mask)
     metadata = {**result.info["dreamer"], "input": target.input.name}
+    if recipe is not None:
+        metadata = result_metadata(result.info["dreamer"], str(Path(target.input).resolve()),
+                                   target.input.read_bytes(), recipe)
     save_image(result, target.output, metadata)
     return target.output

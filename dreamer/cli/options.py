@@ -9,10 +9,11 @@ None (a random seed, drawn and recorded at run time).
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import click
 
-from dreamer.config import Setting, defaults, settings
+from dreamer.config import DreamConfig, Setting, settings
 
 
 def finite_float(setting: Setting):
@@ -46,8 +47,16 @@ def setting_option(name: str, setting: Setting, default):
 
 def config_options(func):
     """Every DreamConfig field as an option of ``func`` (a click command)."""
-    values = defaults()
-    values["seed"] = None
-    for name, setting in reversed(list(settings().items())):
-        func = setting_option(name, setting, values[name])(func)
-    return func
+    return config_options_from(DreamConfig())(func)
+
+
+def config_options_from(config: DreamConfig):
+    """A decorator: every DreamConfig field as an option, with ``config``'s values as defaults (seed: None)."""
+
+    def decorate(func):
+        values = {**asdict(config), "seed": None}
+        for name, setting in reversed(list(settings().items())):
+            func = setting_option(name, setting, values[name])(func)
+        return func
+
+    return decorate

@@ -27,8 +27,9 @@ class Job:
             folder is a good key); the outcome carries it back.
         name: the input as the user named it, for messages.
         data: the input file's bytes.
-        settings: JSON-able settings, the same for every job a worker gets
-            in one batch (the worker may rely on that to reuse its model).
+        settings: JSON-able settings; the model and objective settings are
+            the same for every job a worker gets in one batch (the worker
+            may rely on that to reuse its model), the seed may differ.
     """
 
     key: str

@@ -1,0 +1,42 @@
+"""The name of each result under the output folder.
+
+``trips/cat.jpg`` dreamed with model ``m`` on objective ``o`` becomes
+``trips/cat_m_o.png``: the input's sub-folder, its stem, the model and the
+objective. The name depends only on the input and those two labels, so the
+same command names the same results on every run (which is what lets a run
+resume). Inputs that would share a name (``cat.jpg`` and ``cat.png`` in one
+folder) are numbered in input order: ``cat_m_o.png``, ``cat_m_o_1.png``; the
+order of inputs is stable (arguments in order, folders sorted), so the
+numbers are the same on every run.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Iterator, Sequence
+
+from dreamer.batch.inputs import Input
+from dreamer.outputs import safe_name
+
+
+def result_names(inputs: Sequence[Input], model: str, objective: str) -> list[PurePosixPath]:
+    """Each input's result path relative to the output folder, all different."""
+    label = f"{safe_name(model)}_{safe_name(objective)}"
+    plain = [item.relative.parent / f"{item.relative.stem}_{label}.png" for item in inputs]
+    taken = set(plain)
+    seen: set[PurePosixPath] = set()
+    names = []
+    for name in plain:
+        if name in seen:
+            name = next(c for c in _numbered(name) if c not in taken)
+            taken.add(name)
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _numbered(name: PurePosixPath) -> Iterator[PurePosixPath]:
+    n = 1
+    while True:
+        yield name.with_name(f"{name.stem}_{n}{name.suffix}")
+        n += 1
