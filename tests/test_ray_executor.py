@@ -8,9 +8,9 @@ import a test module.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
-import io
-import json
 import os
 import signal
 import sys
@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from dreamer.batch import Batch, Manifest, find_inputs, make_recipe, plan_items, result_names
+from dreamer.batch.worker import build_worker
 from dreamer.errors import DreamerError, ImageError, ModelError
 from dreamer.executors import Job, LocalExecutor, Outcome
 
@@ -29,7 +31,7 @@ needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="
 
 @dataclass(frozen=True)
 class MarkingWorker:
-    """Upper-cases the bytes; each call leaves ``<key>.<n>.<pid>`` in ``calls`` first.
+    """Upper-cases the bytes; each call leaves ``<key>.<n>.<pid>`` in ``calls`` first (``/`` as ``~``).
 
     ``b"bad"`` is an unreadable input; ``slow_key``'s first call waits a while,
     so a test can kill the actor in the middle of it.
@@ -42,9 +44,9 @@ class MarkingWorker:
         return self.render
 
     def render(self, job: Job) -> Outcome:
-        calls = Path(self.calls)
-        attempt = len(list(calls.glob(f"{job.key}.*"))) + 1
-        (calls / f"{job.key}.{attempt}.{os.getpid()}").touch()
+        calls, mark = Path(self.calls), job.key.replace("/", "~")
+        attempt = len(list(calls.glob(f"{mark}.*"))) + 1
+        (calls / f"{mark}.{attempt}.{os.getpid()}").touch()
         if job.data == b"bad":
             raise ImageError(f"{job.name}: cannot read image (truncated)")
         if job.key == self.slow_key and attempt == 1:
@@ -55,34 +57,22 @@ class MarkingWorker:
 
 
 @dataclass(frozen=True)
-class TinyDreamWorker:
-    """Dreams 2 steps of the tiny test model on PNG bytes; returns PNG bytes."""
+class MarkedBatchWorker:
+    """The batch's own worker (``build_worker``), with ``marks`` noting (and slowing) each call first."""
 
-    model_path: str
+    recipe: dict
     marks: MarkingWorker
 
     def __call__(self):
-        from dreamer.api import Dreamer
+        from dreamer.batch.worker import build_worker
 
-        dreamer = Dreamer(self.model_path, "conv3", precision="float32")
-        marks = self.marks()
+        worker, marks = build_worker(self.recipe), self.marks()
 
         def render(job: Job) -> Outcome:
             marks(job)
-            return Outcome(job.key, data=dream_png(dreamer, job.data))
+            return worker(job)
 
         return render
-
-
-def dream_png(dreamer, data: bytes) -> bytes:
-    from PIL import Image
-
-    from dreamer.engine import DreamConfig
-
-    result = dreamer.dream(Image.open(io.BytesIO(data)), DreamConfig(iterations=2, octaves=1, seed=0))
-    buffer = io.BytesIO()
-    result.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -117,7 +107,7 @@ def marking(tmp_path, slow_key: str = "") -> MarkingWorker:
 def calls_per_key(marks: MarkingWorker) -> dict[str, int]:
     counts: dict[str, int] = {}
     for path in Path(marks.calls).iterdir():
-        key = path.name.split(".")[0]
+        key = path.name.rsplit(".", 2)[0].replace("~", "/")
         counts[key] = counts.get(key, 0) + 1
     return counts
 
@@ -128,9 +118,9 @@ def kill_when_started(marks: MarkingWorker, key: str) -> threading.Thread:
     def watch():
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            started = list(Path(marks.calls).glob(f"{key}.1.*"))
+            started = list(Path(marks.calls).glob(f"{key.replace('/', '~')}.1.*"))
             if started:
-                os.kill(int(started[0].name.split(".")[2]), signal.SIGKILL)
+                os.kill(int(started[0].name.rsplit(".", 1)[1]), signal.SIGKILL)
                 return
             time.sleep(0.05)
 
@@ -156,24 +146,43 @@ def test_every_job_once_and_a_bad_input_reported_not_retried(ray_owner, tmp_path
 
 @needs_ray
 def test_a_killed_worker_costs_one_retry_of_its_image(ray_owner, tmp_path, model_file):
-    """A folder through 2 actors on the tiny model, one actor SIGKILLed mid-image:
-    every result once, the same pixels as the local executor, a complete manifest."""
+    """A folder through the batch on 2 actors (tiny model), one actor SIGKILLed mid-image: every
+    result once, a complete manifest, and the same bytes as the local executor renders."""
     from dreamer.executors.ray import RayExecutor
 
-    folder = write_folder(tmp_path / "in", 6)
-    marks = marking(tmp_path, slow_key="b-3")
-    factory = TinyDreamWorker(str(model_file), marks)
-    killer = kill_when_started(marks, "b-3")
-    with RayExecutor(factory, workers=2) as executor:
-        outcomes = write_results(executor.map(folder_jobs(folder)), tmp_path / "out")
+    recipe = tiny_recipe(model_file)
+    write_folder(tmp_path / "in", 6)
+    marks = marking(tmp_path, slow_key="b/3_tiny_conv3.png")
+    killer = kill_when_started(marks, "b/3_tiny_conv3.png")
+    with RayExecutor(MarkedBatchWorker(recipe, marks), workers=2) as executor:
+        summary = folder_batch(tmp_path / "in", tmp_path / "out", recipe).run(executor)
     killer.join(1)
-    assert sorted(outcomes) == sorted(job.key for job in folder_jobs(folder))
-    assert calls_per_key(marks) == {**{job.key: 1 for job in folder_jobs(folder)}, "b-3": 2}
-    manifest = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
-    assert sorted(entry["key"] for entry in manifest) == sorted(outcomes)
-    with LocalExecutor(TinyDreamWorker(str(model_file), marking(tmp_path / "local"))) as local:
-        expected = {o.key: o.data for o in local.map(folder_jobs(folder))}
-    assert all((tmp_path / "out" / f"{key}.png").read_bytes() == expected[key] for key in outcomes)
+    assert (summary.rendered, summary.failed) == (6, [])
+    records = [r for r in Manifest.open(tmp_path / "out").records if r["status"] == "done"]
+    assert sorted(r["key"] for r in records) == sorted(set(r["key"] for r in records)) and len(records) == 6
+    assert calls_per_key(marks) == {**{r["key"]: 1 for r in records}, "b/3_tiny_conv3.png": 2}
+    assert {r["worker"].split("@")[0] for r in records} == {"w0", "w1"}
+    with LocalExecutor(functools.partial(build_worker, recipe)) as local:
+        folder_batch(tmp_path / "in", tmp_path / "local", recipe).run(local)
+    for record in records:
+        written = (tmp_path / "out" / record["output"]).read_bytes()
+        assert hashlib.sha256(written).hexdigest() == record["output_sha256"]
+        assert written == (tmp_path / "local" / record["output"]).read_bytes()
+
+
+@needs_ray
+def test_the_dream_command_renders_a_folder_on_ray_workers(ray_owner, runner, model_file, workdir):
+    from dreamer.cli import main
+
+    write_folder(workdir / "in", 4)
+    args = ["--executor", "ray", "--workers", "2", "--model", str(model_file), "--layer", "conv3", "-i", "2",
+            "--octaves", "1", "--seed", "3", "-r", "in", "-o", "out/"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "rendered 4, failed 0" in result.output and "per worker:" in result.output
+    assert len([r for r in Manifest.open(workdir / "out").records if r["status"] == "done"]) == 4
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0 and "4 done, 0 to go" in again.output
 
 
 @needs_ray
@@ -230,6 +239,30 @@ def test_without_ray_the_error_says_what_to_install(monkeypatch):
         RayExecutor(FailingSetup())
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "2", "in", "-o", "out/"], "--workers needs --executor ray"),
+    (["--ray-address", "auto", "--workers", "2", "in", "-o", "out/"],
+     "--ray-address and --workers need --executor ray"),
+    (["--executor", "ray", "in/0.png", "-o", "one.png"], "--executor ray renders batches: give -o a folder"),
+])
+def test_ray_options_where_they_would_do_nothing_are_refused(runner, workdir, args, message):
+    from dreamer.cli import main
+
+    write_folder(workdir / "in", 1)
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_executor_ray_without_ray_says_what_to_install(runner, workdir, monkeypatch):
+    from dreamer.cli import main
+
+    write_folder(workdir / "in", 1)
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = runner.invoke(main, ["--executor", "ray", "in", "-o", "out/"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ['Error: the ray executor needs Ray: pip install "dreamer[ray]"']
+
+
 def test_an_address_nobody_answers_is_a_quick_one_line_error():
     import socket
 
@@ -268,28 +301,20 @@ def write_folder(folder: Path, count: int) -> Path:
 
     rng = np.random.default_rng(0)
     for i in range(count):
-        path = folder / "ab"[i % 2] / f"{i}.png"
+        path = folder / "ab"[i % 2] / f"{i}.png"  # results: a/0_tiny_conv3.png, b/1_tiny_conv3.png, ...
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(path)
     return folder
 
 
-def folder_jobs(folder: Path) -> list[Job]:
-    return [Job(f"{path.parent.name}-{path.stem}", str(path), path.read_bytes())
-            for path in sorted(folder.rglob("*.png"))]
+def tiny_recipe(model_file) -> dict:
+    return make_recipe(str(model_file), {"iterations": 2, "octaves": 1, "seed": 3}, layers=("conv3",),
+                       precision="float32")
 
 
-def write_results(outcomes, out: Path) -> dict[str, Outcome]:
-    """What a batch driver does: write each result and append a manifest line."""
-    out.mkdir()
-    seen: dict[str, Outcome] = {}
-    with open(out / "manifest.jsonl", "a") as manifest:
-        for outcome in outcomes:
-            assert outcome.key not in seen, f"{outcome.key} came back twice"
-            seen[outcome.key] = outcome
-            (out / f"{outcome.key}.png").write_bytes(outcome.data)
-            manifest.write(json.dumps({"key": outcome.key, "worker": outcome.worker}) + "\n")
-    return seen
+def folder_batch(folder: Path, out: Path, recipe: dict) -> Batch:
+    found = find_inputs([str(folder)], recursive=True)
+    return Batch(out, plan_items(found.inputs, result_names(found.inputs, "tiny", "conv3")), recipe)
 
 
 def wait_until_gone(pids, seconds: float = 20) -> bool:

@@ -38,12 +38,13 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
     default this process renders them, with the model loaded here once.
     """
     from dreamer.executors import LocalExecutor
+    from dreamer.executors.tally import Tally, shares_text
 
     with user_errors():
         batch, dreamer, recipe = prepare_batch(inputs, output, model, config_settings, chosen, max_size,
                                                cache_dir, flags)
-        executor = (executor_for(recipe) if executor_for is not None
-                    else LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet)))
+        executor = Tally(executor_for(recipe) if executor_for is not None
+                         else LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet)))
     with signals_as_exceptions():
         try:
             summary = batch.run(executor)
@@ -55,6 +56,8 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
     from dreamer.batch.progress import summary_text
 
     make_say(flags.quiet)(summary_text(summary))
+    if executor_for is not None and executor.shares:
+        make_say(flags.quiet)("per worker:\n" + shares_text(executor.shares))
     if summary.failed:
         sys.exit(EXIT_FAILED_INPUT)
 

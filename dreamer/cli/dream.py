@@ -21,6 +21,7 @@ from dreamer.cli.common import (
     weights_from_environment,
 )
 from dreamer.cli.configured import ConfiguredCommand, settings_file_options
+from dreamer.cli.executors import check_executor_options, executor_for, executor_options
 from dreamer.cli.options import config_options
 from dreamer.errors import DreamerError
 
@@ -72,11 +73,12 @@ class DefaultCommand(ConfiguredCommand):
 @click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder INPUT.")
 @click.option("--force", is_flag=True,
               help="Render every input again, even those whose result the output folder's manifest has.")
+@executor_options
 @model_options
 @settings_file_options
 def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, overwrite, precision, quiet,
-                  recursive, force, model, weights, preprocess, unsafe_load, cache_dir, config, preset,
-                  **config_settings):
+                  recursive, force, executor, ray_address, workers, model, weights, preprocess, unsafe_load,
+                  cache_dir, config, preset, **config_settings):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -101,6 +103,7 @@ def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, 
       dream --layer block4c_add --guide flowers.jpg photo.jpg
       dream --max-size 1024 --seed 42 *.jpg -o results/
       dream photos/ --recursive -o results/   # again: renders only what is missing
+      dream --executor ray --workers 4 photos/ -o results/   # on Ray workers
       dream --preset deep photo.jpg           # 'dream presets' lists them
       dream --config look.toml photo.jpg      # settings kept in a file
       dream --show-config --preset deep       # what would be used, and from where
@@ -113,11 +116,13 @@ def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, 
     from dreamer.images import load_image
     from dreamer.outputs import is_folder_output, name_outputs, plan_outputs
 
+    with user_errors():
+        check_executor_options(executor, ray_address, workers, is_folder_output(list(inputs), output))
     if is_folder_output(list(inputs), output):
         chosen = dict(layers=layers, classes=classes, loss=loss, guide=guide, mask=mask, weights=weights,
                       preprocess=preprocess, unsafe_load=unsafe_load, precision=precision)
         run_batch(list(inputs), output, model, config_settings, chosen, max_size, cache_dir,
-                  BatchFlags(recursive, force, overwrite, quiet))
+                  BatchFlags(recursive, force, overwrite, quiet), executor_for(executor, ray_address, workers))
         return
     say = make_say(quiet)
     with user_errors():
