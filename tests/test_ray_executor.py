@@ -81,6 +81,14 @@ class FailingSetup:
         raise ModelError("no model named 'nonesuch' on this machine")
 
 
+@dataclass(frozen=True)
+class BrokenSetup:
+    """A worker that cannot be built for a reason of the node's (a missing library, say)."""
+
+    def __call__(self):
+        raise RuntimeError("libcudnn.so.9: cannot open shared object file")
+
+
 @pytest.fixture(scope="module")
 def ray_owner(tmp_path_factory):
     """An executor that started a local 2-CPU Ray instance; other executors join it."""
@@ -205,6 +213,15 @@ def test_a_worker_that_cannot_start_stops_the_batch_with_one_line(ray_owner):
     with RayExecutor(FailingSetup(), workers=1) as executor:
         with pytest.raises(DreamerError, match="^a Ray worker could not start: no model named 'nonesuch'"):
             list(executor.map([Job("k", "in.png", b"x")]))
+
+
+@needs_ray
+def test_a_worker_that_crashes_while_starting_stops_the_batch_not_its_images(ray_owner):
+    from dreamer.executors.ray import RayExecutor
+
+    with RayExecutor(BrokenSetup(), workers=2) as executor:
+        with pytest.raises(DreamerError, match="^a Ray worker could not start: RuntimeError: libcudnn.so.9: cannot"):
+            list(executor.map([Job(f"k{i}", "in.png", b"x") for i in range(3)]))
 
 
 @needs_ray

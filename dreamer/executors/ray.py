@@ -57,7 +57,7 @@ class RenderActor:
         try:
             self._worker = make_worker()
         except DreamerError as exc:
-            self._setup_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._setup_error = first_line(exc)
 
     def render(self, job: Job) -> Outcome:
         if self._worker is None:
@@ -184,8 +184,9 @@ class RayExecutor:
                 raise DreamerError(str(exc.cause)) from None
             raise
         except lost_worker_errors(self._ray) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            self._replace(slot, reason)
+            if getattr(exc, "actor_init_failed", False):  # building the worker raised: so would every retry
+                raise DreamerError(f"a Ray worker could not start: {last_line(exc)}") from None
+            self._replace(slot, first_line(exc))
             if slot.attempt >= MAX_ATTEMPTS:
                 return Outcome(slot.job.key, error=f"{slot.job.name}: its Ray worker died {slot.attempt} times "
                                "while rendering it", worker=slot.name)
@@ -233,8 +234,7 @@ def connect(ray, address: str | None, local_cpus: int | None) -> bool:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DreamerError(f"cannot reach {where}: {first}") from None
+        raise DreamerError(f"cannot reach {where}: {first_line(exc)}") from None
     finally:
         quiet.setLevel(level)
     return True
@@ -272,6 +272,17 @@ def check_room(workers: int, resources: dict, gpus_per_worker: int) -> None:
         raise DreamerError(f"{workers} Ray workers need {workers} CPUs; the cluster has {cpus}")
     if gpus_per_worker and workers > gpus:
         raise DreamerError(f"{workers} Ray workers need one GPU each; the cluster has {gpus}")
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def last_line(exc: BaseException) -> str:
+    """The last line of a remote error's text: the exception that ended its traceback."""
+    text = str(exc).strip()
+    return text.splitlines()[-1].strip() if text else type(exc).__name__
 
 
 def lost_worker_errors(ray) -> tuple[type[BaseException], ...]:
