@@ -6,9 +6,13 @@ Run from the repository root with Ray installed (``pip install -e ".[ray]"``):
     python benchmarks/ray_bench.py                  # 20 images of 512 px, default model and settings
     python benchmarks/ray_bench.py --rounds 2 --size 384 --iterations 5
 
-Configurations, interleaved in rounds so that load from other processes hits
-them alike: the local executor (everything in this process), and Ray with 1
-and 2 workers on a local Ray instance started for each run. For each:
+Batch: the images are written to a folder and rendered by the real batch
+(``dreamer.batch``: claims, result files, manifest) into a fresh output
+folder, its workers built by ``build_worker`` from the recipe, as ``dream
+photos/ -o out/ [--executor ray --workers N]`` does. Configurations,
+interleaved in rounds so that load from other processes hits them alike: the
+local executor (everything in this process), and Ray with 1 and 2 workers on
+a local Ray instance started for each run. For each:
 
 - wall: from making the executor to the last result, start-up included (Ray's
   start, the actors' TensorFlow import and model load);
@@ -116,26 +120,32 @@ def batch_images(count: int, size: int) -> list[Job]:
     return jobs
 
 
-def run_batch(make_executor, jobs: list[Job]) -> dict:
-    """Wall and steady throughput of one batch, and each worker's share."""
+def run_batch(make_executor, folder: Path, recipe: dict) -> dict:
+    """Wall and steady throughput of one batch of ``folder`` into a fresh output folder, and each worker's share."""
+    import shutil
+
+    from dreamer.batch import Batch, find_inputs, plan_items, result_names
+    from dreamer.executors.tally import Tally
+
+    found = find_inputs([str(folder)])
+    out = folder.parent / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    finished = []
     start = time.perf_counter()
-    finished, outcomes = [], []
-    with make_executor() as executor:
-        for outcome in executor.map(jobs):
-            finished.append(time.perf_counter() - start)
-            outcomes.append(outcome)
-    assert len(outcomes) == len(jobs) and all(o.ok for o in outcomes)
-    workers: dict[str, list[float]] = {}
-    for outcome in outcomes:
-        workers.setdefault(outcome.worker, []).append(outcome.seconds)
+    batch = Batch(out, plan_items(found.inputs, result_names(found.inputs, "m", "o")), recipe,
+                  report=lambda event: event.kind == "finished" and finished.append(time.perf_counter() - start))
+    with Tally(make_executor()) as executor:
+        summary = batch.run(executor)
+    assert summary.rendered == len(found.inputs) and not summary.failed
+    sizes = [path.stat().st_size for path in summary.written]
     return {
         "wall_s": round(finished[-1], 2),
-        "images_per_min_wall": round(60 * len(jobs) / finished[-1], 2),
-        "images_per_min_steady": round(60 * (len(jobs) - 1) / (finished[-1] - finished[0]), 2),
+        "images_per_min_wall": round(60 * len(finished) / finished[-1], 2),
+        "images_per_min_steady": round(60 * (len(finished) - 1) / (finished[-1] - finished[0]), 2),
         "first_result_s": round(finished[0], 2),
-        "result_kib_mean": round(statistics.mean(len(o.data) for o in outcomes) / 1024, 1),
-        "per_worker": {name: {"images": len(s), "median_s": round(statistics.median(s), 3)}
-                       for name, s in sorted(workers.items())},
+        "result_kib_mean": round(statistics.mean(sizes) / 1024, 1),
+        "per_worker": {name: {"images": share.images, "mean_s": round(share.seconds / share.images, 3)}
+                       for name, share in sorted(executor.shares.items())},
     }
 
 
@@ -167,19 +177,30 @@ def measure(args) -> dict:
 
 
 def batch_rounds(args, jobs: list[Job]) -> dict[str, list[dict]]:
+    import functools
+    import tempfile
+
+    from dreamer.batch import make_recipe
+    from dreamer.batch.worker import build_worker
     from dreamer.executors.ray import RayExecutor
 
-    worker = DreamWorker(args.model, {"iterations": args.iterations, "octaves": args.octaves, "seed": 0})
+    recipe = make_recipe(args.model, {"iterations": args.iterations, "octaves": args.octaves, "seed": 0})
+    worker = functools.partial(build_worker, recipe)
     configurations = {
         "local": lambda: LocalExecutor(worker),
         "ray, 1 worker": lambda: RayExecutor(worker, workers=1),
         "ray, 2 workers": lambda: RayExecutor(worker, workers=2),
     }
     rounds: dict[str, list[dict]] = {name: [] for name in configurations}
-    for r in range(args.rounds):
-        for name, make in configurations.items():
-            rounds[name].append(run_batch(make, jobs))
-            print(f"round {r + 1} {name}: {rounds[name][-1]}", flush=True)
+    with tempfile.TemporaryDirectory() as root:
+        folder = Path(root) / "in"
+        folder.mkdir()
+        for job in jobs:
+            (folder / f"{job.key}.jpg").write_bytes(job.data)
+        for r in range(args.rounds):
+            for name, make in configurations.items():
+                rounds[name].append(run_batch(make, folder, recipe))
+                print(f"round {r + 1} {name}: {rounds[name][-1]}", flush=True)
     return rounds
 
 
