@@ -1,17 +1,19 @@
 """dreamer: make a neural network's favourite patterns grow out of a photo.
 
 ``from dreamer import dream`` is the public entry point; ``from dreamer import
-Dreamer`` keeps a model loaded for many images. TensorFlow is imported
-lazily, so importing this package (and ``dream --help``) stays fast.
+Dreamer`` keeps a model loaded for many images, and ``from dreamer import
+save`` writes a result with every setting it carries. TensorFlow is imported
+lazily, so importing this package (and ``dream --help``) stays fast;
+``python -m dreamer`` runs the CLI.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["DreamConfig", "Dreamer", "dream", "__version__"]
+__all__ = ["DreamConfig", "Dreamer", "dream", "save", "__version__"]
 
 
 def __getattr__(name):
-    if name in ("dream", "Dreamer"):
+    if name in ("dream", "Dreamer", "save"):
         from dreamer import api
 
         return getattr(api, name)

@@ -12,7 +12,7 @@ import functools
 import inspect
 import os
 import secrets
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +20,10 @@ import numpy as np
 from dreamer import __version__
 from dreamer.config import DreamConfig, defaults, settings
 from dreamer.engine import ObjectiveGradient, ProgressCallback, ascend
+from dreamer.engine.colors import is_grayscale
 from dreamer.errors import DreamerError, ImageError
 from dreamer.fileio import default_cache_dir
-from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, to_pil
+from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, save_image, to_pil
 from dreamer.models import DEFAULT_MODEL, ModelAdapter, feature_network, load_model
 from dreamer.objectives import Objective, bind, class_logit, combine, guided
 from dreamer.precision import resolve_precision
@@ -39,6 +40,43 @@ def objective_gradient(adapter: ModelAdapter, objective: Objective, precision: s
             rewritten, or an unknown precision.
     """
     return ObjectiveGradient(feature_network(adapter, objective.layer_names(), precision), objective)
+
+
+def fourier_renderer(adapter: ModelAdapter, scores, diversity_layer: str | None = None,
+                     precision: str = "float32"):
+    """A ``dreamer.param.render.FourierRenderer`` for ``scores`` on ``adapter``'s network, rewritten for speed.
+
+    Raises:
+        DreamerError: an unknown layer, or ``precision="bfloat16"`` for a
+            model that can't be rewritten.
+    """
+    from dreamer.param.render import FourierRenderer, renderer_layers
+
+    network = feature_network(adapter, renderer_layers(scores, diversity_layer), precision)
+    return FourierRenderer(network, scores, diversity_layer)
+
+
+def diversity_layer_for(objective: Objective, adapter: ModelAdapter) -> str:
+    """The first 4-D layer ``objective`` reads, else the model's default layer: where variants must differ."""
+    names = set(adapter.layer_names())
+    return next((name for name in objective.layer_names() if name in names), adapter.default_layer)
+
+
+def noise_config(param: str, config=None):
+    """``config`` checked against ``param``, or that parameterisation's default config with a new seed.
+
+    Raises:
+        DreamerError: an unknown parameterisation, or a config of the other kind.
+    """
+    from dreamer.config import PARAMETERISATIONS, FourierConfig
+
+    if param not in PARAMETERISATIONS:
+        raise DreamerError(f"unknown parameterisation {param!r}; choose {' or '.join(PARAMETERISATIONS)}")
+    kind = FourierConfig if param == "fft" else DreamConfig
+    config = config or kind(seed=new_seed())
+    if not isinstance(config, kind):
+        raise DreamerError(f"param {param!r} takes a {kind.__name__}, not a {type(config).__name__}")
+    return config
 
 
 class Dreamer:
@@ -67,6 +105,8 @@ class Dreamer:
         precision: ``"auto"`` (bfloat16 where the hardware has it natively,
             float32 elsewhere), ``"float32"`` or ``"bfloat16"``; see
             ``dreamer.precision``.
+        input_name: the input op of a frozen GraphDef model (``.pb``);
+            found by itself when the graph has one float placeholder.
 
     Raises:
         DreamerError: a bad model, layer or precision name.
@@ -86,15 +126,18 @@ class Dreamer:
         unsafe_load: bool = False,
         download_progress=None,
         precision: str = "auto",
+        input_name: str | None = None,
     ):
         resolve_precision(precision, ())  # refuses an unknown name before any loading
+        quiet_tensorflow_import()
         self.precision = precision
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.adapter: ModelAdapter = load_model(
             model, cache_dir, Path(weights) if weights else None, preprocess,
-            unsafe=unsafe_load, progress=download_progress,
+            unsafe=unsafe_load, progress=download_progress, input_name=input_name,
         )
         objective = build_objective(layers, classes, loss, self.adapter.default_layer)
+        self.guide_source = {} if guide is None else source_record("guide", guide)
         if guide is not None:
             source = Path(guide).name if isinstance(guide, (str, os.PathLike)) else "guide"
             objective = guided(objective, self.adapter, as_loaded(guide, GUIDE_MAX_SIZE).rgb, source)
@@ -127,20 +170,72 @@ class Dreamer:
 
         ``mask`` (a path, PIL image or array; stretched to the image): only
         its white part changes, grey blends, black stays as the input.
-        The result's ``info["dreamer"]`` holds every setting (the seed
-        included), which ``save_image`` writes into PNG files.
+        ``config.keep_colors`` None (the default) dreams on the brightness
+        alone for a grayscale input. The result's ``info["dreamer"]`` holds
+        every setting (the seed, ``max_size``, and the input, mask and guide
+        by path and SHA-256 included); ``save(result, path)`` writes them
+        into a PNG.
         """
         from dreamer.images import mask_weights
 
         config = config or DreamConfig(seed=new_seed())
         loaded = as_loaded(image, max_size)
+        if config.keep_colors is None:
+            config = replace(config, keep_colors=is_grayscale(loaded.rgb))
         weights = None if mask is None else mask_weights(as_loaded(mask), loaded.rgb.shape[:2])
         rgb = self.ascend(loaded.rgb, config, progress, weights)
         result = to_pil(rgb, loaded.alpha)
-        result.info["dreamer"] = self.settings(config)
+        result.info["dreamer"] = {
+            **self.settings(config), "max_size": max_size,
+            **source_record("input", image), **({} if mask is None else source_record("mask", mask)),
+        }
         if loaded.icc_profile:
             result.info["icc_profile"] = loaded.icc_profile
         return result
+
+    def render(self, size: int | tuple[int, int], param: str = "fft", config=None, variants: int = 1,
+               progress: ProgressCallback | None = None) -> list:
+        """Render the objective from noise; returns ``variants`` PIL images of ``size`` (a side, or (H, W)).
+
+        Args:
+            param: ``"fft"`` (Fourier coefficients in decorrelated colour,
+                Adam, robustness moves; variants differ by a diversity term)
+                or ``"pixels"`` (the engine's ascent from a grey noise image;
+                variants differ by their seed).
+            config: a ``FourierConfig`` for fft, a ``DreamConfig`` for
+                pixels (both in ``dreamer.config``); None: the defaults with
+                a new seed.
+
+        Raises:
+            DreamerError: an unknown parameterisation, a config of the other
+                kind, or a size the model can't take.
+        """
+        from dreamer.param.pixels import start_image
+        from dreamer.param.render import ObjectiveScores
+
+        shape = (size, size) if isinstance(size, int) else tuple(size)
+        config = noise_config(param, config)
+        if param == "pixels":
+            arrays = [ascend(start_image(shape, config.seed + v), self.gradient, replace(config, seed=config.seed + v),
+                             progress) for v in range(variants)]
+        else:
+            renderer = fourier_renderer(self.adapter, ObjectiveScores(self.objective),
+                                        diversity_layer_for(self.objective, self.adapter), self.precision)
+            arrays = list(renderer.render(shape, [0], variants, config, progress))
+        images = [to_pil(a) for a in arrays]
+        for image in images:
+            image.info["dreamer"] = {**self.settings_for(config), "param": param, "variants": variants}
+        return images
+
+    def settings_for(self, config) -> dict:
+        """``settings`` without the gradient's precision, for any config (a DreamConfig or a FourierConfig)."""
+        return {
+            "dreamer_version": __version__,
+            "model": self.adapter.name,
+            "layers": {term.name: weight for weight, term in self.objective.terms()},
+            "objective": self.objective.name,
+            **asdict(config),
+        }
 
     def settings(self, config: DreamConfig) -> dict:
         """Everything needed to reproduce a result."""
@@ -150,6 +245,7 @@ class Dreamer:
             "layers": {term.name: weight for weight, term in self.objective.terms()},
             "objective": self.objective.name,
             "precision": self.gradient.precision,
+            **self.guide_source,
             **asdict(config),
         }
 
@@ -163,6 +259,61 @@ def build_objective(layers, classes, loss: str | None, default_layer: str) -> Ob
         layers = default_layer
     objective = combine(layers, loss)
     return combine([objective, *class_terms]) if class_terms else objective
+
+
+def source_record(key: str, source) -> dict:
+    """How an input, mask or guide was given, for the metadata: a file as ``{key: absolute path,
+    key_sha256: its content hash}``, anything else as ``{key: "<its type>"}``."""
+    if isinstance(source, (str, os.PathLike)):
+        from dreamer.models.download import file_digest
+
+        path = Path(source).absolute()
+        try:
+            digest = file_digest(path)
+        except OSError:
+            digest = None
+        return {key: str(path), f"{key}_sha256": digest}
+    return {key: f"<{type(source).__name__}>"}
+
+
+def save(image, path: str | os.PathLike) -> Path:
+    """Write a result with every setting it carries (``image.info["dreamer"]``) in a PNG text chunk.
+
+    The format follows the extension; the file is written atomically and
+    replaces an existing one (as ``Image.save`` does). ``image.save(path)``
+    writes the pixels alone: Pillow does not keep text chunks by itself.
+
+    Raises:
+        ImageError: the extension is not writable, or the write failed.
+    """
+    return save_image(image, path, image.info.get("dreamer"))
+
+
+def quiet_tensorflow_import() -> None:
+    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA probes) hidden, as the CLI does.
+
+    Those lines are written to file descriptor 2 during the import, before
+    any logging is set up, so only a redirect of the descriptor for the
+    length of the import hides them; later C++ lines (a CPU machine's CUDA
+    probe) are hidden by ``TF_CPP_MIN_LOG_LEVEL=3``, set only if the user has
+    not set it (set it to 0 to see them). Python's logging is left alone. An
+    ImportError still propagates with its message.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def new_seed() -> int:
@@ -191,9 +342,9 @@ def as_loaded(image, max_size: int | None = None) -> LoadedImage:
 
 @functools.lru_cache(maxsize=4)
 def _cached_dreamer(model: str, layers_key, classes: tuple, loss, cache_dir, weights, preprocess,
-                    unsafe_load: bool = False, precision: str = "auto") -> Dreamer:
+                    unsafe_load: bool = False, precision: str = "auto", input_name: str | None = None) -> Dreamer:
     return Dreamer(model, layers_key, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                   classes=classes, unsafe_load=unsafe_load, precision=precision)
+                   classes=classes, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
 
 
 def _layers_key(layers, loss):
@@ -221,6 +372,7 @@ def dream(
     unsafe_load: bool = False,
     precision: str = "auto",
     preset: str | None = None,
+    input_name: str | None = None,
     **config_settings,
 ):
     """Dream on one image and return the result as a PIL image.
@@ -246,9 +398,14 @@ def dream(
         preset: a named preset (``dreamer.presets``, e.g. ``"deep"``); the
             other arguments given override it. Settings kept in a TOML
             file: ``dream(image, **dreamer.configfile.load_settings(path))``.
+        input_name: the input op of a frozen GraphDef model (``.pb``).
         **config_settings: any other field of ``dreamer.config.DreamConfig``
             (iterations, octaves, octave_scale, step_size, jitter, tile_size,
             laplacian_levels, tv, rotate, scale_jitter ...), with its default.
+
+    Returns:
+        A PIL image whose ``info["dreamer"]`` holds every setting;
+        ``dreamer.save(result, "out.png")`` writes them into the file.
 
     Raises:
         TypeError: a keyword that is not a setting.
@@ -262,11 +419,12 @@ def dream(
         dreamer = _cached_dreamer(
             str(model), _layers_key(layers, loss), tuple(str(c) for c in classes), loss,
             None if cache_dir is None else str(cache_dir), None if weights is None else str(weights),
-            preprocess, unsafe_load, precision,
+            preprocess, unsafe_load, precision, input_name,
         )
     else:
         dreamer = Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                          classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision)
+                          classes=classes, guide=guide, unsafe_load=unsafe_load, precision=precision,
+                          input_name=input_name)
     return dreamer.dream(image, config, progress, max_size, mask)
 
 
@@ -301,4 +459,4 @@ def _signature_with_settings(function) -> inspect.Signature:
 dream.__signature__ = _signature_with_settings(dream)
 
 
-__all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed", "objective_gradient"]
+__all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed", "objective_gradient", "save"]

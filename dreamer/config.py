@@ -25,7 +25,7 @@ class Setting:
     Attributes:
         help: one sentence for ``--help`` and the API docstring.
         flags: the command-line flags, long first (``("--iterations", "-i")``).
-        kind: ``int`` or ``float``.
+        kind: ``int``, ``float`` or ``bool`` (a switch: ``--x`` and ``--no-x``).
         minimum, maximum: the allowed range (None: open).
         above: the minimum itself is not allowed (``value > minimum``).
         below: the maximum itself is not allowed (``value < maximum``).
@@ -68,7 +68,8 @@ class DreamConfig:
     one piece up to about a megapixel, 512 px tiles above), seed (the same
     seed, input and settings give the same pixels), laplacian_levels (0 or
     1: off), tv (0: off), rotate and scale_jitter (random transforms before
-    each step's gradient; 0: off).
+    each step's gradient; 0: off), keep_colors (dream on the brightness only;
+    None: decided per input, on for a grayscale one).
     """
 
     iterations: int = _setting(
@@ -109,6 +110,10 @@ class DreamConfig:
                   "1.05); 0 is off.",
         flags=("--scale-jitter",), kind=float, minimum=0.0, maximum=1.0, below=True,
         error="scale jitter must be in [0, 1)")
+    keep_colors: bool | None = _setting(
+        None, help="Dream on the brightness only and keep the input's colours (as style transfer's "
+                   "'preserve colours' does).",
+        flags=("--keep-colors",), kind=bool, unset_help="on for a grayscale input, else off")
 
     def __post_init__(self):
         for name, setting in settings().items():
@@ -133,3 +138,77 @@ ATLAS_CONFIG = DreamConfig(
     laplacian_levels=4, rotate=5.0, scale_jitter=0.05,
 )
 ATLAS_TILE_SIZE = 128
+
+
+@dataclass(frozen=True)
+class Moves:
+    """The random transforms a rendering from noise must survive (``dreamer.param.transforms``).
+
+    Attributes:
+        pad: grey pixels added on every side before the other moves.
+        jitter: the largest shift in pixels (each axis, either way).
+        scale: the largest relative scale change (0.1: between 1/1.1 and 1.1).
+        rotate: the largest rotation in degrees (either way).
+    """
+
+    pad: int = 12
+    jitter: int = 8
+    scale: float = 0.1
+    rotate: float = 10.0
+
+    def __post_init__(self):
+        checks = [
+            (self.pad >= 0, "pad must be 0 or more"),
+            (self.jitter >= 0, "jitter must be 0 or more"),
+            (math.isfinite(self.scale) and 0 <= self.scale < 1, "scale jitter must be in [0, 1)"),
+            (math.isfinite(self.rotate) and 0 <= self.rotate <= 180, "rotation must be between 0 and 180 degrees"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise DreamerError(message)
+
+
+@dataclass(frozen=True)
+class FourierConfig:
+    """The settings of a rendering in the Fourier parameterisation (``dreamer.param``).
+
+    Attributes:
+        steps: Adam steps.
+        learning_rate: Adam's step size on the spectrum.
+        decay_power: how steeply the coefficients' scale falls with frequency
+            (1: as 1/f, the published choice; 0: a flat spectrum, like pixels).
+        diversity: the weight of the diversity term between variants (used
+            only when there are several).
+        moves: the random transforms' ranges.
+        seed: the seed of the starts and the moves.
+        batch: the most images optimised together (whole groups of variants).
+    """
+
+    steps: int = 64
+    learning_rate: float = 0.05
+    decay_power: float = 1.0
+    diversity: float = 8.0
+    moves: Moves = field(default_factory=Moves)
+    seed: int = 0
+    batch: int = 16
+
+    def __post_init__(self):
+        checks = [
+            (self.steps >= 1, "steps must be at least 1"),
+            (math.isfinite(self.learning_rate) and self.learning_rate > 0, "learning rate must be positive"),
+            (math.isfinite(self.decay_power) and self.decay_power >= 0, "decay power must be 0 or more"),
+            (math.isfinite(self.diversity) and self.diversity >= 0, "diversity must be 0 or more"),
+            (self.batch >= 1, "batch must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise DreamerError(message)
+
+
+#: The parameterisations a rendering from noise can use: Fourier coefficients, or the pixels themselves.
+PARAMETERISATIONS = ("fft", "pixels")
+#: The atlas' default parameterisation (``benchmarks/atlas_param.py`` measured it against pixels).
+ATLAS_PARAM = "fft"
+#: The atlas' Fourier settings: as many Adam steps as took the pixel settings' time in the benchmark, and a
+#: spectrum falling as 1/f^1.25, which halved the grain of 1/f at the same activation and margin.
+FOURIER_ATLAS_CONFIG = FourierConfig(steps=71, decay_power=1.25)

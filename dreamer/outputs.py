@@ -1,8 +1,9 @@
 """Where results go: checking ``-o`` before any work, and naming each output.
 
 An input is never overwritten; an existing file only with ``overwrite``,
-otherwise a free name (``..._1.png``) is chosen. Errors are DreamerErrors
-with one-line messages.
+otherwise a free name (``..._1.png``) is chosen, and the Target says why
+(``renamed``), for the caller to report once the file is written. Errors
+are DreamerErrors with one-line messages.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from dreamer.errors import DreamerError, ImageError
 from dreamer.images import writable_format
@@ -22,11 +22,16 @@ DEFAULT_OUTPUT_DIR = Path("outputs")
 
 @dataclass(frozen=True)
 class Target:
-    """One input and where its result goes (``output`` is set once named)."""
+    """One input and where its result goes (``output`` is set once named).
+
+    ``renamed``: why ``output`` is not the name first wanted ("" if it is),
+    e.g. ``outputs/a.png exists``.
+    """
 
     input: Path
     folder: Path | None = None
     output: Path | None = None
+    renamed: str = ""
 
 
 def plan_outputs(inputs: list[Path], output_text: str | None) -> list[Target]:
@@ -76,13 +81,12 @@ def output_folder(output_text: str | None) -> Path:
     return folder
 
 
-def name_outputs(targets: list[Target], model: str, objective: str, overwrite: bool,
-                 say: Callable[[str], None]) -> list[Target]:
+def name_outputs(targets: list[Target], model: str, objective: str, overwrite: bool) -> list[Target]:
     """Give every target its output path.
 
     An input is never overwritten; an existing file is replaced only with
-    ``overwrite``, otherwise a free name is chosen and reported. Two inputs
-    of one batch never get the same name.
+    ``overwrite``, otherwise a free name is chosen and the reason kept in
+    ``Target.renamed``. Two inputs of one batch never get the same name.
     """
     claimed: set[Path] = set()
     named = []
@@ -90,12 +94,11 @@ def name_outputs(targets: list[Target], model: str, objective: str, overwrite: b
         wanted = target.output or target.folder / f"{target.input.stem}_{safe_name(model)}_{safe_name(objective)}.png"
         if target.output is not None and _same_file(wanted, target.input):
             raise DreamerError(f"{wanted}: the output would overwrite the input; choose another -o")
-        path = wanted
-        if _taken(path, target.input, claimed, overwrite):
+        path, why = wanted, _why_taken(wanted, target.input, claimed, overwrite)
+        if why:
             path = _free_name(wanted, target.input, claimed)
-            say(f"{wanted} exists; writing {path} instead (--overwrite replaces it)")
         claimed.add(path.resolve())
-        named.append(replace(target, output=path))
+        named.append(replace(target, output=path, renamed=why))
     return named
 
 
@@ -125,6 +128,17 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
     except OSError:
         return False
+
+
+def _why_taken(path: Path, source: Path, claimed: set[Path], overwrite: bool) -> str:
+    """Why ``path`` can't be written ("" if it can)."""
+    if path.resolve() in claimed:
+        return f"{path} is taken by another input of this batch"
+    if _same_file(path, source):
+        return f"{path} is the input"
+    if path.exists() and not overwrite:
+        return f"{path} exists (--overwrite replaces it)"
+    return ""
 
 
 def _taken(path: Path, source: Path, claimed: set[Path], overwrite: bool) -> bool:

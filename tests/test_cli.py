@@ -47,7 +47,8 @@ def test_dream_writes_png_with_settings(runner, model_file, tmp_path):
     meta = read_metadata(out)
     assert meta["layers"] == {"conv2": 1.0}
     assert meta["seed"] == 3 and meta["iterations"] == 2 and meta["octaves"] == 2
-    assert meta["input"] == "cat.jpg" and "dreamer_version" in meta
+    assert meta["input"] == str(tmp_path / "cat.jpg") and len(meta["input_sha256"]) == 64
+    assert "dreamer_version" in meta
     assert Image.open(out).size == (64, 48)
 
 

@@ -356,7 +356,7 @@ def test_weights_file_that_would_run_code_is_refused_and_runs_nothing(workdir):
             return (os.system, (f"touch '{marker}'",))
 
     (workdir / "evil.pth").write_bytes(__import__("pickle").dumps(Payload(), protocol=2))
-    rgb().save(workdir / "a.png")
+    rgb(64, 48).save(workdir / "a.png")  # big enough for the default model, so the weights are what fails
     result = CliRunner().invoke(main, ["--weights", "evil.pth", "a.png"])
     assert result.exit_code == EXIT_USAGE
     assert "refusing to load evil.pth" in result.output and "system" in result.output

@@ -212,11 +212,43 @@ def test_corrupt_cache_is_replaced(converted, probe, tmp_path, monkeypatch):
 
 
 @pytest.mark.real_model
-def test_cache_of_another_source_is_not_used(converted, tmp_path):
+def test_cache_is_keyed_by_content_not_path(converted, probe, tmp_path, monkeypatch):
+    """A reinstall (the same file at a new path) reuses the cache; other bytes get their own."""
     cache, _ = converted
-    copy = tmp_path / "copy.pth"
+    copy = tmp_path / "reinstalled" / "efficientnet-lite0.pth"
+    copy.parent.mkdir()
     shutil.copy(lite.default_weights_path(), copy)
-    assert lite.cache_path(cache, copy) != lite.cache_path(cache, lite.default_weights_path())
+    assert lite.cache_path(cache, copy) == lite.cache_path(cache, lite.default_weights_path())
+    forbid_conversion(monkeypatch)
+    lite.load_efficientnet_lite0(cache, copy)
+    changed = tmp_path / "changed.pth"
+    changed.write_bytes(copy.read_bytes() + b"\0")
+    assert lite.cache_path(cache, changed) != lite.cache_path(cache, copy)
+
+
+def test_stale_copies_dreamer_wrote_are_found(tmp_path):
+    version = lite.CONVERTER_VERSION
+    names = {
+        "efficientnet-lite0-0123456789ab.weights.h5": True,  # the older, path-keyed name
+        f"efficientnet-lite0-v{version + 1}-0123456789abcdef.weights.h5": True,  # another converter
+        f"efficientnet-lite0-v{version}-0123456789abcdef.weights.h5": False,  # another source file
+        "efficientnet-lite0-mine.weights.h5": False,  # not a name dreamer gives
+        "notes.txt": False,
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in lite.stale_cache_files(tmp_path)] == sorted(n for n, stale in names.items() if stale)
+
+
+@pytest.mark.real_model
+def test_converting_removes_stale_copies(probe, tmp_path):
+    old = tmp_path / "efficientnet-lite0-0123456789ab.weights.h5"
+    kept = tmp_path / "efficientnet-lite0-mine.weights.h5"
+    old.write_bytes(b"old")
+    kept.write_bytes(b"user")
+    lite.load_efficientnet_lite0(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [kept.name, lite.cache_path(tmp_path, lite.default_weights_path()).name])
 
 
 @pytest.mark.real_model

@@ -17,10 +17,10 @@ LAYERS = [
                             "dreamer.precision", "dreamer.outputs", "dreamer.presets",
                             "dreamer.configfile"]),
     ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),
-    ("engine", ["dreamer.engine"]),
+    ("engine", ["dreamer.engine", "dreamer.param"]),
     ("api", ["dreamer.api"]),
     ("features", ["dreamer.atlas", "dreamer.batch", "dreamer.video", "dreamer.probe", "dreamer.executors"]),
-    ("cli", ["dreamer.cli"]),
+    ("cli", ["dreamer.cli", "dreamer.__main__"]),
 ]
 #: ``dreamer/__init__.py`` is the facade: it re-exports the API lazily, and everyone may read its ``__version__``.
 FACADE = "dreamer"

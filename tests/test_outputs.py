@@ -33,8 +33,17 @@ def test_an_unwritable_extension_is_refused_before_any_work(tmp_path):
 
 def test_existing_names_and_twins_get_free_names(tmp_path):
     (tmp_path / "a_m_l.png").write_bytes(b"x")
-    said = []
+    targets = [Target(Path("x/a.png"), folder=tmp_path), Target(Path("y/a.png"), folder=tmp_path),
+               Target(Path("z/b.png"), folder=tmp_path)]
+    named = name_outputs(targets, "m", "l", overwrite=False)
+    assert [t.output.name for t in named] == ["a_m_l_1.png", "a_m_l_2.png", "b_m_l.png"]
+    exists = f"{tmp_path / 'a_m_l.png'} exists (--overwrite replaces it)"
+    assert [t.renamed for t in named] == [exists, exists, ""]
+    assert (tmp_path / "a_m_l.png").read_bytes() == b"x"
+
+
+def test_a_twin_is_renamed_for_the_batch_not_the_disk(tmp_path):
     targets = [Target(Path("x/a.png"), folder=tmp_path), Target(Path("y/a.png"), folder=tmp_path)]
-    named = name_outputs(targets, "m", "l", overwrite=False, say=said.append)
-    assert [t.output.name for t in named] == ["a_m_l_1.png", "a_m_l_2.png"]
-    assert len(said) == 2 and (tmp_path / "a_m_l.png").read_bytes() == b"x"
+    named = name_outputs(targets, "m", "l", overwrite=True)
+    assert [t.output.name for t in named] == ["a_m_l.png", "a_m_l_1.png"]
+    assert [t.renamed for t in named] == ["", f"{tmp_path / 'a_m_l.png'} is taken by another input of this batch"]

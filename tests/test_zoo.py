@@ -8,7 +8,7 @@ from tiny_models import save_photo
 
 from dreamer.cli import main
 from dreamer.errors import DreamerError, ModelError
-from dreamer.models import REGISTRY, download, load_model, model_architecture, models_with_layers, zoo
+from dreamer.models import REGISTRY, catalog, download, load_model, model_architecture, models_with_layers, zoo
 from dreamer.models.preprocessing import scheme
 
 #: keras.applications module of each entry, for its reference preprocess_input.
@@ -44,6 +44,9 @@ def names_cache(tmp_path_factory):
 def test_every_registered_model_lists_its_layers_without_weights(name, names_cache):
     adapter = model_architecture(name)
     assert adapter.default_layer in adapter.layer_names()
+    shipped = catalog.layer_channels(name)  # the package data: python scripts/generate_layer_names.py renews it
+    assert list(shipped.items()) == [(info.name, info.channels) for info in adapter.layer_infos()]
+    assert catalog.min_size(name) == adapter.min_size
     info = adapter.layer_info(adapter.default_layer)
     assert info.shape[:2] == (None, None) and info.channels > 0
 

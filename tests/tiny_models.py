@@ -58,4 +58,6 @@ def result_files(folder) -> list[str]:
     from dreamer.batch.claims import CLAIMS_FOLDER
     from dreamer.batch.manifest import MANIFEST_NAME
 
+    if not folder.exists():
+        return []
     return sorted(p.name for p in folder.iterdir() if p.name not in (MANIFEST_NAME, CLAIMS_FOLDER))

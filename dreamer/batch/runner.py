@@ -38,10 +38,12 @@ from dreamer.fileio import atomic_path
 
 @dataclass(frozen=True)
 class Item:
-    """One input and its result's planned name (relative to the output folder)."""
+    """One input and its result's planned name (relative to the output folder); ``shared`` when an
+    earlier input of the batch has the same name, so this one's result was numbered."""
 
     input: Input
     key: str
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,13 @@ Report = Callable[[BatchEvent], None]
 
 def plan_items(inputs: Sequence[Input], names: Sequence[PurePosixPath]) -> list[Item]:
     """Pair each input with its planned result name."""
-    return [Item(item, str(name)) for item, name in zip(inputs, names)]
+    seen: set[tuple[PurePosixPath, str]] = set()
+    items = []
+    for item, name in zip(inputs, names):
+        stem = (item.relative.parent, item.relative.stem)
+        items.append(Item(item, str(name), shared=stem in seen))
+        seen.add(stem)
+    return items
 
 
 class Batch:
@@ -241,18 +249,27 @@ class Batch:
                      seconds=round(outcome.seconds, 3), worker=outcome.worker)
         self.summary.rendered += 1
         self.summary.written.append(path)
-        self._emit("finished", item, str(path))
+        self._emit("finished", item, f"{path}{self._renamed(item, path)}")
+
+    def _renamed(self, item: Item, path: Path) -> str:
+        """Why the result is not at the name its input alone would give ("" when it is)."""
+        planned = self.folder / item.key
+        if path != planned:
+            return f" ({planned} exists; --overwrite replaces it)"
+        return " (its name is taken by another input of this batch)" if item.shared else ""
 
     def _output_path(self, item: Item) -> Path:
-        """The planned path, or a free ``_N`` name beside it if a file not ours is there."""
+        """The planned path, or a free ``_N`` name beside it (not planned for another input) if a
+        file not ours is there."""
         planned = self.folder / item.key
         planned.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_parts(planned)
         if self.overwrite or not planned.exists():
             return planned
+        others = {other.key for other in self.items}
         for n in range(1, 100_000):
             candidate = planned.with_name(f"{planned.stem}_{n}{planned.suffix}")
-            if not candidate.exists():
+            if not candidate.exists() and candidate.relative_to(self.folder).as_posix() not in others:
                 return candidate
         raise OSError(f"no free name beside {planned}")
 

@@ -18,11 +18,11 @@ from dreamer.config import DreamConfig, settings
 
 #: The settings that choose the model and the objective (a worker loads them once).
 MODEL_KEYS = ("model", "layers", "classes", "loss", "guide", "mask", "weights", "preprocess", "unsafe_load",
-              "precision")
+              "precision", "input_name")
 #: Settings with a file path for a value.
 PATH_KEYS = ("guide", "mask", "weights")
 MODEL_DEFAULTS = {"layers": (), "classes": (), "loss": None, "guide": None, "mask": None, "weights": None,
-                   "preprocess": None, "unsafe_load": False, "precision": "auto"}
+                   "preprocess": None, "unsafe_load": False, "precision": "auto", "input_name": None}
 
 
 def config_keys() -> tuple[str, ...]:

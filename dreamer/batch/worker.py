@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
-from pathlib import PurePath
 from typing import Any, Mapping
 
 from dreamer.batch.settings import MODEL_KEYS, dream_config, model_settings
@@ -44,7 +43,7 @@ def load_dreamer(settings: Mapping[str, Any], cache_dir=None, download_progress=
         chosen["model"], list(chosen["layers"]) or None, loss=chosen["loss"], cache_dir=cache_dir,
         weights=chosen["weights"], preprocess=chosen["preprocess"], classes=tuple(chosen["classes"]),
         guide=chosen["guide"], unsafe_load=chosen["unsafe_load"], precision=chosen["precision"],
-        download_progress=download_progress,
+        input_name=chosen["input_name"], download_progress=download_progress,
     )
     dreamer.gradient  # noqa: B018 - compiled once, before the first job
     return dreamer
@@ -92,7 +91,8 @@ def result_metadata(resolved: Mapping[str, Any], input_path: str, data: bytes,
     input's name, path and SHA-256, and the ``recipe`` (the settings as asked, to render it again)."""
     return {
         **resolved,
-        "input": PurePath(input_path).name,
+        "max_size": recipe.get("max_size"),
+        "input": input_path,
         "input_path": input_path,
         "input_sha256": hashlib.sha256(data).hexdigest(),
         "recipe": dict(recipe),

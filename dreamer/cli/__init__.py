@@ -32,6 +32,7 @@ from dreamer.cli.info import info_command
 from dreamer.cli.layers import layers_command
 from dreamer.cli.models import models_command
 from dreamer.cli.presets import presets_command
+from dreamer.cli.probe import probe_command
 from dreamer.cli.video import video_command
 from dreamer.cli.zoom import zoom_command
 
@@ -51,6 +52,7 @@ class DefaultGroup(click.Group):
     default_command = dream_command.name
 
     def parse_args(self, ctx, args):
+        ctx.meta["dreamer.argv"] = list(args)  # as typed, for messages that show a command to run again
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
@@ -71,5 +73,5 @@ def main():
 
 
 for _command in (dream_command, layers_command, models_command, atlas_command, classify_command, zoom_command,
-                 video_command, presets_command, again_command, info_command):
+                 video_command, presets_command, again_command, info_command, probe_command):
     main.add_command(_command)

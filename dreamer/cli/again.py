@@ -46,7 +46,7 @@ def again_command(result, input_path, output, overwrite, quiet, **options):
              if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     say = make_say(quiet)
     with user_errors():
-        recipe, source, target = plan_again(Path(result), input_path, given, output, overwrite, say)
+        recipe, source, named = plan_again(Path(result), input_path, given, output, overwrite, say)
         from dreamer.batch.worker import load_dreamer
         from dreamer.cli.progress import DownloadBar
 
@@ -54,11 +54,12 @@ def again_command(result, input_path, output, overwrite, quiet, **options):
             dreamer = load_dreamer(recipe, download_progress=bar.update)
     with signals_as_exceptions():
         try:
-            render_again(dreamer, recipe, source, target, quiet)
+            render_again(dreamer, recipe, source, named.output, quiet)
         except DreamerError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
-    say(f"wrote {target} (seed {recipe['seed']})")
+    renamed = f"; {named.renamed}" if named.renamed else ""
+    say(f"wrote {named.output} (seed {recipe['seed']}{renamed})")
 
 
 def plan_again(result: Path, input_path: str | None, given: dict, output: str | None, overwrite: bool, say):
@@ -66,6 +67,9 @@ def plan_again(result: Path, input_path: str | None, given: dict, output: str | 
 
     Raises:
         DreamerError: the result carries no settings, or its input can't be found.
+
+    Returns:
+        (the recipe, the input, the ``dreamer.outputs.Target`` to write).
     """
     from dreamer.batch.settings import recipe_from_metadata, with_overrides
     from dreamer.outputs import Target, name_outputs
@@ -74,8 +78,8 @@ def plan_again(result: Path, input_path: str | None, given: dict, output: str | 
     recipe = with_overrides(recipe_from_metadata(metadata), given)
     source = find_input(result, metadata, input_path, say)
     wanted = Path(output) if output else result.with_name(f"{result.stem}_again.png")
-    target = name_outputs([Target(source, output=wanted)], "", "", overwrite, say)[0].output
-    return recipe, source, target
+    named = name_outputs([Target(source, output=wanted)], "", "", overwrite)[0]
+    return recipe, source, named
 
 
 def result_metadata(result: Path) -> dict:

@@ -1,4 +1,4 @@
-"""``dream atlas``: each channel's favourite pattern, on one labelled contact sheet."""
+"""``dream atlas``: each channel's (or class's) favourite pattern, on one labelled contact sheet."""
 
 from __future__ import annotations
 
@@ -10,31 +10,47 @@ import click
 
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
+    input_name_option,
     load_adapter,
     make_say,
     model_options,
     signals_as_exceptions,
     user_errors,
 )
-from dreamer.config import ATLAS_CONFIG, ATLAS_TILE_SIZE
+from dreamer.config import ATLAS_CONFIG, ATLAS_PARAM, ATLAS_TILE_SIZE, FOURIER_ATLAS_CONFIG, PARAMETERISATIONS
 from dreamer.errors import DreamerError
 
 
 @click.command("atlas")
-@click.option("-l", "--layer", default=None, metavar="NAME", help="The layer to map. [default: the model's]")
+@click.option("-l", "--layer", default=None, metavar="NAME",
+              help="The layer to map; with --class, the layer where variants must differ. [default: the model's]")
 @click.option("--channels", default=None, metavar="LIST",
               help="Channels to render: '0-63', '3,7,12-15' or 'all'. [default: the first 16]")
+@click.option("-c", "--class", "classes", multiple=True, metavar="NAME|INDEX",
+              help="Render what a class looks like to the classifier instead of channels (e.g. tabby, "
+                   "'Egyptian cat', 281); repeatable. Your own model's names come from --labels.")
+@click.option("--labels", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A text file of class names, one per line, for your own classifier.")
+@click.option("--param", type=click.Choice(PARAMETERISATIONS), default=ATLAS_PARAM, show_default=True,
+              help="fft: Fourier coefficients in decorrelated colour, Adam, random pad/shift/scale/rotation "
+                   "(less grain); pixels: gradient ascent on the pixels over octaves.")
+@click.option("--variants", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Tiles per channel or class, a row each. With fft a diversity term makes them differ; "
+                   "with pixels they differ by their seed only.")
+@click.option("--diversity", type=click.FloatRange(0, 1e6), default=FOURIER_ATLAS_CONFIG.diversity,
+              show_default=True, help="fft: the weight of the diversity term between variants.")
 @click.option("--size", type=click.IntRange(min=32), default=ATLAS_TILE_SIZE, show_default=True,
               help="Each tile's side in pixels.")
-@click.option("-i", "--iterations", type=click.IntRange(min=1), default=ATLAS_CONFIG.iterations,
-              show_default=True, help="Gradient-ascent steps per octave.")
+@click.option("-i", "--iterations", type=click.IntRange(min=1), default=None,
+              help=f"fft: Adam steps; pixels: gradient-ascent steps per octave. [default: "
+                   f"{FOURIER_ATLAS_CONFIG.steps} for fft, {ATLAS_CONFIG.iterations} for pixels]")
 @click.option("--octaves", type=click.IntRange(min=1), default=ATLAS_CONFIG.octaves, show_default=True,
-              help="Number of scales, the full tile size included.")
+              help="pixels: number of scales, the full tile size included.")
 @click.option("--laplacian", "laplacian_levels", type=click.IntRange(0, 12),
               default=ATLAS_CONFIG.laplacian_levels, show_default=True,
-              help="Laplacian-pyramid gradient normalisation levels; 0 is off.")
+              help="pixels: Laplacian-pyramid gradient normalisation levels; 0 is off.")
 @click.option("--columns", type=click.IntRange(min=1), default=None,
-              help="Tiles per row. [default: about square]")
+              help="Tiles per row. [default: about square; with --variants, one row per channel or class]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Random seed of the start noise and the jitter (channel c uses seed + c).")
 @click.option("-o", "--output", type=click.Path(), default=None,
@@ -42,64 +58,76 @@ from dreamer.errors import DreamerError
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
-def atlas_command(layer, channels, size, iterations, octaves, laplacian_levels, columns, seed, output, overwrite,
-                  quiet, model, weights, preprocess, unsafe_load, cache_dir):
+@input_name_option
+def atlas_command(layer, channels, classes, labels, param, variants, diversity, size, iterations, octaves,
+                  laplacian_levels, columns, seed, output, overwrite, quiet, model, weights, preprocess, unsafe_load,
+                  cache_dir, input_name):
     """Map a layer: each channel's favourite pattern, on one labelled contact sheet.
 
-    Every channel is rendered from grey noise by gradient ascent on its mean
-    activation, with jitter and small random rotations and scalings at each
-    step, over a few octaves; its number is written under its tile.
+    Every channel (or, with --class, every class) is rendered from noise: by
+    default (fft) as Fourier coefficients in decorrelated colour, optimised
+    with Adam while the image is randomly padded, shifted, scaled and rotated
+    at each step; with --param pixels by gradient ascent on the pixels over a
+    few octaves. Its number or name is written under its tile.
 
     \b
     Examples:
       dream atlas --layer block5c_add
       dream atlas --layer block4c_add --channels 0-63 -o block4c.png
-      dream atlas --model my_classifier.keras --layer conv3 --channels all
+      dream atlas --channels 0-7 --variants 4            # a row of 4 different tiles per channel
+      dream atlas --class tabby --class 'Egyptian cat'   # what each class looks like
+      dream atlas --model coins.keras --labels coins.txt --class left --class right
+      dream atlas --param pixels --layer block5c_add     # the pixel parameterisation
     """
-    from dreamer.atlas import channels_to_render
+    from dreamer.atlas import plan_sheet
     from dreamer.outputs import name_outputs, plan_outputs
 
     say = make_say(quiet)
     with user_errors():
-        config = replace(ATLAS_CONFIG, iterations=iterations, octaves=octaves, laplacian_levels=laplacian_levels,
-                         seed=seed)
-        adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
-        layer = layer or adapter.default_layer
-        chosen = channels_to_render(adapter, layer, channels)
+        pixel_config = replace(ATLAS_CONFIG, iterations=iterations or ATLAS_CONFIG.iterations, octaves=octaves,
+                               laplacian_levels=laplacian_levels, seed=seed)
+        fourier_config = replace(FOURIER_ATLAS_CONFIG, steps=iterations or FOURIER_ATLAS_CONFIG.steps, seed=seed,
+                                 diversity=diversity)
+        adapter = load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load, quiet=quiet,
+                               input_name=input_name)
+        plan = plan_sheet(adapter, layer, channels, classes, param, variants)
         target = plan_outputs([Path("atlas")], output)
-        label = f"{layer}_{chosen[0]}-{chosen[-1]}" if chosen == tuple(range(chosen[0], chosen[-1] + 1)) else layer
-        target = name_outputs(target, adapter.name, label, overwrite, say)[0]
+        target = name_outputs(target, adapter.name, plan.name, overwrite)[0]
     with signals_as_exceptions():
         try:
-            written = render_atlas(adapter, layer, chosen, config, size, columns, target.output, quiet)
+            written = render_atlas(adapter, plan, pixel_config, fourier_config, size, columns, target.output, quiet)
         except DreamerError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
-    say(f"wrote {written} ({len(chosen)} channels of {layer})")
+    what = f"{len(plan.units)} classes" if classes else f"{len(plan.units)} channels of {plan.layer}"
+    say(f"wrote {written} ({what}, {param}" + (f"; {target.renamed}" if target.renamed else "") + ")")
 
 
-def render_atlas(adapter, layer: str, channels: tuple[int, ...], config, size: int, columns: int | None,
+def render_atlas(adapter, plan, pixel_config, fourier_config, size: int, columns: int | None,
                  output: Path, quiet: bool) -> Path:
-    """Render the channels' tiles with a progress bar on stderr, lay them out and save the sheet."""
+    """Render the plan's tiles with a progress bar on stderr, lay them out and save the sheet."""
     from dreamer import __version__
-    from dreamer.atlas import contact_sheet, render_channels
+    from dreamer.atlas import contact_sheet, plan_steps, render_plan
     from dreamer.cli.progress import LazyBar
     from dreamer.images import save_image
     from dreamer.objectives import channel_list_text
 
+    length = plan_steps(plan, pixel_config, fourier_config)
     with LazyBar(quiet) as bar:
 
         def progress(position: int, event) -> None:
             if not quiet and event.message is None:
-                bar.advance(1, f"channel {channels[position]} ({position + 1}/{len(channels)})",
-                            length=len(channels) * config.octaves * config.iterations, label=f"atlas {layer}",
-                            show_pos=True, item_show_func=lambda item: item)
+                bar.advance(1, f"{plan.labels[position]} ({position + 1}/{len(plan.units)})", length=length,
+                            label=f"atlas {plan.layer}", show_pos=True, item_show_func=lambda item: item)
 
-        tiles = render_channels(adapter, layer, channels, config, size, progress)
-    sheet = contact_sheet(tiles, [str(c) for c in channels], columns)
+        tiles = render_plan(adapter, plan, pixel_config, fourier_config, size, progress)
+    labels = [label for label in plan.labels for _ in range(plan.variants)]
+    sheet = contact_sheet(tiles, labels, columns or (plan.variants if plan.variants > 1 else None))
     metadata = {
-        "dreamer_version": __version__, "model": adapter.name, "atlas_layer": layer,
-        "channels": channel_list_text(channels), "tile_size": size, **asdict(config),
+        "dreamer_version": __version__, "model": adapter.name, "atlas_layer": plan.layer,
+        "channels": channel_list_text(plan.units), "labels": list(plan.labels), "param": plan.param,
+        "variants": plan.variants, "diversity_layer": plan.diversity_layer, "tile_size": size,
+        **asdict(pixel_config if plan.param == "pixels" else fourier_config),
     }
     save_image(sheet, output, metadata)
     return output

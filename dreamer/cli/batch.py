@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
-from dreamer.cli.common import EXIT_FAILED_INPUT, make_say, signals_as_exceptions, user_errors
+from dreamer.cli.common import EXIT_FAILED_INPUT, make_say, signals_as_exceptions, usage_errors, user_errors
 from dreamer.errors import DreamerError
 
 
@@ -37,11 +38,15 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
     ``functools.partial(dreamer.batch.worker.build_worker, recipe)``); by
     default this process renders them, with the model loaded here once.
     """
+    from dreamer.cli.dream import ensure_network
     from dreamer.executors import LocalExecutor
     from dreamer.executors.tally import Tally, shares_text
 
+    with usage_errors():  # answered before TensorFlow loads
+        found, unreadable = batch_inputs(inputs, output, model, max_size, flags)
+        ensure_network(model, cache_dir, chosen.get("weights"), flags.quiet)
     with user_errors():
-        batch, dreamer, recipe = prepare_batch(inputs, output, model, config_settings, chosen, max_size,
+        batch, dreamer, recipe = prepare_batch(found, output, model, config_settings, chosen, max_size,
                                                cache_dir, flags)
         executor = Tally(executor_for(recipe) if executor_for is not None
                          else LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet)))
@@ -55,6 +60,7 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
             executor.close()
     from dreamer.batch.progress import summary_text
 
+    summary.failed[:0] = unreadable
     make_say(flags.quiet)(summary_text(summary))
     if executor_for is not None and executor.shares:
         make_say(flags.quiet)("per worker:\n" + shares_text(executor.shares))
@@ -62,24 +68,26 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
         sys.exit(EXIT_FAILED_INPUT)
 
 
-def prepare_batch(inputs, output, model, config_settings, chosen, max_size, cache_dir, flags: BatchFlags):
-    """Find the inputs, load the model (checking every setting), and plan the batch; before any work.
+def batch_inputs(inputs, output, model, max_size, flags: BatchFlags):
+    """The inputs to render, found and checked before TensorFlow loads.
+
+    Every input's header is read: one that is not a readable image, or is
+    too small for the model, is reported at once and left out; if none is
+    left, the command ends with exit code 1.
 
     Returns:
-        (the Batch, the loaded Dreamer, the recipe).
+        (the readable ``dreamer.batch.Input``s, the (input, reason) of each one left out).
 
     Raises:
-        DreamerError: no images, a bad model, layer or setting.
+        DreamerError: the arguments name no images at all.
     """
-    from dreamer.batch import Batch, find_inputs, make_recipe, plan_items, result_names
-    from dreamer.batch.settings import MODEL_DEFAULTS
-    from dreamer.cli.dream import make_dreamer, resolve_model
-    from dreamer.outputs import output_folder
+    from dreamer.batch import find_inputs
+    from dreamer.cli import preflight
+    from dreamer.cli.dream import checked_inputs
+    from dreamer.outputs import DEFAULT_OUTPUT_DIR
 
-    chosen = {**MODEL_DEFAULTS, **chosen}
     say = make_say(flags.quiet)
-    folder = output_folder(output)
-    found = find_inputs(inputs, flags.recursive, exclude=folder)
+    found = find_inputs(inputs, flags.recursive, exclude=Path(output) if output else DEFAULT_OUTPUT_DIR)
     if found.skipped:
         say(f"skipped {found.skipped} file(s) that are not images (e.g. {found.skipped_examples[0]})")
     for empty in found.empty_folders:  # shown even with --quiet: an input the user named gave nothing
@@ -87,13 +95,36 @@ def prepare_batch(inputs, output, model, config_settings, chosen, max_size, cach
         click.echo(f"{empty}: no images in this folder{hint}", err=True)
     if not found.inputs:
         raise DreamerError(f"no images to render in {', '.join(inputs)}")
-    model = resolve_model(model, list(chosen["layers"]), cache_dir, say)
+    good, unreadable = checked_inputs([item.path for item in found.inputs], max_size,
+                                      preflight.model_min_side(model), say)
+    if not good:
+        sys.exit(EXIT_FAILED_INPUT)
+    return [item for item in found.inputs if item.path in set(good)], unreadable
+
+
+def prepare_batch(found, output, model, config_settings, chosen, max_size, cache_dir, flags: BatchFlags):
+    """Load the model (checking every setting) and plan the batch of the ``found`` inputs; before any work.
+
+    Returns:
+        (the Batch, the loaded Dreamer, the recipe).
+
+    Raises:
+        DreamerError: a bad model, layer or setting, or an output folder that can't be made.
+    """
+    from dreamer.batch import Batch, make_recipe, plan_items, result_names
+    from dreamer.batch.settings import MODEL_DEFAULTS
+    from dreamer.cli.dream import make_dreamer
+    from dreamer.outputs import output_folder
+
+    chosen = {**MODEL_DEFAULTS, **chosen}
+    folder = output_folder(output)
     dreamer = make_dreamer(model, list(chosen["layers"]), chosen["loss"], cache_dir, chosen["weights"],
                            chosen["preprocess"], chosen["classes"], chosen["guide"], unsafe_load=chosen["unsafe_load"],
-                           quiet=flags.quiet, say=say, precision=chosen["precision"])
+                           quiet=flags.quiet, say=make_say(flags.quiet), precision=chosen["precision"],
+                           input_name=chosen["input_name"])
     recipe = make_recipe(model, config_settings, max_size, **chosen)
-    names = result_names(found.inputs, dreamer.adapter.name, dreamer.objective.name)
-    batch = Batch(folder, plan_items(found.inputs, names), recipe, force=flags.force, overwrite=flags.overwrite,
+    names = result_names(found, dreamer.adapter.name, dreamer.objective.name)
+    batch = Batch(folder, plan_items(found, names), recipe, force=flags.force, overwrite=flags.overwrite,
                   report=progress_reporter(flags.quiet))
     return batch, dreamer, recipe
 

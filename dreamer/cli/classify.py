@@ -9,6 +9,7 @@ import click
 
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
+    input_name_option,
     load_adapter,
     model_options,
     naming,
@@ -25,7 +26,8 @@ from dreamer.errors import DreamerError
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A text file of class names, one per line, for your own classifier.")
 @model_options
-def classify_command(images, top, labels, model, weights, preprocess, unsafe_load, cache_dir):
+@input_name_option
+def classify_command(images, top, labels, model, weights, preprocess, unsafe_load, cache_dir, input_name):
     """Show what a classifier sees in IMAGE: its top classes with probabilities.
 
     This is also how to check that a model and its preprocessing are right.
@@ -35,12 +37,14 @@ def classify_command(images, top, labels, model, weights, preprocess, unsafe_loa
       dream classify samples/chelsea.png
       dream classify --model my_classifier.keras --labels classes.txt photo.jpg
     """
+    readable, failures = readable_images([Path(image) for image in images])
+    if not readable:
+        sys.exit(EXIT_FAILED_INPUT)
     with user_errors():
         adapter = load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load,
-                               classifier=True)
-    failures = 0
+                               classifier=True, input_name=input_name)
     with signals_as_exceptions():
-        for image in images:
+        for image in readable:
             try:
                 click.echo(classify_text(adapter, Path(image), top))
             except DreamerError as exc:
@@ -48,6 +52,22 @@ def classify_command(images, top, labels, model, weights, preprocess, unsafe_loa
                 click.echo(f"error: {naming(Path(image), exc)}", err=True)
     if failures:
         sys.exit(EXIT_FAILED_INPUT)
+
+
+def readable_images(paths: list[Path]) -> tuple[list[Path], int]:
+    """The images whose headers read (checked before TensorFlow loads), and how many did not (each reported)."""
+    from dreamer.cli.preflight import image_size
+
+    readable, failures = [], 0
+    for path in paths:
+        try:
+            image_size(path)
+        except DreamerError as exc:
+            failures += 1
+            click.echo(f"error: {naming(path, exc)}", err=True)
+            continue
+        readable.append(path)
+    return readable, failures
 
 
 def classify_text(adapter, path: Path, top: int) -> str:

@@ -43,8 +43,8 @@ def model_options(func):
         click.option("-m", "--model", default=None, metavar="NAME|PATH",
                      help="A registered model (efficientnet-lite0, inception5h, inceptionv3, vgg16, vgg19, "
                           "resnet50, mobilenetv2, efficientnetb0, densenet121, xception), or your own "
-                          ".keras/.h5 file or SavedModel folder. [default: efficientnet-lite0, or the model "
-                          "that has the --layer named]"),
+                          ".keras/.h5 file, frozen GraphDef .pb or SavedModel folder. [default: "
+                          "efficientnet-lite0, or the model that has the --layer named]"),
         click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
                      help="A local weights file for a registered model, for machines without internet "
                           "(inception5h: inception5h.zip or tensorflow_inception_graph.pb, also "
@@ -61,6 +61,13 @@ def model_options(func):
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def input_name_option(func):
+    """--input-name: the input op of the user's frozen GraphDef (for the commands that load a model)."""
+    return click.option("--input-name", default=None, metavar="OP",
+                        help="The image input of your frozen GraphDef (.pb). [default: its one float "
+                             "placeholder]")(func)
 
 
 def make_say(quiet: bool) -> Callable[[str], None]:
@@ -93,7 +100,8 @@ def weights_from_environment(model) -> str | None:
 
 
 def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None, *,
-                 unsafe_load: bool = False, quiet: bool = False, classifier: bool = False):
+                 unsafe_load: bool = False, quiet: bool = False, classifier: bool = False,
+                 input_name: str | None = None):
     """The adapter alone (for ``layers``, ``classify`` and ``atlas``), with a download bar.
 
     With ``labels_file``, the adapter gets those class names; with
@@ -108,7 +116,7 @@ def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None 
     weights = weights or weights_from_environment(model)
     with DownloadBar(quiet) as bar:
         adapter = load_model(model, cache_folder(cache_dir), Path(weights) if weights else None, preprocess,
-                             unsafe=unsafe_load, progress=bar.update)
+                             unsafe=unsafe_load, progress=bar.update, input_name=input_name)
         if labels_file is not None:
             adapter = replace(adapter, labels=read_labels(Path(labels_file)))
         if classifier:
@@ -119,35 +127,32 @@ def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None 
 
 
 def quiet_tensorflow_import() -> None:
-    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA probes) silenced.
+    """Import TensorFlow with its C++ start-up chatter hidden (``dreamer.api.quiet_tensorflow_import``).
 
-    Those lines are written straight to file descriptor 2 before TensorFlow's
-    logging is set up, so only a redirect of the descriptor hides them; an
-    ImportError still propagates with its message.
+    ``dreamer.api`` is imported only here, when TensorFlow is wanted anyway,
+    so ``dream --help`` stays fast.
     """
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    from dreamer.api import quiet_tensorflow_import as quiet
+
+    quiet()
 
 
 @contextmanager
-def user_errors():
-    """Turn a DreamerError raised while setting up into a one-line usage error."""
-    quiet_tensorflow_import()
+def usage_errors():
+    """Turn a DreamerError into a usage error (exit 2), without loading TensorFlow: for the checks
+    that answer before it (``dreamer.cli.preflight``)."""
     try:
         yield
     except DreamerError as exc:
         raise UserError(str(exc)) from None
+
+
+@contextmanager
+def user_errors():
+    """Load TensorFlow (quietly), then turn a DreamerError raised while setting up into a usage error."""
+    quiet_tensorflow_import()
+    with usage_errors():
+        yield
 
 
 @contextmanager

@@ -8,20 +8,24 @@ from pathlib import Path
 
 import click
 
+from dreamer.cli import preflight
 from dreamer.cli.batch import BatchFlags, run_batch
 from dreamer.cli.common import (
     DEFAULT_MODEL_NAME,
     EXIT_FAILED_INPUT,
     cache_folder,
+    input_name_option,
     make_say,
     model_options,
     naming,
     signals_as_exceptions,
+    usage_errors,
     user_errors,
     weights_from_environment,
 )
 from dreamer.cli.configured import ConfiguredCommand, settings_file_options
 from dreamer.cli.executors import check_executor_options, executor_for, executor_options
+from dreamer.cli.noise import NoiseRequest, given_steps, noise_options, render_from_noise
 from dreamer.cli.options import config_options
 from dreamer.errors import DreamerError
 
@@ -44,7 +48,7 @@ class DefaultCommand(ConfiguredCommand):
 
 
 @click.command("run", cls=DefaultCommand)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(), metavar="INPUT...")
+@click.argument("inputs", nargs=-1, type=click.Path(), metavar="INPUT...")
 @click.option("-l", "--layer", "layers", multiple=True, metavar="OBJECTIVE",
               help="What to excite: a layer, channels, a neuron, a class, or a weighted sum of them (see "
                    "the objective forms above); repeat to add more. [default: the model's default layer]")
@@ -58,27 +62,32 @@ class DefaultCommand(ConfiguredCommand):
                    "Stretched to each input's size.")
 @config_options
 @click.option("--max-size", type=click.IntRange(min=1), default=None,
-              help="Downscale the input so its long side is at most this. [default: full resolution]")
+              help="Downscale the input so its long side is at most this (above 4 megapixels, 1024 gives "
+                   "larger patterns, sooner). [default: full resolution]")
 @click.option("--loss", type=click.Choice(["l2", "mean"]), default=None,
               help="l2: mean squared activation (DeepDream); mean: mean activation. Applies to every layer, "
                    "channel and neuron term without its own [l2]/[mean]; a class is always its logit. "
                    "[default: l2 for whole layers, mean for channels and neurons]")
 @click.option("-o", "--output", type=click.Path(), default=None,
-              help="Output file, or a folder for several inputs. [default: outputs/<input>_<model>_<layer>.png]")
+              help="Output file for one input; a folder for several (a name with an image extension is "
+                   "refused then). [default: outputs/<input>_<model>_<layer>.png]")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
 @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
               help="The network's arithmetic. auto: bfloat16 on CPUs with AVX512-BF16/AMX and on GPUs that "
                    "have it natively, float32 elsewhere. The image and its update stay float32.")
+@noise_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder INPUT.")
 @click.option("--force", is_flag=True,
               help="Render every input again, even those whose result the output folder's manifest has.")
 @executor_options
 @model_options
+@input_name_option
 @settings_file_options
-def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, overwrite, precision, quiet,
-                  recursive, force, executor, ray_address, workers, model, weights, preprocess, unsafe_load,
-                  cache_dir, config, preset, **config_settings):
+@click.pass_context
+def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, output, overwrite, precision, param,
+                  noise_size, variants, quiet, recursive, force, executor, ray_address, workers, model, weights,
+                  preprocess, unsafe_load, cache_dir, input_name, config, preset, **config_settings):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -86,7 +95,7 @@ def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, 
       block5c_add                  a whole layer
       block5c_add:97               one channel
       block5c_add:97,98,0-7        several channels (ranges allowed)
-      block5c_add:97@center        one neuron: channel 97 at the feature map's centre
+      block5c_add:97@center        one neuron: channel 97 at the centre of the image
       class(tabby), class(281)     the logit of a class (or use --class)
       'block5c_add + 0.5*block4c_add:12'   a weighted sum
       'block5c_add - 0.3*block3b_add'      a negative weight suppresses
@@ -109,45 +118,129 @@ def dream_command(inputs, layers, classes, guide, mask, max_size, loss, output, 
       dream --show-config --preset deep       # what would be used, and from where
       dream --layer mixed4c photo.jpg     # GoogLeNet, as in 2015
       dream --model my_net.keras --preprocess unit photo.jpg
+      dream --model my_graph.pb --preprocess 'mean=117,117,117;std=1,1,1' photo.jpg
+      dream --keep-colors photo.jpg       # patterns in brightness only
+      dream --param fft --layer block4c_add:12 --size 256    # render from noise
       dream layers            # the layers you can name
       dream atlas --layer block5c_add --channels 0-15
     """
     from dreamer.batch.settings import make_recipe
-    from dreamer.images import load_image
-    from dreamer.outputs import is_folder_output, name_outputs, plan_outputs
+    from dreamer.outputs import is_folder_output, name_outputs
 
-    with user_errors():
-        check_executor_options(executor, ray_address, workers, is_folder_output(list(inputs), output))
+    if bool(inputs) == bool(param):
+        raise click.UsageError("give INPUT images to dream on, or --param fft|pixels to render from noise (not both)")
+    with usage_errors():
+        check_executor_options(executor, ray_address, workers, bool(inputs) and is_folder_output(list(inputs), output))
+    say = make_say(quiet)
+    if param:
+        request = NoiseRequest(param, noise_size, variants, given_steps(ctx, config_settings))
+        render_from_noise(request, list(layers), classes, guide, loss, output, overwrite, precision, quiet, say,
+                          model, weights, preprocess, unsafe_load, cache_dir, config_settings)
+        return
+    with usage_errors():  # everything up to the model load is answered before TensorFlow loads
+        config = make_config(**config_settings)
+        model = checked_setup([Path(p) for p in inputs], output, model, list(layers), mask, guide, say)
+    chosen = dict(layers=layers, classes=classes, loss=loss, guide=guide, mask=mask, weights=weights,
+                  preprocess=preprocess, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
     if is_folder_output(list(inputs), output):
-        chosen = dict(layers=layers, classes=classes, loss=loss, guide=guide, mask=mask, weights=weights,
-                      preprocess=preprocess, unsafe_load=unsafe_load, precision=precision)
         run_batch(list(inputs), output, model, config_settings, chosen, max_size, cache_dir,
                   BatchFlags(recursive, force, overwrite, quiet), executor_for(executor, ray_address, workers))
         return
-    say = make_say(quiet)
+    paths, unreadable = checked_inputs([Path(p) for p in inputs], max_size, preflight.model_min_side(model), say)
+    failures = len(unreadable)
+    if not paths:
+        sys.exit(EXIT_FAILED_INPUT)
+    with usage_errors():
+        targets = prepared_outputs([Path(p) for p in inputs], output, model, cache_dir, weights, quiet)
+        targets = [target for target in targets if target.input in paths]
     with user_errors():
-        config = make_config(**config_settings)
-        targets = plan_outputs([Path(p) for p in inputs], output)
-        mask_image = None if mask is None else load_image(mask)
-        model = resolve_model(model, list(layers), cache_dir, say)
         dreamer = make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, guide,
-                               unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision)
-        targets = name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite, say)
-        recipe = make_recipe(model, asdict(config), max_size, layers=layers, classes=classes, loss=loss, guide=guide,
-                             mask=mask, weights=weights, preprocess=preprocess, unsafe_load=unsafe_load,
-                             precision=precision)
+                               unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision,
+                               input_name=input_name)
+        targets = name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite)
+        recipe = make_recipe(model, asdict(config), max_size, **chosen)
+    failures += dream_all(dreamer, targets, config, max_size, quiet, mask, say, recipe)
+    if failures:
+        sys.exit(EXIT_FAILED_INPUT)
+
+
+def checked_setup(inputs: list[Path], output: str | None, model: str | None, layers: list[str],
+                  mask: str | None, guide: str | None, say) -> str:
+    """The checks of the command line that need no model: ``-o``, the layer names (against the
+    shipped names), the mask and guide images. Returns the model to load.
+
+    Raises:
+        DreamerError: the first mistake found.
+    """
+    from dreamer.images import load_image
+
+    preflight.check_output(inputs, output)
+    model = preflight.choose_model(model, layers, say)
+    if mask is not None:
+        load_image(mask)
+    if guide is not None:
+        preflight.image_size(Path(guide))
+    return model
+
+
+def checked_inputs(paths: list[Path], max_size: int | None, min_side: int | None,
+                   say) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The inputs whose headers read and that are big enough, and the (input, reason) of each other
+    (each reported on stderr at once). A large input dreamed at full size gets one note about ``--max-size``."""
+    good, failures, hinted = [], [], False
+    for path in paths:
+        try:
+            width, height = preflight.check_input(path, max_size, min_side)
+        except DreamerError as exc:
+            failures.append((str(path), naming(path, exc)))
+            click.echo(f"error: {failures[-1][1]}", err=True)
+            continue
+        good.append(path)
+        if max_size is None and width * height > preflight.LARGE_IMAGE_PIXELS and not hinted:
+            say(preflight.large_image_hint(path, (width, height)))
+            hinted = True
+    return good, failures
+
+
+def prepared_outputs(paths: list[Path], output: str | None, model: str, cache_dir, weights, quiet: bool):
+    """The network's file in place (``ensure_network``), and the output folder made
+    (``-o`` read against all the inputs given, as the user meant it)."""
+    from dreamer.outputs import plan_outputs
+
+    ensure_network(model, cache_dir, weights, quiet)
+    return plan_outputs(paths, output)
+
+
+def ensure_network(model: str, cache_dir, weights, quiet: bool) -> None:
+    """GoogLeNet's file fetched or handed over if it is the model, still before TensorFlow loads
+    (offline, a few short lines say what is missing and the command that hands it over)."""
+    from dreamer.cli.progress import DownloadBar
+    from dreamer.models import find_spec
+    from dreamer.models.inception5h import MODEL_NAME
+
+    spec = find_spec(model)
+    if spec is not None and spec.name == MODEL_NAME:
+        with DownloadBar(quiet) as bar:
+            argv = click.get_current_context().meta.get("dreamer.argv", [])
+            preflight.ensure_inception5h(cache_folder(cache_dir), weights or weights_from_environment(model),
+                                         bar.update, argv)
+
+
+def dream_all(dreamer, targets, config, max_size: int | None, quiet: bool, mask: str | None, say,
+              recipe=None) -> int:
+    """Dream each target; report each written file (and why it was renamed); returns the failures."""
     failures = 0
     with signals_as_exceptions():
         for target in targets:
             try:
-                written = dream_file(dreamer, target, config, max_size, quiet, mask_image, recipe)
+                written = dream_file(dreamer, target, config, max_size, quiet, mask, recipe)
             except DreamerError as exc:
                 failures += 1
                 click.echo(f"error: {naming(target.input, exc)}", err=True)
                 continue
-            say(f"wrote {written} (seed {config.seed})")
-    if failures:
-        sys.exit(EXIT_FAILED_INPUT)
+            renamed = f"; {target.renamed}" if target.renamed else ""
+            say(f"wrote {written} (seed {config.seed}{renamed})")
+    return failures
 
 
 def make_config(seed: int | None, **config_settings):
@@ -160,7 +253,8 @@ def make_config(seed: int | None, **config_settings):
 
 def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights, preprocess,
                  classes: tuple[str, ...] = (), guide: str | None = None, *,
-                 unsafe_load: bool = False, quiet: bool = False, say=None, precision: str = "auto"):
+                 unsafe_load: bool = False, quiet: bool = False, say=None, precision: str = "auto",
+                 input_name: str | None = None):
     """Load the model once, prepare the objective (checks every layer, channel
     and class) and build the gradient (so a model that can't run in the asked
     precision is refused before any work).
@@ -172,34 +266,26 @@ def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights,
     from dreamer.cli.progress import DownloadBar
 
     cache_dir = cache_folder(cache_dir)
-    model = resolve_model(model, layers, cache_dir, say)
+    if model is None:
+        model = preflight.choose_model(model, layers, say or (lambda _msg: None))
+    model = model or DEFAULT_MODEL_NAME
     with DownloadBar(quiet) as bar:
         dreamer = Dreamer(
             model, layers or None, loss=loss, cache_dir=cache_dir,
             weights=weights or weights_from_environment(model), preprocess=preprocess,
             unsafe_load=unsafe_load, download_progress=bar.update, classes=tuple(classes), guide=guide,
-            precision=precision,
+            precision=precision, input_name=input_name,
         )
     dreamer.gradient  # noqa: B018 - compiled once here for the whole batch
     return dreamer
 
 
-def resolve_model(model, layers: list[str], cache_dir, say=None):
-    """The model to load: the one asked for, else the registered one that has the layers, else the default."""
-    from dreamer.models import model_for_layers
-    from dreamer.objectives import combine
-
-    if model is None and layers:
-        model = model_for_layers(list(combine(layers).layer_names()), cache_folder(cache_dir),
-                                 say or (lambda _msg: None))
-    return model or DEFAULT_MODEL_NAME
-
-
 def dream_file(dreamer, target, config, max_size: int | None, quiet: bool, mask=None, recipe=None) -> Path:
     """Load, dream and save one input (a ``dreamer.outputs.Target``); returns the path written.
 
-    The result carries its settings, and with ``recipe`` (``dreamer.batch.settings``) also what
-    ``dream again`` needs to render it again.
+    The result records every setting (the input, ``mask`` and guide by path and SHA-256
+    included), and with ``recipe`` (``dreamer.batch.settings``) also what ``dream again``
+    needs to render it again.
 
     Raises:
         DreamerError: the input can't be read, the dream failed, or the
@@ -211,9 +297,8 @@ def dream_file(dreamer, target, config, max_size: int | None, quiet: bool, mask=
 
     with StepBar(click.format_filename(str(target.input)), quiet) as bar:
         result = dreamer.dream(target.input, config, bar.update, max_size, mask)
-    metadata = {**result.info["dreamer"], "input": target.input.name}
+    metadata = result.info["dreamer"]
     if recipe is not None:
-        metadata = result_metadata(result.info["dreamer"], str(Path(target.input).resolve()),
-                                   target.input.read_bytes(), recipe)
+        metadata = result_metadata(metadata, str(Path(target.input).resolve()), target.input.read_bytes(), recipe)
     save_image(result, target.output, metadata)
     return target.output

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import click
 
-from dreamer.cli.common import DEFAULT_MODEL_NAME, load_adapter, model_options, user_errors
+from dreamer.cli.common import DEFAULT_MODEL_NAME, input_name_option, load_adapter, model_options, user_errors
 from dreamer.errors import DreamerError
 
 
 @click.command("layers")
+@click.option("--size", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Show each layer's height and width for an N x N input (0 where the input is too small "
+                   "for the layer). [default: ? for the free sizes]")
 @model_options
-def layers_command(model, weights, preprocess, unsafe_load, cache_dir):
+@input_name_option
+def layers_command(size, model, weights, preprocess, unsafe_load, cache_dir, input_name):
     """List the layers of a model you can dream on, in network order.
 
     Registered models are listed from their architecture alone (nothing is
@@ -19,32 +23,37 @@ def layers_command(model, weights, preprocess, unsafe_load, cache_dir):
     \b
     Examples:
       dream layers
-      dream layers --model inception5h
+      dream layers --model inception5h --size 224
       dream layers --model my_classifier.keras
     """
     with user_errors():
-        text = layers_text(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load)
+        text = layers_text(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, size=size,
+                           input_name=input_name)
     click.echo(text)
 
 
-def layers_text(model, cache_dir, weights, preprocess, *, unsafe_load: bool = False) -> str:
+def layers_text(model, cache_dir, weights, preprocess, *, unsafe_load: bool = False, size: int | None = None,
+                input_name: str | None = None) -> str:
     """A registered model's layers come from its architecture (no download); others from the loaded model."""
     from dreamer.models import find_spec, model_architecture
 
     spec = find_spec(str(model or DEFAULT_MODEL_NAME))
     if spec is None or spec.architecture is None or weights is not None:
-        return layers_table(load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load))
+        adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, input_name=input_name)
+        return layers_table(adapter, size)
     if preprocess is not None:
         raise DreamerError(f"--preprocess is for your own models; {spec.name} knows its own")
-    text = layers_table(model_architecture(spec.name))
+    text = layers_table(model_architecture(spec.name), size)
     return f"{text}\n{spec.description}\nweights: {spec.source}\n(other models: 'dream models')"
 
 
-def layers_table(adapter) -> str:
-    """Each dreamable layer, its shape and channels; the default marked."""
-    rows = [("", "layer", "output (HxWxC)", "channels")]
+def layers_table(adapter, size: int | None = None) -> str:
+    """Each dreamable layer, its shape (at ``size`` x ``size`` if given) and channels; the default marked."""
+    shapes = adapter.layer_shapes(size, size) if size else {}
+    rows = [("", "layer", f"output at {size}x{size}" if size else "output (HxWxC)", "channels")]
     for info in adapter.layer_infos():
-        shape = "x".join("?" if d is None else str(d) for d in info.shape)
+        dims = shapes.get(info.name) or info.shape
+        shape = "x".join("?" if d is None else str(d) for d in dims)
         mark = "*" if info.name == adapter.default_layer else ""
         rows.append((mark, info.name, shape, str(info.channels)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

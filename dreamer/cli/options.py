@@ -39,6 +39,8 @@ def setting_option(name: str, setting: Setting, default):
         common["help"] += f" [default: {setting.unset_help}]"
     else:
         common["show_default"] = True
+    if setting.kind is bool:
+        return click.option(f"{flags[-1]}/--no-{flags[-1][2:]}", name, **common)
     if setting.kind is int:
         kind = click.IntRange(setting.minimum, setting.maximum)
         return click.option(*flags, name, type=kind, **common)

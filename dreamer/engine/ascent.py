@@ -24,6 +24,7 @@ import numpy as np
 
 from dreamer.config import DreamConfig
 from dreamer.engine.arrays import mean_abs, roll_into
+from dreamer.engine.colors import common_change
 from dreamer.engine.filters import laplacian_normalize, tv_gradient
 from dreamer.engine.progress import Progress, ProgressCallback
 from dreamer.engine.tiles import choose_tile_size
@@ -89,6 +90,8 @@ def ascent_step(
         )
     step = roll_into(rolled, grad, (-shift[0], -shift[1]))  # the rolled image is no longer needed
     del grad
+    if config.keep_colors:
+        common_change(step)
     if config.laplacian_levels > 1:
         step = laplacian_normalize(step, config.laplacian_levels)
         scale = mean_abs(step)

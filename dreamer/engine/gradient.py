@@ -16,7 +16,10 @@ class ObjectiveGradient:
 
     The order matches ``ascent_step``'s (image, objective): the array first,
     the objective's value second. It is traced once for unknown height and
-    width, so new octave and tile sizes don't recompile.
+    width, so new octave and tile sizes don't recompile. ``frame`` says where
+    the image lies in the whole image when it is a tile; the objective reads
+    it as ``activations[dreamer.objectives.FRAME]`` (a neuron means one
+    position of the whole image).
 
     Attributes:
         network: the FeatureNetwork (its ``precision`` is the arithmetic used).
@@ -32,14 +35,21 @@ class ObjectiveGradient:
         self.precision: str = network.precision
         self._gradient = _compiled_gradient(network, objective)
 
-    def __call__(self, image: np.ndarray, weight: float = 1.0) -> tuple[np.ndarray, float]:
-        value, grad = self._gradient(image, np.float32(weight))
+    def __call__(self, image: np.ndarray, weight: float = 1.0,
+                 frame: tuple[int, int, int, int, int, int] | None = None) -> tuple[np.ndarray, float]:
+        """``frame``: (top, left, height, width) of ``image`` in the whole image, then the whole image's
+        (height, width); None: ``image`` is the whole image."""
+        height, width = image.shape[:2]
+        frame = (0, 0, height, width, height, width) if frame is None else frame
+        value, grad = self._gradient(image, np.float32(weight), np.asarray(frame, np.float32))
         return grad.numpy(), float(value)
 
 
 def _compiled_gradient(network, objective):
-    """A ``tf.function`` (image, weight) -> (weight * objective, its gradient), for any image size."""
+    """A ``tf.function`` (image, weight, frame) -> (weight * objective, its gradient), for any image size."""
     import tensorflow as tf
+
+    from dreamer.objectives import FRAME
 
     layer_names = objective.layer_names()
 
@@ -50,13 +60,14 @@ def _compiled_gradient(network, objective):
         return {name: tf.cast(value, tf.float32) for name, value in out.items()}
 
     @tf.function(
-        input_signature=[tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([], tf.float32)],
+        input_signature=[tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([], tf.float32),
+                         tf.TensorSpec([6], tf.float32)],
         reduce_retracing=True,
     )
-    def gradient(image, weight):
+    def gradient(image, weight, frame):
         with tf.GradientTape() as tape:
             tape.watch(image)
-            value = weight * objective(activations(network.preprocess(image[None])))
+            value = weight * objective({**activations(network.preprocess(image[None])), FRAME: frame})
         return value, tape.gradient(value, image)
 
     return gradient

@@ -57,9 +57,11 @@ def tiled_gradient(gradient, image: np.ndarray, tile: int | None,
                    rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """The gradient of the whole image (and the objective), computed tile by tile.
 
-    ``gradient(image, weight)`` returns (gradient, weight * objective) for
-    one piece. Each tile's objective is weighted by its share of the pixels,
-    so the sum over tiles approximates the objective of the whole image.
+    ``gradient(image, weight, frame)`` returns (gradient, weight * objective)
+    for one piece; ``frame`` is the piece's (top, left, height, width) and the
+    whole image's (height, width). Each tile's objective is weighted by its
+    share of the pixels, so the sum over tiles approximates the objective of
+    the whole image.
     """
     height, width = image.shape[:2]
     if tile is None:
@@ -71,6 +73,7 @@ def tiled_gradient(gradient, image: np.ndarray, tile: int | None,
     for y0, y1 in zip(ys[:-1], ys[1:]):
         for x0, x1 in zip(xs[:-1], xs[1:]):
             weight = (y1 - y0) * (x1 - x0) / (height * width)
-            grad[y0:y1, x0:x1], value = gradient(image[y0:y1, x0:x1], weight)
+            frame = (y0, x0, y1 - y0, x1 - x0, height, width)
+            grad[y0:y1, x0:x1], value = gradient(image[y0:y1, x0:x1], weight, frame)
             total += value
     return grad, total

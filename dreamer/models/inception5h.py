@@ -59,29 +59,89 @@ _MIXED = (
     ("mixed5a", (256, 160, 320, 48, 128, 128)),
     ("mixed5b", (384, 192, 384, 48, 128, 128)),
 )
+#: The poolings between the blocks: (name, the block it follows); each halves the size ("SAME", stride 2).
+_POOLS = (("maxpool4", "mixed3b"), ("maxpool10", "mixed4e"))
+#: The auxiliary heads: (head, the block it branches from): a 5x5/3 average pool then a 1x1 conv to 128.
+_HEADS = (("head0", "mixed4a"), ("head1", "mixed4d"))
+HEAD_CHANNELS = 128
+
+#: A size step from the input: ("same", kernel, stride) rounds up, ("valid", kernel, stride) drops the border.
+_HALF = ("same", 3, 2)
 
 
-def _layers() -> tuple[LayerInfo, ...]:
-    infos = []
-    for name, channels in _STEM:
-        infos += [LayerInfo(f"{name}_pre_relu", (None, None, channels)), LayerInfo(name, (None, None, channels))]
+def _stem() -> list[tuple[str, int, tuple]]:
+    """(name, channels, size steps from the input) of the layers up to ``maxpool1``."""
+    conv2d0 = (("same", 7, 2),)
+    pooled = conv2d0 + (_HALF,)
+    rows = [("conv2d0_pre_relu", 64, conv2d0), ("conv2d0", 64, conv2d0), ("maxpool0", 64, pooled),
+            ("localresponsenorm0", 64, pooled)]
+    for name, channels in _STEM[1:]:
+        rows += [(f"{name}_pre_relu", channels, pooled), (name, channels, pooled)]
+    rows += [("localresponsenorm1", 192, pooled), ("maxpool1", 192, pooled + (_HALF,))]
+    return rows
+
+
+def _block(block: str, widths: tuple, steps: tuple, in_channels: int) -> list[tuple[str, int, tuple]]:
+    rows = []
+    for branch, channels in zip(_BRANCHES, widths):
+        conv = f"{block}_{branch}"
+        if branch == "pool_reduce":
+            rows.append((f"{block}_pool", in_channels, steps))
+        rows += [(f"{conv}_pre_relu", channels, steps), (conv, channels, steps)]
+    rows.append((block, widths[0] + widths[2] + widths[4] + widths[5], steps))
+    return rows
+
+
+def _head(head: str, steps: tuple, in_channels: int) -> list[tuple[str, int, tuple]]:
+    pooled = steps + (("valid", 5, 3),)
+    return [(f"{head}_pool", in_channels, pooled), (f"{head}_bottleneck_pre_relu", HEAD_CHANNELS, pooled),
+            (f"{head}_bottleneck", HEAD_CHANNELS, pooled)]
+
+
+def _rows() -> list[tuple[str, int, tuple]]:
+    """Every 4-D layer of the graph (but the bare ``/conv`` ops), in network order, with its size steps."""
+    rows = _stem()
+    steps, channels = rows[-1][2], 192
+    pools, heads = dict((after, pool) for pool, after in _POOLS), dict((after, head) for head, after in _HEADS)
     for block, widths in _MIXED:
-        for branch, channels in zip(_BRANCHES, widths):
-            conv = f"{block}_{branch}"
-            infos += [LayerInfo(f"{conv}_pre_relu", (None, None, channels)), LayerInfo(conv, (None, None, channels))]
-        width = widths[0] + widths[2] + widths[4] + widths[5]
-        infos.append(LayerInfo(block, (None, None, width)))
-    return tuple(infos)
+        rows += _block(block, widths, steps, channels)
+        channels = rows[-1][1]
+        if block in heads:
+            rows += _head(heads[block], steps, channels)
+        if block in pools:
+            steps = steps + (_HALF,)
+            rows.append((pools[block], channels, steps))
+    rows.append(("avgpool0", channels, steps + (("valid", 7, 1),)))
+    return rows
 
 
-#: Every conv output (before and after its ReLU) and every mixed block, in network order.
-LAYERS = _layers()
+_ROWS = _rows()
+#: Every dreamable layer, in network order: conv outputs before and after their ReLU, poolings, LRNs, blocks.
+LAYERS = tuple(LayerInfo(name, (None, None, channels)) for name, channels, _ in _ROWS)
+_STEPS = {name: steps for name, _, steps in _ROWS}
 #: The classic names: the stem convolutions and the mixed blocks.
 CLASSIC_LAYERS = tuple(name for name, _ in _STEM) + tuple(block for block, _ in _MIXED)
 LAYER_NOTE = (
     "the classic DeepDream layers are conv2d0-2 and mixed3a ... mixed5b; "
     "NAME_pre_relu is a layer before its ReLU; any other op of the graph can be named too"
 )
+
+
+def layer_shapes(height: int, width: int) -> dict[str, tuple]:
+    """Each layer's (H, W, C) for an input of ``height`` x ``width`` (0 where the input is too small)."""
+    shapes = {}
+    for name, channels, steps in _ROWS:
+        h, w = height, width
+        for padding, kernel, stride in steps:
+            h, w = _step(h, padding, kernel, stride), _step(w, padding, kernel, stride)
+        shapes[name] = (h, w, channels)
+    return shapes
+
+
+def _step(size: int, padding: str, kernel: int, stride: int) -> int:
+    if padding == "same":
+        return -(-size // stride)
+    return max(0, (size - kernel) // stride + 1)
 
 
 def preprocess(images):
@@ -128,6 +188,18 @@ def ensure_files(cache_dir: Path, weights_path: Path | None = None, progress=Non
     return graph_path, labels_path
 
 
+class Unavailable(ModelError):
+    """The graph is neither cached nor handed over, and the download failed.
+
+    ``detail`` is the failure alone (no URL), for a short message.
+    """
+
+    def __init__(self, reason: str, cache_dir: Path, detail: str = ""):
+        super().__init__(offline_message(reason, cache_dir))
+        self.reason = reason
+        self.detail = detail or reason
+
+
 def offline_message(reason: str, cache_dir: Path) -> str:
     """The one-line error when the graph is not cached and cannot be downloaded."""
     return (
@@ -149,6 +221,7 @@ def _adapter(graph: ImportedGraph | None, labels) -> GraphAdapter:
         static_layers=LAYERS,
         classifier_output=LOGITS,
         layer_note=LAYER_NOTE,
+        shape_rule=layer_shapes,
     )
 
 
@@ -165,7 +238,9 @@ def _fetch_and_install(folder: Path, progress) -> None:
             raise ModelError(f"the downloaded inception5h.zip is damaged or not the published file ({exc}); "
                              "nothing was cached, try again") from None
         except download.DownloadError as exc:
-            raise ModelError(offline_message(f"the download failed ({exc})", folder.parent)) from None
+            text = str(exc)
+            detail = text[len(URL) + 2:] if text.startswith(f"{URL}: ") else text
+            raise Unavailable(f"the download failed ({exc})", folder.parent, detail) from None
         _install_zip(zip_path, folder)
 
 

@@ -7,7 +7,8 @@ Registered models are loaded by name: ``efficientnet-lite0`` (the embedded
 default), ``inception5h`` (GoogLeNet, the 2015 DeepDream network) and the
 Keras applications (``inceptionv3``, ``vgg16`` ...). Each has an
 ``architecture()`` that lists its layers with no download. A path loads the
-user's own model (``.keras``, ``.h5`` or a SavedModel folder); a
+user's own model (``.keras``, ``.h5``, a frozen GraphDef ``.pb`` or a
+SavedModel folder); a
 ``keras.Model`` object is wrapped as it is. For the user's own models the
 preprocessing is the user's to state (default: the model takes 0..255 RGB as
 it is).
@@ -15,13 +16,14 @@ it is).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from dreamer.errors import ModelError
+from dreamer.models import catalog, inception5h, zoo
 from dreamer.models import efficientnet_lite as lite
-from dreamer.models import inception5h, zoo
 from dreamer.models.base import ModelAdapter
 
 DEFAULT_MODEL = lite.MODEL_NAME
@@ -35,8 +37,8 @@ class ModelSpec:
     (``progress(done, total)`` reports download bytes; a loader that never
     downloads ignores it); ``architecture()`` returns an adapter with the
     layers and no weights, with no download, for ``dream layers`` and for
-    finding which model a layer belongs to. ``cache_layer_names``: building
-    the architecture is slow enough that its layer names are cached.
+    finding which model a layer belongs to (though that reads the names
+    shipped in ``dreamer/data/layers.json`` first: ``dreamer.models.catalog``).
     """
 
     name: str
@@ -48,7 +50,6 @@ class ModelSpec:
     default_layer: str = ""
     preprocessing: str = ""
     licence: str = ""
-    cache_layer_names: bool = True
 
 
 def _load_efficientnet_lite0(cache_dir: Path, weights_path: Path | None, progress: Callable | None) -> ModelAdapter:
@@ -98,7 +99,6 @@ def _specs() -> list[ModelSpec]:
             default_layer=inception5h.DEFAULT_LAYER,
             preprocessing="0-255 RGB minus 117",
             licence="Apache-2.0",
-            cache_layer_names=False,
         ),
         *[_zoo_spec(entry) for entry in zoo.ZOO],
     ]
@@ -128,6 +128,7 @@ def load_model(
     *,
     unsafe: bool = False,
     progress: Callable | None = None,
+    input_name: str | None = None,
 ) -> ModelAdapter:
     """Resolve a model given by name, path or object into an adapter.
 
@@ -139,8 +140,11 @@ def load_model(
         weights_path: a local weights file for a registered model.
         preprocess: for the user's own models, a scheme name from
             ``dreamer.models.preprocessing`` or a mean/std form.
-        unsafe: let a ``.keras`` file run the code it holds (Lambda layers).
+        unsafe: let a ``.keras`` file run the code it holds (Lambda layers),
+            or a GraphDef hold ops that touch files.
         progress: ``progress(done, total)`` while weights download.
+        input_name: the input op of the user's frozen GraphDef (``.pb``);
+            found by itself when the graph has one float placeholder.
 
     Raises:
         ModelError: an unknown name, a missing path, or a file that won't load.
@@ -152,6 +156,8 @@ def load_model(
         if spec is not None:
             if preprocess is not None:
                 raise ModelError(f"--preprocess is for your own models; {spec.name} knows its own")
+            if input_name is not None:
+                raise ModelError(f"--input-name is for your own GraphDef (.pb); {spec.name} knows its input")
             return spec.loader(Path(cache_dir), weights_path, progress)
         path = Path(model).expanduser()
         if path.exists():
@@ -159,12 +165,12 @@ def load_model(
                 raise ModelError("--weights is for registered models; your model file holds its own weights")
             from dreamer.models.user import load_user_model
 
-            return load_user_model(path, preprocess, unsafe)
+            return load_user_model(path, preprocess, unsafe, input_name)
         if _looks_like_path(str(model)):
             raise ModelError(f"model file not found: {model}")
         raise ModelError(
             f"unknown model {model!r}; registered models: {', '.join(registered_names())} "
-            "(or give a path to a .keras, .h5 or SavedModel)"
+            "(or give a path to a .keras, .h5, frozen GraphDef .pb or SavedModel)"
         )
     if hasattr(model, "layers") and hasattr(model, "inputs"):
         return adapter_for_keras(model, getattr(model, "name", "model"), preprocess)
@@ -186,46 +192,24 @@ def model_architecture(name: str) -> ModelAdapter:
 def spec_layer_names(spec: ModelSpec, cache_dir: Path | None = None) -> list[str]:
     """The layer names of a registered model, known without its weights.
 
-    Building a Keras architecture takes a second or two, so the names are
-    kept in ``cache_dir/layer-names/`` (per Keras version) once built.
+    They come from the data shipped with the package (``dreamer.models.catalog``),
+    so no network is built; a model missing from that data (registered since
+    it was generated) is built once to list them. ``cache_dir`` is unused
+    (kept for callers of the older form).
     """
-    import json
-
-    from dreamer.fileio import atomic_path
-
-    if not spec.cache_layer_names:
-        return spec.architecture().layer_names()
-    cached = _layer_names_file(spec, cache_dir) if cache_dir is not None else None
-    if cached is not None:
-        try:
-            names = json.loads(cached.read_text(encoding="utf-8"))
-            if isinstance(names, list) and all(isinstance(n, str) for n in names):
-                return names
-        except (OSError, ValueError):
-            pass
-    names = spec.architecture().layer_names()
-    if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(cached) as tmp:
-                tmp.write_text(json.dumps(names), encoding="utf-8")
-        except OSError:
-            pass
-    return names
+    names = catalog.layer_names(spec.name)
+    return names if names is not None else _built_layer_names(spec.name)
 
 
-def _layer_names_file(spec: ModelSpec, cache_dir: Path) -> Path:
-    import keras
+@functools.lru_cache(maxsize=None)
+def _built_layer_names(name: str) -> list[str]:
+    return REGISTRY[name].architecture().layer_names()
 
-    return Path(cache_dir) / "layer-names" / f"{spec.name}-keras{keras.__version__}.json"
 
-
-def layer_names_known(cache_dir: Path | None) -> bool:
-    """Whether every registered model's layer names are cached (finding a layer's model is then instant)."""
-    if cache_dir is None:
-        return False
-    return all(not spec.cache_layer_names or spec.architecture is None or _layer_names_file(spec, cache_dir).is_file()
-               for spec in REGISTRY.values())
+def layer_names_known(cache_dir: Path | None = None) -> bool:
+    """Whether every registered model's layer names are known without building it."""
+    listed = set(catalog.listed_models())
+    return all(spec.name in listed or spec.architecture is None for spec in REGISTRY.values())
 
 
 def models_with_layers(layer_names, cache_dir: Path | None = None) -> list[str]:
@@ -265,7 +249,7 @@ def model_for_layers(layer_names: list[str], cache_dir: Path, say: Callable[[str
         return None
     if not layer_names_known(cache_dir):
         say(f"looking for {', '.join(missing)} in the other registered models "
-            "(the first time, this lists their layers: a few seconds)")
+            "(a model registered since the shipped layer names were written: building it, a few seconds)")
     owners = models_with_layers(layer_names, cache_dir)
     if len(owners) == 1:
         say(f"{', '.join(missing)} is not a layer of {DEFAULT_MODEL}; using {owners[0]}, "

@@ -36,14 +36,23 @@ NESTED_SEPARATOR = "/"
 DEFAULT_CLASSIFY_SIZE = 224
 
 
-def load_user_model(path: Path, preprocess: str | None = None, unsafe: bool = False) -> ModelAdapter:
-    """The adapter for a saved model file or SavedModel folder.
+def load_user_model(path: Path, preprocess: str | None = None, unsafe: bool = False,
+                    input_name: str | None = None) -> ModelAdapter:
+    """The adapter for a saved model file, a SavedModel folder or a frozen GraphDef (``.pb``).
+
+    ``input_name`` names a GraphDef's input op (found by itself otherwise).
 
     Raises:
         UnsafeFileError: the file needs code execution and ``unsafe`` is off.
         ModelError: the file is missing, corrupt or not a model.
     """
+    from dreamer.models.graphfile import is_graph_file, load_graph_file
+
     path = Path(path)
+    if is_graph_file(path):
+        return load_graph_file(path, preprocess, input_name, unsafe)
+    if input_name is not None:
+        raise ModelError("--input-name is for a frozen GraphDef (.pb) model")
     if path.is_dir():
         return load_saved_model(path, preprocess)
     return adapter_for_keras(load_keras_file(path, unsafe), str(path), preprocess)

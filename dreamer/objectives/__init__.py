@@ -11,6 +11,7 @@ from dreamer.objectives.grammar import (
     parse_objective,
 )
 from dreamer.objectives.terms import (
+    FRAME,
     LOSSES,
     ChannelObjective,
     ClassObjective,
@@ -33,7 +34,7 @@ from dreamer.objectives.terms import (
 )
 
 __all__ = [
-    "GRAMMAR", "LOSSES", "ChannelObjective", "ClassObjective", "GuideObjective", "LayerObjective",
+    "FRAME", "GRAMMAR", "LOSSES", "ChannelObjective", "ClassObjective", "GuideObjective", "LayerObjective",
     "NeuronObjective", "Objective", "Sum", "activation_loss", "bind", "channel", "channel_list_text",
     "check_channels", "class_logit", "combine", "guide", "guided", "layer", "neuron", "parse_channel_list",
     "parse_objective", "resolve_class",

@@ -20,7 +20,7 @@ GRAMMAR = """\
   block5c_add                  a whole layer
   block5c_add:97               one channel
   block5c_add:97,98,0-7        several channels (ranges allowed)
-  block5c_add:97@center        one neuron: channel 97 at the centre of the feature map
+  block5c_add:97@center        one neuron: channel 97 at the centre of the image (whatever the tiling)
   class(tabby), class(281)     the logit of a class (name or index)
   block5c_add + 0.5*block4c_add:12     a weighted sum
   block5c_add - 0.3*block3b_add        a negative weight suppresses a feature

@@ -8,7 +8,7 @@ The kinds:
 
 - ``LayerObjective``: a whole layer (DeepDream);
 - ``ChannelObjective``: some channels of a layer;
-- ``NeuronObjective``: one channel at the centre of the feature map;
+- ``NeuronObjective``: one channel at the centre of the whole image, whatever the tiling;
 - ``ClassObjective``: the logit of one class of a classifier (the model's
   final, 2-D output, before any softmax);
 - ``GuideObjective``: the image's features matched to a guide image's
@@ -39,6 +39,10 @@ import numpy as np
 from dreamer.errors import DreamerError, ModelError
 
 LOSSES = ("l2", "mean")
+#: The key under which the engine passes, beside the activations, where the network's input lies in the
+#: whole image: a float32 tensor (top, left, input height, input width, image height, image width) in pixels.
+#: Objectives that mean a position of the whole image (a neuron) read it; the others ignore it.
+FRAME = "_frame"
 
 
 class Objective:
@@ -142,10 +146,14 @@ class ChannelObjective(Objective):
 
 @dataclass(frozen=True, eq=True)
 class NeuronObjective(Objective):
-    """One channel at the centre position of the layer's feature map.
+    """One channel at the feature-map position under the centre of the whole image.
 
-    The centre is ``(height // 2, width // 2)`` of whatever the network sees:
-    the whole image, or each tile when the image is dreamed in tiles.
+    When the engine computes the gradient in tiles, it passes each tile's
+    place in the image (``FRAME``); only the tile under the image's centre
+    then scores, and its score is divided by the tile's share of the image
+    (the engine weighs tiles by that share), so a neuron means one position
+    of the whole image whatever the tiling. Without a frame, the centre is
+    that of the feature map the network computed.
     """
 
     layer: str
@@ -160,7 +168,17 @@ class NeuronObjective(Objective):
 
         act = activations[self.layer]
         shape = tf.shape(act)
-        return activation_loss(act[:, shape[1] // 2, shape[2] // 2, self.channel], self.loss)
+        frame = activations.get(FRAME)
+        if frame is None:
+            return activation_loss(act[:, shape[1] // 2, shape[2] // 2, self.channel], self.loss)
+        top, left, height, width, image_height, image_width = tf.unstack(tf.cast(frame, tf.float32))
+        row = tf.cast(tf.floor((image_height / 2 - top) * tf.cast(shape[1], tf.float32) / height), tf.int32)
+        col = tf.cast(tf.floor((image_width / 2 - left) * tf.cast(shape[2], tf.float32) / width), tf.int32)
+        inside = tf.logical_and(tf.logical_and(row >= 0, row < shape[1]), tf.logical_and(col >= 0, col < shape[2]))
+        value = activation_loss(act[:, tf.clip_by_value(row, 0, shape[1] - 1),
+                                    tf.clip_by_value(col, 0, shape[2] - 1), self.channel], self.loss)
+        share = height * width / (image_height * image_width)
+        return tf.where(inside, value / share, 0.0)
 
     def bind(self, adapter) -> Objective:
         check_channels(adapter, self.layer, (self.channel,))

@@ -1,0 +1,104 @@
+"""``dream --param fft|pixels``: render the objective from noise instead of dreaming on a photo.
+
+The options (``noise_options``) belong to the ``dream`` command; this module
+holds them and what they do, so ``dreamer.cli.dream`` stays about photos.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import click
+
+from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, user_errors
+from dreamer.config import FOURIER_ATLAS_CONFIG, PARAMETERISATIONS
+from dreamer.errors import DreamerError
+
+#: The side of an image rendered from noise, unless --size says otherwise.
+NOISE_SIZE = 224
+
+
+@dataclass(frozen=True)
+class NoiseRequest:
+    """What to render from noise: the parameterisation, the side, how many, and fft's steps (None: default)."""
+
+    param: str
+    size: int
+    variants: int
+    steps: int | None = None
+
+
+def noise_options(func):
+    """--param, --size, --variants: the ``dream`` command's options for rendering from noise."""
+    options = [
+        click.option("--param", type=click.Choice(PARAMETERISATIONS), default=None,
+                     help="Render from noise instead of dreaming on INPUT. fft: Fourier coefficients in "
+                          f"decorrelated colour with Adam (-i: steps, default {FOURIER_ATLAS_CONFIG.steps}); "
+                          "pixels: the usual ascent from grey noise."),
+        click.option("--size", "noise_size", type=click.IntRange(min=16), default=NOISE_SIZE, show_default=True,
+                     help="With --param: the side of the square image rendered from noise."),
+        click.option("--variants", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="With --param: how many images, side by side in the output (fft: made to differ)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def given_steps(ctx: click.Context, config_settings: dict) -> int | None:
+    """``-i`` when typed on the command line (fft's steps), else None (fft's own default)."""
+    typed = ctx.get_parameter_source("iterations") == click.core.ParameterSource.COMMANDLINE
+    return config_settings["iterations"] if typed else None
+
+
+def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, output, overwrite, precision, quiet,
+                      say, model, weights, preprocess, unsafe_load, cache_dir, config_settings) -> None:
+    """Check, load the model, render, save; exits 1 if the rendering fails."""
+    from dreamer.cli.dream import make_dreamer
+    from dreamer.outputs import name_outputs, plan_outputs
+
+    with user_errors():
+        if guide:
+            raise DreamerError("--guide needs an INPUT image to dream on; it does not work with --param")
+        config = noise_config(request, config_settings)
+        target = plan_outputs([Path("noise")], output)[0]
+        dreamer = make_dreamer(model, layers, loss, cache_dir, weights, preprocess, classes, None,
+                               unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision)
+        target = name_outputs([target], dreamer.adapter.name, dreamer.objective.name, overwrite)[0]
+    with signals_as_exceptions():
+        try:
+            written = render_noise(dreamer, target.output, request, config, quiet)
+        except DreamerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED_INPUT)
+    renamed = f"; {target.renamed}" if target.renamed else ""
+    say(f"wrote {written} ({request.param}, seed {config.seed}{renamed})")
+
+
+def noise_config(request: NoiseRequest, config_settings: dict):
+    """fft: the atlas' FourierConfig (the request's steps, the seed); pixels: the DreamConfig of the options."""
+    from dreamer.api import new_seed
+    from dreamer.cli.dream import make_config
+
+    if request.param == "pixels":
+        return make_config(**config_settings)
+    seed = config_settings.get("seed")
+    return replace(FOURIER_ATLAS_CONFIG, steps=request.steps or FOURIER_ATLAS_CONFIG.steps,
+                   seed=new_seed() if seed is None else seed)
+
+
+def render_noise(dreamer, output: Path, request: NoiseRequest, config, quiet: bool) -> Path:
+    """Render with a progress bar, put the variants side by side, save with the settings."""
+    from dreamer.atlas import contact_sheet
+    from dreamer.cli.progress import StepBar
+    from dreamer.images import pil_to_loaded, save_image
+
+    with StepBar(f"noise ({request.param})", quiet) as bar:
+        images = dreamer.render(request.size, request.param, config, request.variants, bar.update)
+    result = images[0] if request.variants == 1 else contact_sheet(
+        [pil_to_loaded(image).rgb for image in images], [str(v + 1) for v in range(request.variants)],
+        request.variants)
+    save_image(result, output, images[0].info["dreamer"])
+    return output

@@ -1,0 +1,216 @@
+"""``probe()``: at which layer does a network stop telling x from T(x)?
+
+The contract: inputs (images with a transform, two folders of pairs, or two
+folders of classes), a model and settings in; a ``ProbeResult`` out, with
+every score of every probed layer and the one-line answer. Nothing is
+printed or written here; progress goes to a callback. The steps follow the
+data: check the inputs, load the model, choose the layers, one pass over the
+images (``collect``), then the scores per layer (``scores``, ``decode``)
+and the verdict (``verdict``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Sequence
+
+from dreamer import __version__
+from dreamer.errors import DreamerError
+from dreamer.probe.collect import LayerRecord, Progress, collect_classes, collect_pairs
+from dreamer.probe.decode import chance_band, cross_validated_accuracy
+from dreamer.probe.features import choose_layers, feature_function
+from dreamer.probe.inputs import check_count, expand_inputs, item_name, pair_by_name
+from dreamer.probe.scores import equivariance
+from dreamer.probe.settings import ProbeSettings
+from dreamer.probe.transforms import parse_transform
+from dreamer.probe.verdict import Verdict, verdict
+
+
+@dataclass(frozen=True)
+class LayerScores:
+    """Every score of one layer (None where it does not apply).
+
+    ``invariance`` and ``decodability`` are on the pooled activations (a 2-D
+    layer's own output); ``invariance_map``, ``equivariance`` (channels
+    re-paired), ``equivariance_identity`` (not re-paired), ``partners`` and
+    ``decodability_grid`` (2x2 grid) exist for 4-D layers.
+    """
+
+    name: str
+    index: int
+    depth: float
+    shape: tuple
+    kind: str
+    invariance: float | None = None
+    invariance_map: float | None = None
+    equivariance: float | None = None
+    equivariance_identity: float | None = None
+    partners: int | None = None
+    decodability: float | None = None
+    decodability_grid: float | None = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """A probe's numbers: what was probed, each layer's scores, the chance band and the answer."""
+
+    model: str
+    mode: str  # "transform", "pairs" or "classes"
+    labels: tuple[str, str]  # the two things told apart ("x", "hflip(x)"), or the folders
+    inputs: tuple[str, ...]
+    settings: ProbeSettings
+    layers: tuple[LayerScores, ...]
+    chance: float  # half-width of the ~95% band around 50% that guessing reaches
+    verdict: Verdict
+    seconds: float
+
+    def to_dict(self) -> dict:
+        """Every number and setting, JSON-ready."""
+        data = asdict(self)
+        data["layers"] = [{**asdict(layer), "shape": list(layer.shape)} for layer in self.layers]
+        return {"dreamer_version": __version__, **data}
+
+
+def probe(
+    images: Sequence = (),
+    *,
+    model="efficientnet-lite0",
+    transform: str | None = None,
+    layers: Sequence[str] | None = None,
+    pairs: tuple | None = None,
+    classes: tuple | None = None,
+    settings: ProbeSettings | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    weights: str | os.PathLike | None = None,
+    preprocess: str | None = None,
+    unsafe_load: bool = False,
+    progress: Progress | None = None,
+) -> ProbeResult:
+    """Measure, layer by layer, how a network's response changes under a transform.
+
+    Args:
+        images: image files, folders or HxWx3 arrays; each is compared with its transform.
+        model: a registered model's name, a saved Keras model's path, a ``keras.Model`` or an adapter.
+        transform: shorthand for ``settings.transform`` (hflip, vflip, rot90, shift:N, scale:F, gray).
+        layers: layer names to probe; default: ``settings.max_layers`` spread over the network, and
+            its class output.
+        pairs: (first, second): two folders or lists whose images correspond (second[i] is the
+            partner of first[i]); replaces ``images`` and T(x).
+        classes: (a, b): two folders or lists; only decodability of a versus b is measured.
+        settings: the remaining settings (default: ``ProbeSettings()``).
+        cache_dir, weights, preprocess, unsafe_load: as for ``dreamer.dream``.
+        progress: ``progress(stage, done, total)``.
+
+    Raises:
+        DreamerError: too few images, an unreadable image, an unknown model, layer or transform.
+    """
+    started = time.perf_counter()
+    settings = settings or ProbeSettings()
+    settings = replace(settings, transform=transform) if transform else settings
+    chosen_transform = parse_transform(settings.transform)
+    mode, first, second = plan_inputs(images, pairs, classes)
+    adapter = _load(model, cache_dir, weights, preprocess, unsafe_load)
+    probed = choose_layers(adapter, layers, settings.max_layers)
+    features = feature_function(adapter, probed)
+    if mode == "classes":
+        records = collect_classes(features, probed, (first, second), settings.size, settings.batch_size, progress)
+    else:
+        records = collect_pairs(features, probed, first, second if mode == "pairs" else None, chosen_transform,
+                                settings.size, settings.batch_size, progress)
+    scores = tuple(_scored(records, settings, chosen_transform.spatial or mode == "pairs", progress))
+    labels = _labels(mode, chosen_transform.name, pairs or classes)
+    names = tuple(item_name(item) for item in list(first) + (list(second) if mode != "transform" else []))
+    chance = float(chance_band(len(_concat(records[0].labels)) if records else 0))
+    answer = verdict(scores, settings.threshold, mode, labels, chance)
+    return ProbeResult(adapter.name, mode, labels, names, settings, scores, chance, answer,
+                       time.perf_counter() - started)
+
+
+def plan_inputs(images=(), pairs=None, classes=None) -> tuple[str, list, list]:
+    """The mode ("transform", "pairs" or "classes") and its two lists of inputs, checked for count.
+
+    Raises:
+        DreamerError: more than one kind of input, or too few images.
+    """
+    given = [name for name, value in (("images", images), ("pairs", pairs), ("classes", classes))
+             if value is not None and len(value)]
+    if len(given) > 1:
+        raise DreamerError(f"give images, pairs or classes, not {' and '.join(given)}")
+    if pairs:
+        first, second = pair_by_name(_members(pairs[0]), _members(pairs[1]), _label(pairs, 0), _label(pairs, 1))
+        check_count(len(first), "image pairs")
+        return "pairs", first, second
+    if classes:
+        first, second = _members(classes[0]), _members(classes[1])
+        for position, members in enumerate((first, second)):
+            check_count(len(members), f"images in {_label(classes, position)}")
+        return "classes", first, second
+    first = expand_inputs(images)
+    check_count(len(first))
+    return "transform", first, []
+
+
+def _members(value) -> list:
+    """A folder's images, or a list's items (files, folders, arrays)."""
+    return expand_inputs([value] if isinstance(value, (str, os.PathLike)) else list(value))
+
+
+def _label(folders, position: int) -> str:
+    """How the first or second folder is named: its path, or 'the first/second set' for lists."""
+    value = folders[position]
+    return str(value) if isinstance(value, (str, os.PathLike)) else ("the first set", "the second set")[position]
+
+
+def _load(model, cache_dir, weights, preprocess, unsafe_load):
+    from pathlib import Path
+
+    from dreamer.fileio import default_cache_dir
+    from dreamer.models import load_model
+
+    return load_model(model, Path(cache_dir) if cache_dir else default_cache_dir(),
+                      Path(weights) if weights else None, preprocess, unsafe=unsafe_load)
+
+
+def _scored(records: list[LayerRecord], settings: ProbeSettings, spatial: bool, progress: Progress | None):
+    """Each record's scores, in order (the classifier stage reports progress per layer)."""
+    for done, record in enumerate(records, start=1):
+        yield layer_scores(record, settings, spatial)
+        if progress is not None:
+            progress("classifier", done, len(records))
+
+
+def layer_scores(record: LayerRecord, settings: ProbeSettings, spatial: bool = True) -> LayerScores:
+    """A layer's scores from its record: invariance and equivariance from the sums, decodability by CV."""
+    layer = record.layer
+    labels, groups = _concat(record.labels), _concat(record.groups)
+    decodable = {head: None if record.features(head) is None else
+                 cross_validated_accuracy(record.features(head), labels, groups, settings.folds, settings.seed)
+                 for head in ("pooled", "grid")}
+    base = dict(name=layer.name, index=layer.index, depth=layer.depth, shape=record.shape or layer.shape,
+                kind=layer.kind, decodability=decodable["pooled"], decodability_grid=decodable["grid"])
+    if record.pooled_change.count == 0:
+        return LayerScores(**base)
+    map_spread = record.map_spread.value()
+    equi = equivariance(record.halves, map_spread) if record.halves and spatial else None
+    return LayerScores(
+        **base,
+        invariance=record.pooled_change.score(record.pooled_spread.value()),
+        invariance_map=record.map_change.score(map_spread) if layer.kind == "conv" else None,
+        equivariance=None if equi is None else equi.repaired,
+        equivariance_identity=None if equi is None else equi.identity,
+        partners=None if equi is None else equi.partners,
+    )
+
+
+def _concat(parts: list):
+    import numpy as np
+
+    return np.concatenate(parts)
+
+
+def _labels(mode: str, transform: str, folders) -> tuple[str, str]:
+    if mode == "transform":
+        return ("x", f"{transform}(x)")
+    return (_label(folders, 0), _label(folders, 1))

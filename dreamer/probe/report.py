@@ -1,0 +1,118 @@
+"""A probe's result as text and files: the table, the JSON, the output names.
+
+``output_paths`` decides, before any work, where the plot and the JSON go
+(never over an existing file unless asked); ``table_text`` is what the
+command prints (one row per layer, then the answer); ``write_json`` saves
+every number and setting, atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from dreamer.errors import ImageError
+from dreamer.fileio import atomic_path
+
+COLUMNS = (
+    ("layer", None), ("depth", None), ("shape", None),
+    ("inv", "invariance"), ("inv map", "invariance_map"),
+    ("equiv", "equivariance"), ("equiv id", "equivariance_identity"), ("partners", "partners"),
+    ("decode", "decodability"), ("decode 2x2", "decodability_grid"),
+)
+
+
+def table_text(result) -> str:
+    """The result as an aligned table, with a legend, the chance band and the answer."""
+    keys = [key for _, key in COLUMNS[3:] if any(getattr(layer, key) is not None for layer in result.layers)]
+    headers = ["layer", "depth", "shape"] + [title for title, key in COLUMNS[3:] if key in keys]
+    rows = [headers]
+    for layer in result.layers:
+        shape = "x".join("?" if d is None else str(d) for d in layer.shape)
+        rows.append([layer.name, f"{layer.depth:.2f}", shape] + [_cell(layer, key) for key in keys])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    first, second = result.labels
+    lines += [
+        "",
+        f"model {result.model}; {first} versus {second}; {len(result.inputs)} images at {result.settings.size} px; "
+        f"{result.seconds:.0f} s",
+        "inv: invariance of pooled activations (1: unchanged, 0: as different as another image); inv map: of the "
+        "whole maps; equiv: map-level equivariance with channels re-paired (id: not re-paired); partners: "
+        "channels matched to another channel; decode: cross-validated accuracy of a linear classifier on pooled "
+        f"features (2x2: on a 2x2 grid); chance is 50% +- {result.chance:.0%}",
+        "answer: " + result.verdict.text,
+    ]
+    return "\n".join(lines)
+
+
+def _cell(layer, key: str) -> str:
+    value = getattr(layer, key)
+    if value is None:
+        return "-"
+    if key == "partners":
+        return f"{value}/{layer.shape[-1]}"
+    if key.startswith("decodability"):
+        return f"{value:.0%}"
+    return f"{value:.3f}"
+
+
+def write_json(result, path: Path) -> Path:
+    """Every number and setting of ``result`` as JSON, written atomically."""
+    text = json.dumps(result.to_dict(), indent=2, default=_plain)
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path
+
+
+def output_paths(model: str, transform: str, mode: str, plot: str | None, json_path: str | None,
+                 overwrite: bool) -> tuple[Path, Path]:
+    """The plot's and the JSON's paths, their folders created; free names unless ``overwrite``.
+
+    Raises:
+        DreamerError: a plot extension other than .png/.svg/.pdf, or a folder that cannot be made.
+    """
+    from dreamer.probe.plot import check_plot_path
+
+    label = transform if mode == "transform" else mode
+    plot_path = Path(plot) if plot else Path("outputs") / f"probe_{_safe(model)}_{_safe(label)}.png"
+    check_plot_path(plot_path)
+    json_file = Path(json_path) if json_path else plot_path.with_suffix(".json")
+    for folder in {plot_path.parent, json_file.parent}:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ImageError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from None
+    return free_path(plot_path, overwrite), free_path(json_file, overwrite)
+
+
+def free_path(path: Path, overwrite: bool) -> Path:
+    """``path``, or with ``_1``, ``_2``... before the extension if it exists and ``overwrite`` is off."""
+    if overwrite or not path.exists():
+        return path
+    for n in range(1, 100_000):
+        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise ImageError(f"{path}: no free output name left")
+
+
+def _safe(text: str) -> str:
+    """A file-name-safe form of a model name (a path gives its stem) or a transform."""
+    if "/" in text or os.sep in text or Path(text).suffix in (".keras", ".h5"):
+        text = Path(text).stem
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-") or "probe"
+
+
+def _plain(value):
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")
