@@ -45,3 +45,26 @@ def test_other_failures_propagate():
 
     with pytest.raises(RuntimeError):
         run_job(broken, Job("k", "x", b""))
+
+
+def test_tally_counts_each_workers_images_and_seconds():
+    from dreamer.executors.tally import Tally, WorkerShare, shares_text
+
+    outcomes = [Outcome("a", b"x", seconds=2.0, worker="w0@n1"), Outcome("b", b"x", seconds=4.0, worker="w0@n1"),
+                Outcome("c", error="bad", seconds=1.0, worker="w1@n2")]
+
+    class Replay:
+        closed = False
+
+        def map(self, jobs):
+            return iter(outcomes)
+
+        def close(self):
+            Replay.closed = True
+
+    with Tally(Replay()) as tally:
+        assert list(tally.map([])) == outcomes
+    assert Replay.closed
+    assert tally.shares == {"w0@n1": WorkerShare(2, 6.0), "w1@n2": WorkerShare(1, 1.0)}
+    assert shares_text(tally.shares) == ("  w0@n1: 2 images, 3.0 s each (20.0/min)\n"
+                                         "  w1@n2: 1 image, 1.0 s each (60.0/min)")

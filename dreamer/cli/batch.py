@@ -40,6 +40,7 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
     """
     from dreamer.cli.dream import ensure_network
     from dreamer.executors import LocalExecutor
+    from dreamer.executors.tally import Tally, shares_text
 
     with usage_errors():  # answered before TensorFlow loads
         found, unreadable = batch_inputs(inputs, output, model, max_size, flags)
@@ -47,8 +48,8 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
     with user_errors():
         batch, dreamer, recipe = prepare_batch(found, output, model, config_settings, chosen, max_size,
                                                cache_dir, flags)
-        executor = (executor_for(recipe) if executor_for is not None
-                    else LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet)))
+        executor = Tally(executor_for(recipe) if executor_for is not None
+                         else LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet)))
     with signals_as_exceptions():
         try:
             summary = batch.run(executor)
@@ -61,6 +62,8 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
 
     summary.failed[:0] = unreadable
     make_say(flags.quiet)(summary_text(summary))
+    if executor_for is not None and executor.shares:
+        make_say(flags.quiet)("per worker:\n" + shares_text(executor.shares))
     if summary.failed:
         sys.exit(EXIT_FAILED_INPUT)
 

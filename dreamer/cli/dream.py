@@ -24,6 +24,7 @@ from dreamer.cli.common import (
     weights_from_environment,
 )
 from dreamer.cli.configured import ConfiguredCommand, settings_file_options
+from dreamer.cli.executors import check_executor_options, executor_for, executor_options
 from dreamer.cli.noise import NoiseRequest, given_steps, noise_options, render_from_noise
 from dreamer.cli.options import config_options
 from dreamer.errors import DreamerError
@@ -80,13 +81,14 @@ class DefaultCommand(ConfiguredCommand):
 @click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder INPUT.")
 @click.option("--force", is_flag=True,
               help="Render every input again, even those whose result the output folder's manifest has.")
+@executor_options
 @model_options
 @input_name_option
 @settings_file_options
 @click.pass_context
 def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, output, overwrite, precision, param,
-                  noise_size, variants, quiet, recursive, force, model, weights, preprocess, unsafe_load, cache_dir,
-                  input_name, config, preset, **config_settings):
+                  noise_size, variants, quiet, recursive, force, executor, ray_address, workers, model, weights,
+                  preprocess, unsafe_load, cache_dir, input_name, config, preset, **config_settings):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -111,6 +113,7 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
       dream --layer block4c_add --guide flowers.jpg photo.jpg
       dream --max-size 1024 --seed 42 *.jpg -o results/
       dream photos/ --recursive -o results/   # again: renders only what is missing
+      dream --executor ray --workers 4 photos/ -o results/   # on Ray workers
       dream --preset deep photo.jpg           # 'dream presets' lists them
       dream --config look.toml photo.jpg      # settings kept in a file
       dream --show-config --preset deep       # what would be used, and from where
@@ -127,6 +130,8 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
 
     if bool(inputs) == bool(param):
         raise click.UsageError("give INPUT images to dream on, or --param fft|pixels to render from noise (not both)")
+    with usage_errors():
+        check_executor_options(executor, ray_address, workers, bool(inputs) and is_folder_output(list(inputs), output))
     say = make_say(quiet)
     if param:
         request = NoiseRequest(param, noise_size, variants, given_steps(ctx, config_settings))
@@ -140,7 +145,7 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
                   preprocess=preprocess, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
     if is_folder_output(list(inputs), output):
         run_batch(list(inputs), output, model, config_settings, chosen, max_size, cache_dir,
-                  BatchFlags(recursive, force, overwrite, quiet))
+                  BatchFlags(recursive, force, overwrite, quiet), executor_for(executor, ray_address, workers))
         return
     paths, unreadable = checked_inputs([Path(p) for p in inputs], max_size, preflight.model_min_side(model), say)
     failures = len(unreadable)

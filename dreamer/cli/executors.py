@@ -1,0 +1,66 @@
+"""Who renders a batch: ``--executor local|ray``, ``--ray-address``, ``--workers``.
+
+The batch (``dreamer.cli.batch``) is the same either way; this module only
+turns the options into an executor, and adds each worker's share to the
+summary. Ray is imported only when ``--executor ray`` is chosen.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from dreamer.errors import DreamerError
+
+
+def executor_options(func):
+    """--executor, --ray-address, --workers: shared by the commands that render batches."""
+    options = [
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Who renders a batch: this process, or a pool of Ray workers, each holding the "
+                          "model (pip install \"dreamer[ray]\"); this process writes every file either way."),
+        click.option("--ray-address", default=None, metavar="ADDRESS",
+                     help="With --executor ray: join this running Ray cluster (auto, HOST:6379 or "
+                          "ray://HOST:10001). [default: start a Ray instance on this machine for the batch]"),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="With --executor ray: how many workers. [default: one per GPU on a cluster with "
+                          "GPUs, else one per machine]"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def check_executor_options(executor: str, ray_address: str | None, workers: int | None, batch: bool) -> None:
+    """Refuses Ray's options where they would do nothing (without ``--executor ray``, or for one
+    output file), and ``--executor ray`` without Ray installed."""
+    if executor == "ray":
+        from dreamer.executors.ray import import_ray
+
+        if not batch:
+            raise DreamerError("--executor ray renders batches: give -o a folder (a path ending in /)")
+        import_ray()  # before the model loads: Ray missing is said at once
+        return
+    given = [name for name, value in (("--ray-address", ray_address), ("--workers", workers)) if value is not None]
+    if given:
+        raise DreamerError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --executor ray")
+
+
+def executor_for(executor: str, ray_address: str | None, workers: int | None):
+    """``run_batch``'s ``executor_for``: None for this process, else a function of the recipe."""
+    if executor == "local":
+        return None
+    return functools.partial(ray_executor, ray_address=ray_address, workers=workers)
+
+
+def ray_executor(recipe: dict, ray_address: str | None, workers: int | None):
+    """A ``RayExecutor`` whose workers build the batch worker from the recipe (plain settings).
+
+    Raises:
+        DreamerError: Ray is not installed, or the cluster cannot be reached or hold the workers.
+    """
+    from dreamer.batch.worker import build_worker
+    from dreamer.executors.ray import RayExecutor
+
+    return RayExecutor(functools.partial(build_worker, dict(recipe)), ray_address, workers)
