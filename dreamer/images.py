@@ -56,6 +56,16 @@ def load_image(path: str | os.PathLike, max_size: int | None = None) -> LoadedIm
     Raises:
         ImageError: the file is missing, empty, corrupt or not an image.
     """
+    path = existing_file(path)
+    return _decode(path, str(path), max_size)
+
+
+def existing_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, checked to be a non-empty file (before anything reads it).
+
+    Raises:
+        ImageError: a folder, no such file, or an empty file.
+    """
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image")
@@ -63,7 +73,7 @@ def load_image(path: str | os.PathLike, max_size: int | None = None) -> LoadedIm
         raise ImageError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file")
-    return _decode(path, str(path), max_size)
+    return path
 
 
 def load_image_bytes(data: bytes, name: str, max_size: int | None = None) -> LoadedImage:

@@ -45,15 +45,9 @@ def image_size(path: Path) -> tuple[int, int]:
 
     from PIL import Image, UnidentifiedImageError
 
-    from dreamer.images import MAX_PIXELS
+    from dreamer.images import MAX_PIXELS, existing_file
 
-    path = Path(path)
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image")
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path}: empty file")
+    path = existing_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -95,31 +95,21 @@ def probe_command(images, layers, pairs, classes, output, json_path, overwrite, 
     say(f"wrote {plot_path} and {json_file}")
 
 
-class ProbeBar:
+class ProbeBar(LazyBar):
     """Progress on stderr, fed ``update(stage, done, total)``: a bar per stage, each opened at its first update."""
 
     LABELS = {"features": "activations (images x layers)", "classifier": "classifiers (layers)"}
 
     def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self._bar = None
+        super().__init__(quiet)
         self._stage = None
         self._done = 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-        return False
 
     def update(self, stage: str, done: int, total: int) -> None:
         if self.quiet:
             return
         if stage != self._stage:
-            if self._bar is not None:
-                self._bar.__exit__(None, None, None)
-            self._bar, self._stage, self._done = LazyBar(False), stage, 0
-        self._bar.advance(done - self._done, length=total, label=self.LABELS.get(stage, stage))
+            self.__exit__(None, None, None)
+            self._bar, self._stage, self._done = None, stage, 0
+        self.advance(done - self._done, length=total, label=self.LABELS.get(stage, stage))
         self._done = done
