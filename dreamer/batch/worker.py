@@ -88,12 +88,11 @@ def render_job(dreamer, job: Job, mask=None, worker_name: str = "local", progres
 def result_metadata(resolved: Mapping[str, Any], input_path: str, data: bytes,
                     recipe: Mapping[str, Any]) -> dict[str, Any]:
     """What a result PNG carries: the resolved settings (as ``dream`` always wrote them), the
-    input's name, path and SHA-256, and the ``recipe`` (the settings as asked, to render it again)."""
+    input's path and SHA-256, and the ``recipe`` (the settings as asked, to render it again)."""
     return {
         **resolved,
         "max_size": recipe.get("max_size"),
         "input": input_path,
-        "input_path": input_path,
         "input_sha256": hashlib.sha256(data).hexdigest(),
         "recipe": dict(recipe),
     }

@@ -105,7 +105,7 @@ def find_input(result: Path, metadata: dict, input_path: str | None, say) -> Pat
 
     if input_path is not None:
         return Path(input_path)
-    candidates = [metadata.get("input_path"), metadata.get("input")]
+    candidates = [metadata.get("input")]
     candidates += [str(result.parent / metadata["input"])] if metadata.get("input") else []
     for candidate in filter(None, candidates):
         path = Path(candidate)
@@ -113,7 +113,7 @@ def find_input(result: Path, metadata: dict, input_path: str | None, say) -> Pat
             if metadata.get("input_sha256") and file_sha256(path) != metadata["input_sha256"]:
                 say(f"note: {path} changed since {result} was made; the result will differ")
             return path
-    named = metadata.get("input_path") or metadata.get("input") or "its input"
+    named = metadata.get("input") or "its input"
     raise DreamerError(f"{result}: {named} is not there; give the input with --input IMG")
 
 
