@@ -99,7 +99,7 @@ def main() -> None:
         clip = tmp / "clip.mp4"
         panning_clip(clip, args.frames)
         started = time.perf_counter()
-        dreamers = jobs.make_dreamers(make_schedule([], []), lambda _spec: warm(Dreamer()), None)
+        dreamers = jobs.make_dreamers(make_schedule([], []), lambda _spec, _adapter: warm(Dreamer()))
         load_seconds = time.perf_counter() - started
         runs = [run_mode(dreamers, clip, tmp, mode == "flow", args.seed) for mode in args.modes.split(",")]
     results = {

@@ -87,27 +87,26 @@ def prepare(output: str | None, default_name: str, source: Path | None, objectiv
     out = jobs.plan_output(output, default_name, overwrite, frames_dir, source, make_say(quiet))
     seed = jobs.resolve_seed(FramesFolder(out.frames), config_settings.pop("seed"), overwrite)
     config = make_config(seed=seed, **config_settings)
-    make_first, make_more = dreamer_makers(loss, precision, model_settings, quiet)
-    return out, config, jobs.make_dreamers(make_schedule(layers, layer_from), make_first, make_more)
+    make = dreamer_maker(loss, precision, model_settings, quiet)
+    return out, config, jobs.make_dreamers(make_schedule(layers, layer_from), make)
 
 
-def dreamer_makers(loss: str | None, precision: str, model_settings: tuple, quiet: bool):
-    """``make_first(spec)`` loads the model as ``dream`` does; ``make_more(spec, adapter)`` reuses it."""
+def dreamer_maker(loss: str | None, precision: str, model_settings: tuple, quiet: bool):
+    """``make(spec, adapter)``: a Dreamer of ``spec``, loading the model as ``dream`` does when ``adapter`` is None."""
     from dreamer.api import Dreamer
     from dreamer.cli.dream import make_dreamer
 
     model, weights, preprocess, unsafe_load, cache_dir = model_settings
 
-    def make_first(spec):
-        return make_dreamer(model, list(spec), loss, cache_dir, weights, preprocess, unsafe_load=unsafe_load,
-                            quiet=quiet, say=make_say(quiet), precision=precision)
-
-    def make_more(spec, adapter):
+    def make(spec, adapter):
+        if adapter is None:
+            return make_dreamer(model, list(spec), loss, cache_dir, weights, preprocess, unsafe_load=unsafe_load,
+                                quiet=quiet, say=make_say(quiet), precision=precision)
         dreamer = Dreamer(adapter, list(spec) or None, loss=loss, precision=precision)
         dreamer.gradient  # noqa: B018 - compiled now, before any frame
         return dreamer
 
-    return make_first, make_more
+    return make
 
 
 def resumed_note(summary) -> str:
