@@ -10,6 +10,7 @@ when ``-o`` is a folder.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
@@ -127,19 +128,16 @@ def frame_progress(quiet: bool):
     return show
 
 
-class run_errors:  # noqa: N801 - used as a context manager, like contextlib's
+@contextmanager
+def run_errors():
     """A DreamerError while rendering: one line, exit 1 (the frames made so far stay for a resume).
 
     A frames folder that doesn't fit the run is found before any frame: exit 2.
     """
+    from dreamer.video.state import FramesFolderError
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, trace):
-        from dreamer.video.state import FramesFolderError
-
-        if kind is not None and issubclass(kind, DreamerError):
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_USAGE if issubclass(kind, FramesFolderError) else EXIT_FAILED_INPUT)
-        return False
+    try:
+        yield
+    except DreamerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE if isinstance(exc, FramesFolderError) else EXIT_FAILED_INPUT)
