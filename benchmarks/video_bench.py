@@ -22,7 +22,6 @@ import argparse
 import datetime
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench import machine_info  # noqa: E402
+from bench import machine_info, peak_rss_mib  # noqa: E402
 
 from dreamer.video import defaults  # noqa: E402
 
@@ -99,7 +98,7 @@ def main() -> None:
         clip = tmp / "clip.mp4"
         panning_clip(clip, args.frames)
         started = time.perf_counter()
-        dreamers = jobs.make_dreamers(make_schedule([], []), lambda _spec: warm(Dreamer()), None)
+        dreamers = jobs.make_dreamers(make_schedule([], []), lambda _spec, _adapter: warm(Dreamer()))
         load_seconds = time.perf_counter() - started
         runs = [run_mode(dreamers, clip, tmp, mode == "flow", args.seed) for mode in args.modes.split(",")]
     results = {
@@ -111,7 +110,7 @@ def main() -> None:
         "precision": dreamers.for_frame(0).gradient.precision,
         "model_load_and_compile_seconds": round(load_seconds, 2),
         "runs": runs,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mib": round(peak_rss_mib()),
         "load_before": round(load_before, 2),
         "load_after": round(os.getloadavg()[0], 2),
     }

@@ -121,6 +121,18 @@ def test_video_resume_after_sigkill_equals_uninterrupted_run(runner, model_file,
     assert all(np.array_equal(a, b) for a, b in zip(frames_of(killed, 24), frames_of(workdir / "whole", 24)))
 
 
+def test_zoom_resume_after_sigkill_equals_uninterrupted_run(runner, model_file, workdir):
+    """Kill a real ``dream zoom`` process mid-run, run it again without --seed: the frames of one go."""
+    args = ["zoom", "--size", "48x48", "--frames", "16", *tiny_args(model_file)]
+    killed = workdir / "killed"
+    run_cli([*args, "-o", f"{killed}/"], workdir, kill_when=(killed / "frame_000002.png").exists)
+    done = FramesFolder(killed).count()
+    assert 2 <= done < 16, f"killed after {done} frames"
+    run_cli([a for a in args if a not in ("--seed", "5")] + ["-o", f"{killed}/"], workdir)  # the seed is recorded
+    assert runner.invoke(main, [*args, "-o", "whole/"]).exit_code == 0
+    assert all(np.array_equal(a, b) for a, b in zip(frames_of(killed, 16), frames_of(workdir / "whole", 16)))
+
+
 def test_zoom_continues_from_the_last_complete_frame(runner, model_file, workdir):
     """A zoom whose later frames are gone (as after a kill) is finished to the same frames."""
     args = ["zoom", "--size", "48x48", "--frames", "6", *tiny_args(model_file), "-o", "fr/"]

@@ -10,6 +10,7 @@ when ``-o`` is a folder.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
@@ -87,27 +88,26 @@ def prepare(output: str | None, default_name: str, source: Path | None, objectiv
     out = jobs.plan_output(output, default_name, overwrite, frames_dir, source, make_say(quiet))
     seed = jobs.resolve_seed(FramesFolder(out.frames), config_settings.pop("seed"), overwrite)
     config = make_config(seed=seed, **config_settings)
-    make_first, make_more = dreamer_makers(loss, precision, model_settings, quiet)
-    return out, config, jobs.make_dreamers(make_schedule(layers, layer_from), make_first, make_more)
+    make = dreamer_maker(loss, precision, model_settings, quiet)
+    return out, config, jobs.make_dreamers(make_schedule(layers, layer_from), make)
 
 
-def dreamer_makers(loss: str | None, precision: str, model_settings: tuple, quiet: bool):
-    """``make_first(spec)`` loads the model as ``dream`` does; ``make_more(spec, adapter)`` reuses it."""
+def dreamer_maker(loss: str | None, precision: str, model_settings: tuple, quiet: bool):
+    """``make(spec, adapter)``: a Dreamer of ``spec``, loading the model as ``dream`` does when ``adapter`` is None."""
     from dreamer.api import Dreamer
     from dreamer.cli.dream import make_dreamer
 
     model, weights, preprocess, unsafe_load, cache_dir = model_settings
 
-    def make_first(spec):
-        return make_dreamer(model, list(spec), loss, cache_dir, weights, preprocess, unsafe_load=unsafe_load,
-                            quiet=quiet, say=make_say(quiet), precision=precision)
-
-    def make_more(spec, adapter):
+    def make(spec, adapter):
+        if adapter is None:
+            return make_dreamer(model, list(spec), loss, cache_dir, weights, preprocess, unsafe_load=unsafe_load,
+                                quiet=quiet, say=make_say(quiet), precision=precision)
         dreamer = Dreamer(adapter, list(spec) or None, loss=loss, precision=precision)
         dreamer.gradient  # noqa: B018 - compiled now, before any frame
         return dreamer
 
-    return make_first, make_more
+    return make
 
 
 def resumed_note(summary) -> str:
@@ -128,19 +128,16 @@ def frame_progress(quiet: bool):
     return show
 
 
-class run_errors:  # noqa: N801 - used as a context manager, like contextlib's
+@contextmanager
+def run_errors():
     """A DreamerError while rendering: one line, exit 1 (the frames made so far stay for a resume).
 
     A frames folder that doesn't fit the run is found before any frame: exit 2.
     """
+    from dreamer.video.state import FramesFolderError
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, trace):
-        from dreamer.video.state import FramesFolderError
-
-        if kind is not None and issubclass(kind, DreamerError):
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_USAGE if issubclass(kind, FramesFolderError) else EXIT_FAILED_INPUT)
-        return False
+    try:
+        yield
+    except DreamerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE if isinstance(exc, FramesFolderError) else EXIT_FAILED_INPUT)

@@ -97,13 +97,12 @@ def make_folder(folder: Path) -> None:
         raise DreamerError(f"{folder}: cannot make the folder ({first_line(exc)})") from None
 
 
-def make_dreamers(schedule: Schedule, make_first: Callable, make_more: Callable) -> ScheduledDreamers:
+def make_dreamers(schedule: Schedule, make: Callable) -> ScheduledDreamers:
     """The schedule's Dreamers, all built now (a bad layer fails before any frame).
 
-    ``make_first(spec)`` loads the model; ``make_more(spec, adapter)`` reuses it.
+    ``make(spec, adapter)`` loads the model when ``adapter`` is None, else reuses it.
     """
-    dreamers = ScheduledDreamers(schedule, lambda spec, adapter: make_first(spec) if adapter is None
-                                 else make_more(spec, adapter))
+    dreamers = ScheduledDreamers(schedule, make)
     dreamers.prepare()
     return dreamers
 

@@ -14,7 +14,6 @@ MP4/MOV/MKV result (re-encoded to AAC if the container can't hold it as is).
 from __future__ import annotations
 
 import logging
-import math
 import re
 import subprocess
 from dataclasses import dataclass
@@ -222,11 +221,6 @@ def mux_audio(video: Path, source: str | Path, out: Path) -> None:
         if result.returncode == 0:
             return
     raise VideoError(f"could not copy the audio of {Path(source).name} ({_last_line(result.stderr)})")
-
-
-def frame_rate_text(fps: float) -> str:
-    """A frame rate for messages: ``25``, ``29.97``."""
-    return f"{fps:.0f}" if math.isclose(fps, round(fps)) else f"{fps:.2f}"
 
 
 def _last_line(error) -> str:
