@@ -37,34 +37,14 @@ SUGGESTED_MAX_SIZE = 1024
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) read from the file's header (nothing is decoded).
+    """(width, height) read from the file's header (nothing is decoded): ``dreamer.images.image_size``.
 
     Raises:
         ImageError: no such file, a folder, an empty file, or not an image Pillow reads.
     """
-    import warnings
+    from dreamer.images import image_size as header_size
 
-    from PIL import Image, UnidentifiedImageError
-
-    from dreamer.images import MAX_PIXELS, existing_file
-
-    path = existing_file(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # as images.load_image has it
-            with Image.open(path) as img:
-                width, height = img.size
-    except Image.DecompressionBombError:
-        raise ImageError(f"{path}: image is too large (over {MAX_PIXELS:,} pixels)") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        text = str(exc).strip().splitlines()
-        raise ImageError(f"{path}: cannot read image ({text[0] if text else type(exc).__name__})") from None
-    if width * height > MAX_PIXELS:
-        raise ImageError(f"{path}: image is too large (over {MAX_PIXELS:,} pixels)")
-    return width, height
+    return header_size(path)
 
 
 def fitted_size(size: tuple[int, int], max_size: int | None) -> tuple[int, int]:
