@@ -92,23 +92,40 @@ def load_image_bytes(data: bytes, name: str, max_size: int | None = None) -> Loa
     return _decode(io.BytesIO(data), name, max_size)
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) read from the file's header (nothing is decoded), under ``load_image``'s checks.
+
+    Raises:
+        ImageError: no such file, a folder, an empty file, too large, or not an image Pillow reads.
+    """
+    path = existing_file(path)
+    with _reading(str(path)), Image.open(path) as img:
+        return img.size
+
+
 def _decode(source, name: str, max_size: int | None) -> LoadedImage:
+    with _reading(name), Image.open(source) as img:
+        img.seek(0)
+        img.load()
+        loaded = pil_to_loaded(img)
+    if max_size is not None:
+        loaded = fit_within(loaded, max_size)
+    return loaded
+
+
+@contextmanager
+def _reading(name: str):
+    """Pillow at dreamer's pixel limit, its errors turned into one-line ImageErrors naming ``name``."""
     try:
         with warnings.catch_warnings(), _pixel_limit(MAX_PIXELS):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as img:
-                img.seek(0)
-                img.load()
-                loaded = pil_to_loaded(img)
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{name}: image is too large (over {MAX_PIXELS:,} pixels)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{name}: cannot read image ({first_line(exc)})") from None
-    if max_size is not None:
-        loaded = fit_within(loaded, max_size)
-    return loaded
 
 
 @contextmanager

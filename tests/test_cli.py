@@ -168,6 +168,15 @@ def test_layers_lists_the_model(runner, model_file):
     assert "?x?x16" in result.output
 
 
+@pytest.mark.parametrize("option, text", [
+    (["--preprocess", "caffe"], "--preprocess is for your own models; vgg16 knows its own"),
+    (["--input-name", "input"], "--input-name is for your own GraphDef (.pb); vgg16 knows its input"),
+])
+def test_layers_refuses_user_model_options_for_a_registered_model(runner, option, text):
+    result = runner.invoke(main, ["layers", "--model", "vgg16", *option])
+    assert result.exit_code != 0 and text in result.output and "Traceback" not in result.output
+
+
 def test_quiet_prints_nothing(runner, model_file, tmp_path):
     save_photo(tmp_path / "a.png")
     result = runner.invoke(main, dream_args(model_file, "--quiet", "a.png"))

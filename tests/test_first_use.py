@@ -153,6 +153,8 @@ def test_mistakes_are_answered_before_tensorflow_is_imported(tmp_path):
         "layer typo": (["--layer", "block5c_ad", "photo.png"], 2, "closest: block5c_add"),
         "layer typo, other model": (["--model", "vgg16", "--layer", "block4_conv", "photo.png"], 2,
                                     "unknown layer 'block4_conv' in model 'vgg16'; closest: block4_conv3"),
+        "unknown model": (["--model", "vgg61", "photo.png"], 2, "unknown model 'vgg61'; registered models:"),
+        "missing model file": (["--model", "mine.keras", "photo.png"], 2, "model file not found: mine.keras"),
         "bad option": (["--iterations", "x", "photo.png"], 2, "Usage: dream [OPTIONS] INPUT..."),
         "classify a missing file": (["classify", "missing.jpg", "notes.txt"], 1, "notes.txt: not an image"),
     }

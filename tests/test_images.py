@@ -11,6 +11,7 @@ from dreamer.images import (
     LoadedImage,
     array_to_loaded,
     fit_within,
+    image_size,
     load_image,
     mask_weights,
     pil_to_loaded,
@@ -65,4 +66,6 @@ def test_loading_leaves_pillows_pixel_limit_as_it_was(tmp_path):
     Image.new("RGB", (4, 3), "red").save(tmp_path / "a.png")
     before = Image.MAX_IMAGE_PIXELS
     assert load_image(tmp_path / "a.png").rgb.shape == (3, 4, 3)
+    assert Image.MAX_IMAGE_PIXELS == before
+    assert image_size(tmp_path / "a.png") == (4, 3)  # the header read before TensorFlow loads, too
     assert Image.MAX_IMAGE_PIXELS == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from dreamer.cli.common import DEFAULT_MODEL_NAME, input_name_option, load_adapter, model_options, user_errors
-from dreamer.errors import DreamerError
 
 
 @click.command("layers")
@@ -34,15 +33,18 @@ def layers_command(size, model, weights, preprocess, unsafe_load, cache_dir, inp
 
 def layers_text(model, cache_dir, weights, preprocess, *, unsafe_load: bool = False, size: int | None = None,
                 input_name: str | None = None) -> str:
-    """A registered model's layers come from its architecture (no download); others from the loaded model."""
+    """A registered model's layers come from its architecture (no download); others from the loaded model.
+
+    Options for the user's own models (``--preprocess``, ``--input-name``) given with a registered
+    model are refused as ``dream`` refuses them.
+    """
     from dreamer.models import find_spec, model_architecture
 
     spec = find_spec(str(model or DEFAULT_MODEL_NAME))
-    if spec is None or spec.architecture is None or weights is not None:
+    user_model_options = preprocess is not None or input_name is not None  # refused by load_model before loading
+    if spec is None or spec.architecture is None or weights is not None or user_model_options:
         adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, input_name=input_name)
         return layers_table(adapter, size)
-    if preprocess is not None:
-        raise DreamerError(f"--preprocess is for your own models; {spec.name} knows its own")
     text = layers_table(model_architecture(spec.name), size)
     return f"{text}\n{spec.description}\nweights: {spec.source}\n(other models: 'dream models')"
 

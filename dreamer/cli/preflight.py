@@ -14,7 +14,8 @@ the layers of the user's own file) waits for it.
 - ``check_output(inputs, output)``: ``-o`` naming one image file for several
   inputs, or the input itself;
 - ``choose_model(model, layer_specs, say)``: the model to load (the one that
-  has the layers, if none was named), with every layer name checked;
+  has the layers, if none was named), with every layer name checked, or the
+  user's model file, which must exist;
 - ``ensure_inception5h(...)``: the GoogLeNet file present or fetched, else a
   few short lines: what is missing, its URL, the command that hands it over;
 - ``large_image_hint(path, size)``: the one-time note about ``--max-size``.
@@ -36,34 +37,14 @@ SUGGESTED_MAX_SIZE = 1024
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) read from the file's header (nothing is decoded).
+    """(width, height) read from the file's header (nothing is decoded): ``dreamer.images.image_size``.
 
     Raises:
         ImageError: no such file, a folder, an empty file, or not an image Pillow reads.
     """
-    import warnings
+    from dreamer.images import image_size as header_size
 
-    from PIL import Image, UnidentifiedImageError
-
-    from dreamer.images import MAX_PIXELS, existing_file
-
-    path = existing_file(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # as images.load_image has it
-            with Image.open(path) as img:
-                width, height = img.size
-    except Image.DecompressionBombError:
-        raise ImageError(f"{path}: image is too large (over {MAX_PIXELS:,} pixels)") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        text = str(exc).strip().splitlines()
-        raise ImageError(f"{path}: cannot read image ({text[0] if text else type(exc).__name__})") from None
-    if width * height > MAX_PIXELS:
-        raise ImageError(f"{path}: image is too large (over {MAX_PIXELS:,} pixels)")
-    return width, height
+    return header_size(path)
 
 
 def fitted_size(size: tuple[int, int], max_size: int | None) -> tuple[int, int]:
@@ -139,9 +120,11 @@ def choose_model(model: str | None, layer_specs: Sequence[str], say: Callable[[s
 
     Raises:
         DreamerError: a layer that the model does not have (with the closest
-            names), a layer of several models, or an objective that does not parse.
+            names), a layer of several models, an objective that does not parse,
+            or a model that is neither registered nor an existing path.
     """
     from dreamer.models import DEFAULT_MODEL, catalog, find_spec, model_for_layers
+    from dreamer.models.registry import model_path
 
     names = objective_layer_names(layer_specs) if layer_specs else []
     if model is None and names:
@@ -149,6 +132,7 @@ def choose_model(model: str | None, layer_specs: Sequence[str], say: Callable[[s
     model = model or DEFAULT_MODEL
     spec = find_spec(str(model))
     if spec is None:
+        model_path(str(model))
         return str(model)
     catalog.check_layers(spec.name, names)
     return spec.name

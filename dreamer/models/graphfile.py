@@ -25,6 +25,7 @@ from pathlib import Path
 from dreamer.errors import ModelError, UnsafeFileError
 from dreamer.models.base import LayerInfo
 from dreamer.models.graphdef import GraphAdapter, ImportedGraph, read_graph_def
+from dreamer.models.user import DEFAULT_CLASSIFY_SIZE, graph_adapter
 
 #: Ops that touch files, run Python or reach the network when executed.
 UNSAFE_OPS = frozenset({
@@ -33,7 +34,6 @@ UNSAFE_OPS = frozenset({
     "PrintV2", "Print", "DebugIdentity", "DebugIdentityV2", "DebugNanCount",
 })
 GRAPH_SUFFIXES = (".pb", ".graphdef")
-DEFAULT_CLASSIFY_SIZE = 224
 
 
 def is_graph_file(path: Path) -> bool:
@@ -49,8 +49,6 @@ def load_graph_file(path: Path, preprocess: str | None = None, input_name: str |
         ModelError: not a GraphDef, no usable input, no image-like layer.
         UnsafeFileError: the graph holds file or Python ops and ``unsafe`` is off.
     """
-    from dreamer.models.user import input_preprocess
-
     path = Path(path)
     graph_def = read_graph_def(path)
     risky = sorted({node.op for node in graph_def.node if node.op in UNSAFE_OPS})
@@ -62,15 +60,9 @@ def load_graph_file(path: Path, preprocess: str | None = None, input_name: str |
     layers = listed_layers(graph)
     if not layers:
         raise ModelError(f"{path}: the graph has no image-like (4-D) layer to dream on from {name!r}")
-    return GraphAdapter(
-        name=str(path),
-        model=graph,
-        preprocess=input_preprocess(preprocess, channels),
-        default_layer=layers[(2 * len(layers)) // 3].name,
-        min_size=8,
-        input_channels=channels,
+    return graph_adapter(
+        path, graph, channels, layers, preprocess,
         classify_size=DEFAULT_CLASSIFY_SIZE,
-        static_layers=tuple(layers),
         classifier_output=logits_op(graph),
         layer_note=f"layers are the graph's op names (input {name!r}); any other op name of the graph works too",
     )

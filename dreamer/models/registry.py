@@ -159,19 +159,12 @@ def load_model(
             if input_name is not None:
                 raise ModelError(f"--input-name is for your own GraphDef (.pb); {spec.name} knows its input")
             return spec.loader(Path(cache_dir), weights_path, progress)
-        path = Path(model).expanduser()
-        if path.exists():
-            if weights_path is not None:
-                raise ModelError("--weights is for registered models; your model file holds its own weights")
-            from dreamer.models.user import load_user_model
+        path = model_path(str(model))
+        if weights_path is not None:
+            raise ModelError("--weights is for registered models; your model file holds its own weights")
+        from dreamer.models.user import load_user_model
 
-            return load_user_model(path, preprocess, unsafe, input_name)
-        if _looks_like_path(str(model)):
-            raise ModelError(f"model file not found: {model}")
-        raise ModelError(
-            f"unknown model {model!r}; registered models: {', '.join(registered_names())} "
-            "(or give a path to a .keras, .h5, frozen GraphDef .pb or SavedModel)"
-        )
+        return load_user_model(path, preprocess, unsafe, input_name)
     if hasattr(model, "layers") and hasattr(model, "inputs"):
         return adapter_for_keras(model, getattr(model, "name", "model"), preprocess)
     raise ModelError(f"cannot use {type(model).__name__} as a model")
@@ -229,6 +222,23 @@ def adapter_for_keras(model, name: str, preprocess: str | None = None) -> ModelA
     from dreamer.models.user import adapter_for_keras as wrap
 
     return wrap(model, name, preprocess)
+
+
+def model_path(model: str) -> Path:
+    """The existing file or folder that ``model`` (not a registered name) names; nothing is loaded.
+
+    Raises:
+        ModelError: no such file, or a name that is neither registered nor a path.
+    """
+    path = Path(model).expanduser()
+    if path.exists():
+        return path
+    if _looks_like_path(model):
+        raise ModelError(f"model file not found: {model}")
+    raise ModelError(
+        f"unknown model {model!r}; registered models: {', '.join(registered_names())} "
+        "(or give a path to a .keras, .h5, frozen GraphDef .pb or SavedModel)"
+    )
 
 
 def _looks_like_path(text: str) -> bool:

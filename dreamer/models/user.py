@@ -98,7 +98,7 @@ def load_saved_model(path: Path, preprocess: str | None = None) -> ModelAdapter:
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    from dreamer.models.graphdef import GraphAdapter, ImportedGraph
+    from dreamer.models.graphdef import ImportedGraph
 
     if not (path / "saved_model.pb").exists():
         raise ModelError(f"{path}: folder is not a SavedModel (no saved_model.pb)")
@@ -128,18 +128,36 @@ def load_saved_model(path: Path, preprocess: str | None = None) -> ModelAdapter:
         raise ModelError(f"{path}: the SavedModel has no image-like (4-D) layer to dream on")
     outputs = [t for t in frozen.outputs if t.shape.rank == 2]
     fixed = frozen.inputs[0].shape[1]
+    return graph_adapter(
+        path, graph, channels, layers, preprocess,
+        classify_size=int(fixed) if fixed else DEFAULT_CLASSIFY_SIZE,
+        classifier_output=outputs[0].op.name if outputs else "",
+        layer_note="SavedModel layers are named by their TensorFlow name scope; any op name of the graph works too",
+    )
+
+
+def graph_adapter(path: Path, graph, channels: int, layers: list[LayerInfo], preprocess: str | None, *,
+                  classify_size: int, classifier_output: str, layer_note: str) -> ModelAdapter:
+    """The user's frozen graph (a SavedModel's or a GraphDef file's) as an adapter, with the user-model defaults."""
+    from dreamer.models.graphdef import GraphAdapter
+
     return GraphAdapter(
         name=str(path),
         model=graph,
         preprocess=input_preprocess(preprocess, channels),
-        default_layer=layers[(2 * len(layers)) // 3].name,
+        default_layer=default_layer(layers),
         min_size=8,
         input_channels=channels,
-        classify_size=int(fixed) if fixed else DEFAULT_CLASSIFY_SIZE,
+        classify_size=classify_size,
         static_layers=tuple(layers),
-        classifier_output=outputs[0].op.name if outputs else "",
-        layer_note="SavedModel layers are named by their TensorFlow name scope; any op name of the graph works too",
+        classifier_output=classifier_output,
+        layer_note=layer_note,
     )
+
+
+def default_layer(layers: Sequence[LayerInfo]) -> str:
+    """The layer a user's model is dreamed on by default: two thirds of the way in."""
+    return layers[(2 * len(layers)) // 3].name
 
 
 def scope_layers(graph) -> list[LayerInfo]:
@@ -231,7 +249,7 @@ def adapter_for_keras(model, name: str, preprocess: str | None = None) -> KerasA
         name=name,
         model=dream_model,
         preprocess=input_preprocess(preprocess, channels),
-        default_layer=layers[(2 * len(layers)) // 3].name,
+        default_layer=default_layer(layers),
         min_size=8,
         input_channels=int(channels),
         classify_size=int(shape[1]) if shape[1] and shape[1] == shape[2] else DEFAULT_CLASSIFY_SIZE,

@@ -95,6 +95,11 @@ def activation_loss(values, loss: str):
     return tf.reduce_mean(tf.square(values))
 
 
+def loss_suffix(loss: str, default: str) -> str:
+    """How a term's name shows its loss: nothing for the term's default, else ``[loss]``."""
+    return "" if loss == default else f"[{loss}]"
+
+
 @dataclass(frozen=True, eq=True)
 class LayerObjective(Objective):
     """How strongly a whole layer fires.
@@ -115,7 +120,7 @@ class LayerObjective(Objective):
 
     @property
     def name(self) -> str:
-        return self.layer if self.loss == "l2" else f"{self.layer}[{self.loss}]"
+        return f"{self.layer}{loss_suffix(self.loss, 'l2')}"
 
 
 @dataclass(frozen=True, eq=True)
@@ -140,8 +145,7 @@ class ChannelObjective(Objective):
 
     @property
     def name(self) -> str:
-        suffix = "" if self.loss == "mean" else f"[{self.loss}]"
-        return f"{self.layer}:{channel_list_text(self.channels)}{suffix}"
+        return f"{self.layer}:{channel_list_text(self.channels)}{loss_suffix(self.loss, 'mean')}"
 
 
 @dataclass(frozen=True, eq=True)
@@ -186,8 +190,7 @@ class NeuronObjective(Objective):
 
     @property
     def name(self) -> str:
-        suffix = "" if self.loss == "mean" else f"[{self.loss}]"
-        return f"{self.layer}:{self.channel}@center{suffix}"
+        return f"{self.layer}:{self.channel}@center{loss_suffix(self.loss, 'mean')}"
 
 
 @dataclass(frozen=True, eq=True)
