@@ -145,7 +145,8 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
                   preprocess=preprocess, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
     if is_folder_output(list(inputs), output):
         run_batch(list(inputs), output, model, config_settings, chosen, max_size, cache_dir,
-                  BatchFlags(recursive, force, overwrite, quiet), executor_for(executor, ray_address, workers))
+                  BatchFlags(recursive, force, overwrite, quiet),
+                  executor_for(executor, ray_address, workers, cache_dir))
         return
     paths, unreadable = checked_inputs([Path(p) for p in inputs], max_size, preflight.model_min_side(model), say)
     failures = len(unreadable)
