@@ -50,10 +50,7 @@ def plan_outputs(inputs: list[Path], output_text: str | None) -> list[Target]:
         writable_format(output)
         _ensure_folder(output.parent if str(output.parent) else Path("."))
         return [Target(inputs[0], output=output)]
-    folder = DEFAULT_OUTPUT_DIR if output is None else output
-    if folder.exists() and not folder.is_dir():
-        raise DreamerError(f"{folder}: several inputs need -o to be a folder, and this is a file")
-    _ensure_folder(folder)
+    folder = output_folder(output_text)
     return [Target(path, folder=folder) for path in inputs]
 
 
@@ -91,7 +88,7 @@ def name_outputs(targets: list[Target], model: str, objective: str, overwrite: b
     claimed: set[Path] = set()
     named = []
     for target in targets:
-        wanted = target.output or target.folder / f"{target.input.stem}_{safe_name(model)}_{safe_name(objective)}.png"
+        wanted = target.output or target.folder / result_file_name(target.input.stem, model, objective)
         if target.output is not None and _same_file(wanted, target.input):
             raise DreamerError(f"{wanted}: the output would overwrite the input; choose another -o")
         path, why = wanted, _why_taken(wanted, target.input, claimed, overwrite)
@@ -100,6 +97,11 @@ def name_outputs(targets: list[Target], model: str, objective: str, overwrite: b
         claimed.add(path.resolve())
         named.append(replace(target, output=path, renamed=why))
     return named
+
+
+def result_file_name(stem: str, model: str, objective: str) -> str:
+    """The file name of an input's result: ``cat`` dreamed with ``m`` on ``o`` is ``cat_m_o.png``."""
+    return f"{stem}_{safe_name(model)}_{safe_name(objective)}.png"
 
 
 def safe_name(text: str) -> str:
@@ -141,15 +143,9 @@ def _why_taken(path: Path, source: Path, claimed: set[Path], overwrite: bool) ->
     return ""
 
 
-def _taken(path: Path, source: Path, claimed: set[Path], overwrite: bool) -> bool:
-    if path.resolve() in claimed or _same_file(path, source):
-        return True
-    return path.exists() and not overwrite
-
-
 def _free_name(path: Path, source: Path, claimed: set[Path]) -> Path:
     for n in range(1, 100_000):
         candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
-        if not _taken(candidate, source, claimed, overwrite=False):
+        if not _why_taken(candidate, source, claimed, overwrite=False):
             return candidate
     raise DreamerError(f"{path}: no free output name left")

@@ -243,6 +243,19 @@ def test_cli_batch_of_20_in_sub_folders_resumes_and_says_so(runner, model_file, 
     assert "20 done, 0 to go" in result.output and "rendered 0" in result.output
 
 
+def test_a_rerun_with_every_result_done_loads_no_model(runner, model_file, workdir):
+    photo_tree(workdir / "photos", 3)
+    args = cli_args(model_file, "photos", "-r", "-o", "out")
+    assert runner.invoke(main, args).exit_code == 0
+    code = ("import sys; from dreamer.cli import main; main(sys.argv[1:], standalone_mode=False); "
+            "print('tensorflow loaded' if 'tensorflow' in sys.modules else 'no tensorflow')")
+    rerun = subprocess.run([sys.executable, "-c", code, *args], cwd=workdir, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "3 done, 0 to go" in rerun.stderr and "rendered 0, skipped 3 (already done)" in rerun.stderr
+    assert rerun.stdout.strip() == "no tensorflow"
+
+
 def _start_batch(workdir: Path, model_file: Path, iterations: int) -> subprocess.Popen:
     args = [sys.executable, "-m", "dreamer.cli", *cli_args(model_file, "photos", "-r", "-o", "out",
                                                             iterations=iterations)]

@@ -193,6 +193,32 @@ def test_the_dream_command_renders_a_folder_on_ray_workers(ray_owner, runner, mo
     assert again.exit_code == 0 and "4 done, 0 to go" in again.output
 
 
+def test_ray_workers_look_for_the_model_in_the_cache_dir_given(runner, model_file, workdir, monkeypatch):
+    """--cache-dir reaches the workers (as an absolute path: a worker may start in another folder).
+
+    The pool is a LocalExecutor running the factory the Ray actors would get, so no Ray is needed.
+    """
+    import dreamer.batch.worker as worker_module
+    import dreamer.executors.ray as ray_module
+    from dreamer.cli import main
+
+    loaded = []
+
+    def load_dreamer(settings, cache_dir=None, load=worker_module.load_dreamer):
+        loaded.append(cache_dir)
+        return load(settings, cache_dir)
+
+    monkeypatch.setattr(worker_module, "load_dreamer", load_dreamer)
+    monkeypatch.setattr(ray_module, "import_ray", lambda: None)
+    monkeypatch.setattr(ray_module, "RayExecutor", lambda make_worker, address, workers: LocalExecutor(make_worker))
+    write_folder(workdir / "in", 2)
+    result = runner.invoke(main, ["--executor", "ray", "--cache-dir", "models", "--model", str(model_file),
+                                  "--layer", "conv3", "-i", "1", "--octaves", "1", "-r", "in", "-o", "out/"])
+    assert result.exit_code == 0, result.output
+    assert "rendered 2, failed 0" in result.output
+    assert loaded == [str(workdir / "models")]
+
+
 @needs_ray
 def test_an_input_that_kills_every_worker_is_reported_after_three_tries(ray_owner, tmp_path):
     from dreamer.executors.ray import MAX_ATTEMPTS, RayExecutor

@@ -19,8 +19,8 @@ driver here writes every file and every manifest line.
 from dreamer.batch.inputs import Discovery, Input, find_inputs
 from dreamer.batch.manifest import MANIFEST_NAME, Manifest
 from dreamer.batch.naming import result_names
-from dreamer.batch.runner import Batch, BatchEvent, Item, Summary, plan_items
+from dreamer.batch.runner import Batch, BatchEvent, Item, Summary, plan_items, recorded_labels
 from dreamer.batch.settings import make_recipe
 
 __all__ = ["Batch", "BatchEvent", "Discovery", "Input", "Item", "MANIFEST_NAME", "Manifest", "Summary",
-           "find_inputs", "make_recipe", "plan_items", "result_names"]
+           "find_inputs", "make_recipe", "plan_items", "recorded_labels", "result_names"]

@@ -16,13 +16,12 @@ from pathlib import PurePosixPath
 from typing import Iterator, Sequence
 
 from dreamer.batch.inputs import Input
-from dreamer.outputs import safe_name
+from dreamer.outputs import result_file_name
 
 
 def result_names(inputs: Sequence[Input], model: str, objective: str) -> list[PurePosixPath]:
     """Each input's result path relative to the output folder, all different."""
-    label = f"{safe_name(model)}_{safe_name(objective)}"
-    plain = [item.relative.parent / f"{item.relative.stem}_{label}.png" for item in inputs]
+    plain = [item.relative.parent / result_file_name(item.relative.stem, model, objective) for item in inputs]
     taken = set(plain)
     seen: set[PurePosixPath] = set()
     names = []

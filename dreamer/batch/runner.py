@@ -103,10 +103,11 @@ class Batch:
         force: render every input again, even those already done.
         overwrite: replace an existing file that is not this batch's result.
         report: called with a ``BatchEvent`` as the batch goes.
+        manifest: the folder's manifest, if already open.
     """
 
     def __init__(self, folder: Path, items: Sequence[Item], recipe: Mapping[str, Any], *, force: bool = False,
-                 overwrite: bool = False, report: Report | None = None):
+                 overwrite: bool = False, report: Report | None = None, manifest: Manifest | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.items = list(items)
@@ -114,7 +115,7 @@ class Batch:
         self.force = force
         self.overwrite = overwrite
         self.report = report or (lambda _event: None)
-        self.manifest = Manifest.open(self.folder)
+        self.manifest = manifest or Manifest.open(self.folder)
         self._since = 0 if not force else len(self.manifest.records)
         self._by_key: dict[str, list[dict[str, Any]]] = {}
         self._indexed = 0
@@ -316,6 +317,17 @@ class Batch:
         eta = elapsed / finished_here * left if finished_here else None
         name = "" if item is None else str(item.input.path)
         self.report(BatchEvent(kind, done, summary.total, name, message, elapsed, eta))
+
+
+def recorded_labels(manifest: Manifest, recipe: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The model and objective names (``result_names``'s labels) of the latest finished result of
+    ``recipe`` in the manifest, or None: so a batch can be named without loading the model."""
+    for record in reversed(manifest.records):
+        settings = record.get("settings") or {}
+        if (record.get("status") == "done" and settings.get("model") and settings.get("objective")
+                and same_recipe(settings.get("recipe") or {}, recipe, recipe.get("seed") is not None)):
+            return str(settings["model"]), str(settings["objective"])
+    return None
 
 
 def file_sha256(path: Path) -> str:

@@ -25,13 +25,15 @@ from dreamer.errors import DreamerError
 from dreamer.executors.base import Job, Outcome, Worker
 
 
-def build_worker(settings: dict) -> Worker:
+def build_worker(settings: dict, cache_dir: str | None = None) -> Worker:
     """Load the model and objective the settings name; return the worker that renders jobs.
+
+    ``cache_dir``: where the model's converted or downloaded files are (None: the default folder).
 
     Raises:
         DreamerError: a bad model, layer, guide or mask.
     """
-    return worker_for(load_dreamer(settings), settings)
+    return worker_for(load_dreamer(settings, cache_dir), settings)
 
 
 def load_dreamer(settings: Mapping[str, Any], cache_dir=None, download_progress=None):

@@ -8,6 +8,7 @@ work, and the output folder's ``dreamer-manifest.jsonl`` records every result.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -36,20 +37,28 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
     ``executor_for(recipe)`` returns the ``dreamer.executors.Executor`` that
     renders the jobs (its workers built by
     ``functools.partial(dreamer.batch.worker.build_worker, recipe)``); by
-    default this process renders them, with the model loaded here once.
+    default this process renders them, with the model loaded here once. When
+    the manifest already has every result, no model is loaded and no executor is started.
     """
+    from dreamer.batch import make_recipe
+    from dreamer.batch.worker import build_worker
     from dreamer.cli.dream import ensure_network
     from dreamer.executors import LocalExecutor
     from dreamer.executors.tally import Tally, shares_text
 
     with usage_errors():  # answered before TensorFlow loads
         found, unreadable = batch_inputs(inputs, output, model, max_size, flags)
-        ensure_network(model, cache_dir, chosen.get("weights"), flags.quiet)
-    with user_errors():
-        batch, dreamer, recipe = prepare_batch(found, output, model, config_settings, chosen, max_size,
-                                               cache_dir, flags)
-        executor = Tally(executor_for(recipe) if executor_for is not None
-                         else LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet)))
+        recipe = make_recipe(model, config_settings, max_size, **chosen)
+        batch = recorded_batch(found, output, recipe, flags)
+    if batch is not None and not batch.todo():  # a worker is built only if a result vanishes meanwhile
+        executor = Tally(LocalExecutor(functools.partial(build_worker, recipe, cache_dir)))
+    else:
+        with usage_errors():
+            ensure_network(model, cache_dir, chosen.get("weights"), flags.quiet)
+        with user_errors():
+            batch, dreamer = prepare_batch(batch, found, output, model, recipe, chosen, cache_dir, flags)
+            executor = Tally(executor_for(recipe) if executor_for is not None
+                             else LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet)))
     with signals_as_exceptions():
         try:
             summary = batch.run(executor)
@@ -102,31 +111,55 @@ def batch_inputs(inputs, output, model, max_size, flags: BatchFlags):
     return [item for item in found.inputs if item.path in set(good)], unreadable
 
 
-def prepare_batch(found, output, model, config_settings, chosen, max_size, cache_dir, flags: BatchFlags):
-    """Load the model (checking every setting) and plan the batch of the ``found`` inputs; before any work.
+def recorded_batch(found, output, recipe: dict, flags: BatchFlags):
+    """The batch, its results named as the manifest's finished results of ``recipe`` were named (so no
+    model is needed to see what is done), or None when the manifest has none.
+
+    Raises:
+        DreamerError: the output folder is a file, or can't be made or written.
+    """
+    from dreamer.batch import Manifest, recorded_labels
+    from dreamer.outputs import output_folder
+
+    folder = output_folder(output)
+    manifest = Manifest.open(folder)
+    labels = recorded_labels(manifest, recipe)
+    return None if labels is None else named_batch(folder, found, labels, recipe, flags, manifest)
+
+
+def prepare_batch(planned, found, output, model, recipe: dict, chosen: dict, cache_dir, flags: BatchFlags):
+    """Load the model (checking every setting) and name the batch of the ``found`` inputs by it; before any work.
+
+    ``planned`` (the ``recorded_batch``, or None) is kept when the model names its results alike.
 
     Returns:
-        (the Batch, the loaded Dreamer, the recipe).
+        (the Batch, the loaded Dreamer).
 
     Raises:
         DreamerError: a bad model, layer or setting, or an output folder that can't be made.
     """
-    from dreamer.batch import Batch, make_recipe, plan_items, result_names
+    from dreamer.batch import result_names
     from dreamer.batch.settings import MODEL_DEFAULTS
     from dreamer.cli.dream import make_dreamer
     from dreamer.outputs import output_folder
 
     chosen = {**MODEL_DEFAULTS, **chosen}
-    folder = output_folder(output)
     dreamer = make_dreamer(model, list(chosen["layers"]), chosen["loss"], cache_dir, chosen["weights"],
                            chosen["preprocess"], chosen["classes"], chosen["guide"], unsafe_load=chosen["unsafe_load"],
                            quiet=flags.quiet, say=make_say(flags.quiet), precision=chosen["precision"],
                            input_name=chosen["input_name"])
-    recipe = make_recipe(model, config_settings, max_size, **chosen)
-    names = result_names(found, dreamer.adapter.name, dreamer.objective.name)
-    batch = Batch(folder, plan_items(found, names), recipe, force=flags.force, overwrite=flags.overwrite,
-                  report=progress_reporter(flags.quiet))
-    return batch, dreamer, recipe
+    labels = (dreamer.adapter.name, dreamer.objective.name)
+    if planned is not None and [item.key for item in planned.items] == [str(n) for n in result_names(found, *labels)]:
+        return planned, dreamer  # named alike, and its inputs are hashed already
+    return named_batch(output_folder(output), found, labels, recipe, flags), dreamer
+
+
+def named_batch(folder, found, labels: tuple[str, str], recipe: dict, flags: BatchFlags, manifest=None):
+    """The Batch of the ``found`` inputs, each result named with the (model, objective) ``labels``."""
+    from dreamer.batch import Batch, plan_items, result_names
+
+    return Batch(folder, plan_items(found, result_names(found, *labels)), recipe, force=flags.force,
+                 overwrite=flags.overwrite, report=progress_reporter(flags.quiet), manifest=manifest)
 
 
 def progress_reporter(quiet: bool):

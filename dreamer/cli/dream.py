@@ -145,23 +145,21 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
                   preprocess=preprocess, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
     if is_folder_output(list(inputs), output):
         run_batch(list(inputs), output, model, config_settings, chosen, max_size, cache_dir,
-                  BatchFlags(recursive, force, overwrite, quiet), executor_for(executor, ray_address, workers))
+                  BatchFlags(recursive, force, overwrite, quiet),
+                  executor_for(executor, ray_address, workers, cache_dir))
         return
-    paths, unreadable = checked_inputs([Path(p) for p in inputs], max_size, preflight.model_min_side(model), say)
-    failures = len(unreadable)
-    if not paths:
+    source = [Path(inputs[0])]  # the batch takes every folder output: here one input file, -o one file
+    if checked_inputs(source, max_size, preflight.model_min_side(model), say)[1]:
         sys.exit(EXIT_FAILED_INPUT)
     with usage_errors():
-        targets = prepared_outputs([Path(p) for p in inputs], output, model, cache_dir, weights, quiet)
-        targets = [target for target in targets if target.input in paths]
+        targets = prepared_outputs(source, output, model, cache_dir, weights, quiet)
     with user_errors():
         dreamer = make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, guide,
                                unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision,
                                input_name=input_name)
         targets = name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite)
         recipe = make_recipe(model, asdict(config), max_size, **chosen)
-    failures += dream_all(dreamer, targets, config, max_size, quiet, mask, say, recipe)
-    if failures:
+    if dream_all(dreamer, targets, config, max_size, quiet, mask, say, recipe):
         sys.exit(EXIT_FAILED_INPUT)
 
 

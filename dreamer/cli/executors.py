@@ -8,6 +8,7 @@ summary. Ray is imported only when ``--executor ray`` is chosen.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import click
 
@@ -47,14 +48,18 @@ def check_executor_options(executor: str, ray_address: str | None, workers: int 
         raise DreamerError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --executor ray")
 
 
-def executor_for(executor: str, ray_address: str | None, workers: int | None):
-    """``run_batch``'s ``executor_for``: None for this process, else a function of the recipe."""
+def executor_for(executor: str, ray_address: str | None, workers: int | None, cache_dir: str | None = None):
+    """``run_batch``'s ``executor_for``: None for this process, else a function of the recipe.
+
+    ``cache_dir`` (``--cache-dir``) is where the workers look for the model's files too.
+    """
     if executor == "local":
         return None
-    return functools.partial(ray_executor, ray_address=ray_address, workers=workers)
+    cache_dir = str(Path(cache_dir).resolve()) if cache_dir else None  # a worker may start in another folder
+    return functools.partial(ray_executor, ray_address=ray_address, workers=workers, cache_dir=cache_dir)
 
 
-def ray_executor(recipe: dict, ray_address: str | None, workers: int | None):
+def ray_executor(recipe: dict, ray_address: str | None, workers: int | None, cache_dir: str | None = None):
     """A ``RayExecutor`` whose workers build the batch worker from the recipe (plain settings).
 
     Raises:
@@ -63,4 +68,4 @@ def ray_executor(recipe: dict, ray_address: str | None, workers: int | None):
     from dreamer.batch.worker import build_worker
     from dreamer.executors.ray import RayExecutor
 
-    return RayExecutor(functools.partial(build_worker, dict(recipe)), ray_address, workers)
+    return RayExecutor(functools.partial(build_worker, dict(recipe), cache_dir), ray_address, workers)
