@@ -255,7 +255,31 @@ def class_units(adapter, queries: Sequence[str]) -> tuple[str, list[int], list[s
     """
     bound = [bind(class_logit(query), adapter) for query in queries]
     labels = [b.label if b.label is not None else str(b.index) for b in bound]
+    check_class_output_any_size(adapter, bound[0].layer)
     return bound[0].layer, [b.index for b in bound], labels
+
+
+def check_class_output_any_size(adapter, class_layer: str) -> None:
+    """Raise unless the class output can be computed on an image of another size than the classifier's own.
+
+    Rendering moves and rescales the image at every step, so a head that
+    needs one input size (Flatten then Dense) can't be rendered; the check
+    runs the class output once on a small blank image of another size.
+
+    Raises:
+        ModelError: the class output needs the classifier's own input size.
+    """
+    import tensorflow as tf
+
+    side = adapter.classify_size + 8
+    blank = np.zeros((1, side, side, adapter.input_channels), np.float32)
+    try:
+        adapter.feature_model([class_layer])(blank)
+    except (ValueError, tf.errors.InvalidArgumentError) as exc:
+        raise ModelError(
+            f"the class output {class_layer!r} of model {adapter.name!r} needs its own input size (a fixed-size head "
+            f"such as Flatten then Dense), so its classes can't be rendered; give it global pooling before the "
+            f"Dense layer, or map its channels instead (--layer)") from exc
 
 
 def _is_class_layer(adapter, layer_name: str) -> bool:
