@@ -229,6 +229,27 @@ def test_cli_class_sheet_errors(runner, coins_file, tmp_path, args, message):
     assert result.exit_code == 2 and message in result.output, result.output
 
 
+def test_cli_class_sheet_of_a_fixed_size_head_is_a_usage_error(runner, tmp_path):
+    """A user's classifier with a Flatten/Dense head works on its own input size only: one clear line, no image."""
+    import keras
+
+    inputs = keras.Input((16, 16, 3))
+    features = keras.layers.Conv2D(4, 3, strides=2, activation="relu", name="conv")(inputs)
+    logits = keras.layers.Dense(2, name="logits")(keras.layers.Flatten()(features))
+    keras.Model(inputs, logits).save(tmp_path / "flat.keras")
+    (tmp_path / "coins.txt").write_text("left\nright\n")
+    for param in ("fft", "pixels"):
+        result = runner.invoke(main, ["atlas", "--model", "flat.keras", "--labels", "coins.txt", "--class", "left",
+                                      "--size", "32", "-i", "2", "--param", param])
+        assert result.exit_code == 2, result.output
+        assert "class output 'logits' of model" in result.output and "needs its own input size" in result.output
+        assert "Traceback" not in result.output and not (tmp_path / "outputs").exists()
+    for objective in (["--class", "1"], ["--layer", "0.5*conv:1 + class(0)"]):  # dream from noise
+        result = runner.invoke(main, ["--model", "flat.keras", *objective, "--param", "fft", "--size", "32", "-i", "2"])
+        assert result.exit_code == 2 and "needs its own input size" in result.output, result.output
+        assert not any((tmp_path / "outputs").glob("*"))
+
+
 def test_cli_class_sheet_of_a_model_without_classes_is_a_usage_error(runner, model_file):
     result = runner.invoke(main, ["atlas", "--model", str(model_file), "--class", "3"])
     assert result.exit_code == 2 and "has no class output" in result.output, result.output

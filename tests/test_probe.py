@@ -285,6 +285,27 @@ def test_command_bad_input_is_one_line(runner, workdir, model_file, extra, words
     assert not (workdir / "outputs").exists() or not any((workdir / "outputs").iterdir())
 
 
+def test_command_on_a_fixed_size_head_probes_at_its_size_else_says_why(runner, workdir):
+    """A user's classifier with a Flatten/Dense head: its class output is probed at its own size only."""
+    import keras
+
+    from dreamer.cli import main
+
+    inputs = keras.Input((32, 32, 3))
+    features = keras.layers.Conv2D(4, 3, strides=2, activation="relu", name="conv")(inputs)
+    logits = keras.layers.Dense(2, name="logits")(keras.layers.Flatten()(features))
+    keras.Model(inputs, logits).save(workdir / "flat.keras")
+    _save_letters(workdir / "h", 6)
+    base = ["probe", "-q", "--model", "flat.keras", "--folds", "2", "h", "-o", "p.svg"]
+    result = runner.invoke(main, [*base, "--size", "48"])
+    assert result.exit_code == 2 and "class output 'logits'" in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (workdir / "p.svg").exists()
+    result = runner.invoke(main, [*base, "--size", "32"])
+    assert result.exit_code == 0, result.output
+    assert [layer["name"] for layer in json.loads((workdir / "p.json").read_text())["layers"]] == ["conv", "logits"]
+
+
 # --- the answer -----------------------------------------------------------
 
 def _scored(*decodabilities):

@@ -66,6 +66,7 @@ def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, outpu
         target = plan_outputs([Path("noise")], output)[0]
         dreamer = make_dreamer(model, layers, loss, cache_dir, weights, preprocess, classes, None,
                                unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision)
+        check_class_terms(dreamer.adapter, dreamer.objective)
         target = name_outputs([target], dreamer.adapter.name, dreamer.objective.name, overwrite)[0]
     with signals_as_exceptions():
         try:
@@ -75,6 +76,14 @@ def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, outpu
             sys.exit(EXIT_FAILED_INPUT)
     renamed = f"; {target.renamed}" if target.renamed else ""
     say(f"wrote {written} ({request.param}, seed {config.seed}{renamed})")
+
+
+def check_class_terms(adapter, objective) -> None:
+    """Raise if the objective reads a class output that works at the classifier's own size only (see atlas)."""
+    from dreamer.atlas import check_class_output_any_size
+
+    for name in set(objective.layer_names()) - set(adapter.layer_names()):
+        check_class_output_any_size(adapter, name)
 
 
 def noise_config(request: NoiseRequest, config_settings: dict):

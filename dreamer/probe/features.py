@@ -63,6 +63,23 @@ def choose_layers(adapter, names: Sequence[str] | None = None,
     return thin(convs, max_layers) + dense
 
 
+def check_dense_layers(adapter, layers: Sequence[ProbeLayer], size: int) -> None:
+    """Raise if a probed class output can't be computed on ``size``-square images.
+
+    Raises:
+        ModelError: a class output that needs the classifier's own input
+            size (a head such as Flatten then Dense).
+    """
+    from dreamer.atlas import class_output_takes
+
+    for layer in layers:
+        if layer.kind == "dense" and not class_output_takes(adapter, layer.name, size):
+            raise ModelError(
+                f"the class output {layer.name!r} of model {adapter.name!r} needs its own input size (a fixed-size "
+                f"head such as Flatten then Dense), not {size} px: probe at that size (--size), or only "
+                f"image-like layers (--layer)")
+
+
 def thin(layers: list[ProbeLayer], count: int) -> list[ProbeLayer]:
     """About ``count`` layers spread evenly over ``layers``, block outputs preferred, the last one kept."""
     if len(layers) <= count:

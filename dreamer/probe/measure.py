@@ -20,7 +20,7 @@ from dreamer import __version__
 from dreamer.errors import DreamerError
 from dreamer.probe.collect import LayerRecord, Progress, collect_classes, collect_pairs
 from dreamer.probe.decode import chance_band, cross_validated_accuracy
-from dreamer.probe.features import choose_layers, feature_function
+from dreamer.probe.features import check_dense_layers, choose_layers, feature_function
 from dreamer.probe.inputs import check_count, expand_inputs, item_name, pair_by_name
 from dreamer.probe.scores import equivariance
 from dreamer.probe.settings import ProbeSettings
@@ -113,6 +113,7 @@ def probe(
     mode, first, second = plan_inputs(images, pairs, classes)
     adapter = _load(model, cache_dir, weights, preprocess, unsafe_load)
     probed = choose_layers(adapter, layers, settings.max_layers)
+    check_dense_layers(adapter, probed, settings.size)
     features = feature_function(adapter, probed)
     if mode == "classes":
         records = collect_classes(features, probed, (first, second), settings.size, settings.batch_size, progress)
