@@ -256,3 +256,13 @@ def test_rotation_and_scale_jitter_still_raise_the_objective(gradient, photo):
 def test_bad_smoothing_settings_are_refused(field, value):
     with pytest.raises(DreamerError):
         DreamConfig(**{field: value})
+
+
+def test_tensorflow_reason_is_the_line_that_says_what_went_wrong():
+    from dreamer.engine.gradient import tensorflow_reason
+
+    message = ("Graph execution error:\n\nDetected at node tape/flatten/Reshape defined at (most recent call last):\n"
+               '  File "x.py", line 7, in <module>\n\nInput to reshape is a tensor with 384 values, but the requested '
+               "shape has 2400\n\t [[{{node tape/flatten/Reshape}}]] [Op:__inference_gradient_340]")
+    wanted = "Input to reshape is a tensor with 384 values, but the requested shape has 2400"
+    assert tensorflow_reason(message) == wanted

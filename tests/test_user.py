@@ -260,3 +260,15 @@ def test_api_unsafe_load(tmp_path, photo):
     result = dream((photo * 255).astype(np.uint8), model=str(path), unsafe_load=True, iterations=1, octaves=1,
                    seed=0, cache_dir=tmp_path)
     assert result.size == (64, 48)
+
+
+def test_a_class_of_a_fixed_size_head_on_a_photo_of_another_size_is_one_line(runner, tmp_path):
+    """The head's Dense layer fits its trained size only: the dream stops with one line, no traceback."""
+    classifier(size=16, flatten=True).save(tmp_path / "flat.keras")
+    save_photo(tmp_path / "photo.png", size=(40, 40))
+    result = runner.invoke(main, ["--model", "flat.keras", "--class", "1", "-i", "1", "--octaves", "1",
+                                  "photo.png", "-o", "out.png"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: photo.png: the network cannot run on a 40x40 image"), result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out.png").exists()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dreamer.errors import ModelError, first_line
+
 
 class ObjectiveGradient:
     """Call with an HxWx3 float32 array in [0, 1] and a weight: returns (gradient, weight * objective).
@@ -39,10 +41,24 @@ class ObjectiveGradient:
                  frame: tuple[int, int, int, int, int, int] | None = None) -> tuple[np.ndarray, float]:
         """``frame``: (top, left, height, width) of ``image`` in the whole image, then the whole image's
         (height, width); None: ``image`` is the whole image."""
+        import tensorflow as tf
+
         height, width = image.shape[:2]
         frame = (0, 0, height, width, height, width) if frame is None else frame
-        value, grad = self._gradient(image, np.float32(weight), np.asarray(frame, np.float32))
+        try:
+            value, grad = self._gradient(image, np.float32(weight), np.asarray(frame, np.float32))
+        except tf.errors.InvalidArgumentError as exc:  # e.g. a Flatten/Dense head at another size than trained
+            raise ModelError(f"the network cannot run on a {width}x{height} image ({tensorflow_reason(exc.message)}; "
+                             "a class output behind a Flatten/Dense head works at its trained size only)") from None
         return grad.numpy(), float(value)
+
+
+def tensorflow_reason(message: str) -> str:
+    """The line of a TensorFlow graph error that says what went wrong (not where), cut to one short line."""
+    lines = [line.strip() for line in message.splitlines()]
+    reasons = [line for line in lines if line and not line.startswith(("File ", "[[", "Detected at node"))
+               and line != "Graph execution error:"]
+    return first_line(reasons[-1] if reasons else message, 160)
 
 
 def _compiled_gradient(network, objective):
