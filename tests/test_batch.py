@@ -172,9 +172,21 @@ def _batch(tmp_path, recipe=None, **options):
 def test_two_batches_at_once_render_each_result_once(tmp_path):
     photo_tree(tmp_path / "in", 12)
     summaries = []
+    both_started = threading.Barrier(2)
+
+    def worker():  # each batch's first job waits for the other's, so neither can take all 12 under load
+        work, started = _slow_copy_worker(0.02), []
+
+        def once_both_started(job: Job) -> Outcome:
+            if not started:
+                started.append(job.key)
+                both_started.wait(timeout=60)
+            return work(job)
+
+        return once_both_started
 
     def run():
-        summaries.append(_batch(tmp_path).run(LocalExecutor(lambda: _slow_copy_worker(0.02))))
+        summaries.append(_batch(tmp_path).run(LocalExecutor(worker)))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
