@@ -46,7 +46,7 @@ def plan_outputs(inputs: list[Path], output_text: str | None) -> list[Target]:
             extension is not an image format Pillow writes.
     """
     output = Path(output_text) if output_text else None
-    if output is not None and len(inputs) == 1 and not _is_folder_like(output_text):
+    if output is not None and len(inputs) == 1 and not is_folder_like(output_text):
         writable_format(output)
         _ensure_folder(output.parent if str(output.parent) else Path("."))
         return [Target(inputs[0], output=output)]
@@ -60,9 +60,9 @@ def is_folder_output(inputs: list[str], output_text: str | None) -> bool:
     One named file is one input file (not a folder or pattern) with ``-o``
     naming a file; anything else is a folder: ``-o``'s, or ``outputs/``.
     """
-    if len(inputs) != 1 or not output_text or _is_folder_like(output_text):
+    if len(inputs) != 1 or not output_text or is_folder_like(output_text):
         return True
-    return _is_folder_like(inputs[0]) or (glob.has_magic(inputs[0]) and not Path(inputs[0]).exists())
+    return is_folder_like(inputs[0]) or (glob.has_magic(inputs[0]) and not Path(inputs[0]).exists())
 
 
 def output_folder(output_text: str | None) -> Path:
@@ -89,7 +89,7 @@ def name_outputs(targets: list[Target], model: str, objective: str, overwrite: b
     named = []
     for target in targets:
         wanted = target.output or target.folder / result_file_name(target.input.stem, model, objective)
-        if target.output is not None and _same_file(wanted, target.input):
+        if target.output is not None and same_file(wanted, target.input):
             raise DreamerError(f"{wanted}: the output would overwrite the input; choose another -o")
         path, why = wanted, _why_taken(wanted, target.input, claimed, overwrite)
         if why:
@@ -111,7 +111,7 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-") or "dream"
 
 
-def _is_folder_like(text: str) -> bool:
+def is_folder_like(text: str) -> bool:
     """A folder, or meant as one: it exists as a folder or ends with a slash."""
     return Path(text).is_dir() or text.endswith((os.sep, "/"))
 
@@ -125,7 +125,8 @@ def _ensure_folder(folder: Path) -> None:
         raise ImageError(f"{folder}: the output folder is not writable")
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (the same path, or links to one file)."""
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
     except OSError:
@@ -136,7 +137,7 @@ def _why_taken(path: Path, source: Path, claimed: set[Path], overwrite: bool) ->
     """Why ``path`` can't be written ("" if it can)."""
     if path.resolve() in claimed:
         return f"{path} is taken by another input of this batch"
-    if _same_file(path, source):
+    if same_file(path, source):
         return f"{path} is the input"
     if path.exists() and not overwrite:
         return f"{path} exists (--overwrite replaces it)"

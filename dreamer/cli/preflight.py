@@ -23,7 +23,6 @@ the layers of the user's own file) waits for it.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 from typing import Callable, Sequence
@@ -78,14 +77,16 @@ def check_output(inputs: Sequence[Path], output: str | None) -> None:
     Raises:
         DreamerError: one line saying what to give instead.
     """
+    from dreamer.outputs import is_folder_like, same_file
+
     if output is None:
         return
     target = Path(output)
-    folder_like = target.is_dir() or output.endswith((os.sep, "/"))
+    folder_like = is_folder_like(output)
     if len(inputs) > 1 and not folder_like and _is_image_name(target):
         raise DreamerError(f"-o {output} names one image file, but there are {len(inputs)} inputs; "
                            f"give a folder for them (-o {target.with_suffix('')}/)")
-    if len(inputs) == 1 and not folder_like and _same_file(target, Path(inputs[0])):
+    if len(inputs) == 1 and not folder_like and same_file(target, Path(inputs[0])):
         raise DreamerError(f"{output}: the output would overwrite the input; choose another -o")
 
 
@@ -175,8 +176,3 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in Image.EXTENSION
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
