@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamer import __version__
+from dreamer import __version__, backend
 from dreamer.config import DreamConfig, defaults, settings
 from dreamer.engine import ObjectiveGradient, ProgressCallback, ascend
 from dreamer.engine.colors import is_grayscale
@@ -237,6 +237,7 @@ class Dreamer:
             "model": self.adapter.name,
             "layers": {term.name: weight for weight, term in self.objective.terms()},
             "objective": self.objective.name,
+            "backend": backend.chosen_name(),
             **asdict(config),
         }
 
@@ -248,6 +249,7 @@ class Dreamer:
             "layers": {term.name: weight for weight, term in self.objective.terms()},
             "objective": self.objective.name,
             "precision": self.gradient.precision,
+            "backend": backend.chosen_name(),
             **self.guide_source,
             **asdict(config),
         }
@@ -300,11 +302,15 @@ def quiet_tensorflow_import() -> None:
     length of the import hides them; later C++ lines (a CPU machine's CUDA
     probe) are hidden by ``TF_CPP_MIN_LOG_LEVEL=3``, set only if the user has
     not set it (set it to 0 to see them). Python's logging is left alone. An
-    ImportError still propagates with its message.
+    ImportError still propagates with its message. Under another Keras
+    backend (``KERAS_BACKEND=jax`` or ``torch``) Keras is imported instead,
+    the same way: TensorFlow is not needed then.
     """
+    import importlib
     import sys
 
-    if "tensorflow" in sys.modules:
+    module = "tensorflow" if backend.chosen_name() == "tensorflow" else "keras"
+    if module in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
@@ -312,7 +318,7 @@ def quiet_tensorflow_import() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401
+        importlib.import_module(module)
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -196,6 +196,7 @@ def test_bad_settings_are_refused(field, value):
         DreamConfig(**{field: value})
 
 
+@pytest.mark.tensorflow_only
 def test_new_sizes_do_not_retrace_the_compiled_step(adapter, photo):
     gradient = objective_gradient(adapter, layer("conv2"))
     ascend(photo, gradient, DreamConfig(iterations=1, octaves=3, tile_size=24))
@@ -259,7 +260,8 @@ def test_bad_smoothing_settings_are_refused(field, value):
 
 
 def test_tensorflow_reason_is_the_line_that_says_what_went_wrong():
-    from dreamer.engine.gradient import tensorflow_reason
+    pytest.importorskip("tensorflow")
+    from dreamer.backend.tensorflow_impl import error_reason as tensorflow_reason
 
     message = ("Graph execution error:\n\nDetected at node tape/flatten/Reshape defined at (most recent call last):\n"
                '  File "x.py", line 7, in <module>\n\nInput to reshape is a tensor with 384 values, but the requested '

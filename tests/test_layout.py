@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "dreamer"
 
 LAYERS = [
-    ("files and settings", ["dreamer.errors", "dreamer.fileio", "dreamer.images", "dreamer.config",
+    ("files and settings", ["dreamer.errors", "dreamer.backend", "dreamer.fileio", "dreamer.images", "dreamer.config",
                             "dreamer.precision", "dreamer.outputs", "dreamer.presets",
                             "dreamer.configfile"]),
     ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),

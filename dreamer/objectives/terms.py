@@ -87,12 +87,12 @@ class Objective:
 
 def activation_loss(values, loss: str):
     """The mean (``"mean"``) or mean square (``"l2"``) of a tensor, as float32."""
-    import tensorflow as tf
+    from keras import ops
 
-    values = tf.cast(values, tf.float32)
+    values = ops.cast(values, "float32")
     if loss == "mean":
-        return tf.reduce_mean(values)
-    return tf.reduce_mean(tf.square(values))
+        return ops.mean(values)
+    return ops.mean(ops.square(values))
 
 
 def loss_suffix(loss: str, default: str) -> str:
@@ -135,9 +135,10 @@ class ChannelObjective(Objective):
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
+        from keras import ops
 
-        return activation_loss(tf.gather(activations[self.layer], list(self.channels), axis=-1), self.loss)
+        return activation_loss(ops.take(activations[self.layer], np.asarray(self.channels, np.int32), axis=-1),
+                               self.loss)
 
     def bind(self, adapter) -> Objective:
         check_channels(adapter, self.layer, self.channels)
@@ -168,21 +169,21 @@ class NeuronObjective(Objective):
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
+        from keras import ops
 
-        act = activations[self.layer]
-        shape = tf.shape(act)
+        act = activations[self.layer][..., self.channel]
+        rows, cols = ops.shape(act)[1], ops.shape(act)[2]
         frame = activations.get(FRAME)
         if frame is None:
-            return activation_loss(act[:, shape[1] // 2, shape[2] // 2, self.channel], self.loss)
-        top, left, height, width, image_height, image_width = tf.unstack(tf.cast(frame, tf.float32))
-        row = tf.cast(tf.floor((image_height / 2 - top) * tf.cast(shape[1], tf.float32) / height), tf.int32)
-        col = tf.cast(tf.floor((image_width / 2 - left) * tf.cast(shape[2], tf.float32) / width), tf.int32)
-        inside = tf.logical_and(tf.logical_and(row >= 0, row < shape[1]), tf.logical_and(col >= 0, col < shape[2]))
-        value = activation_loss(act[:, tf.clip_by_value(row, 0, shape[1] - 1),
-                                    tf.clip_by_value(col, 0, shape[2] - 1), self.channel], self.loss)
+            return activation_loss(act[:, rows // 2, cols // 2], self.loss)
+        top, left, height, width, image_height, image_width = ops.unstack(ops.cast(frame, "float32"))
+        row = ops.cast(ops.floor((image_height / 2 - top) * ops.cast(rows, "float32") / height), "int32")
+        col = ops.cast(ops.floor((image_width / 2 - left) * ops.cast(cols, "float32") / width), "int32")
+        inside = ops.logical_and(ops.logical_and(row >= 0, row < rows), ops.logical_and(col >= 0, col < cols))
+        at_row = ops.take(act, ops.clip(row, 0, rows - 1), axis=1)
+        value = activation_loss(ops.take(at_row, ops.clip(col, 0, cols - 1), axis=1), self.loss)
         share = height * width / (image_height * image_width)
-        return tf.where(inside, value / share, 0.0)
+        return ops.where(inside, value / share, 0.0)
 
     def bind(self, adapter) -> Objective:
         check_channels(adapter, self.layer, (self.channel,))
@@ -213,10 +214,10 @@ class ClassObjective(Objective):
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
+        from keras import ops
 
-        logits = tf.cast(activations[self.layer], tf.float32)
-        return tf.reduce_mean(logits[:, self.index])
+        logits = ops.cast(activations[self.layer], "float32")
+        return ops.mean(logits[:, self.index])
 
     def bind(self, adapter) -> Objective:
         output = adapter.class_layer()
@@ -252,14 +253,14 @@ class GuideObjective(Objective):
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
+        from keras import ops
 
-        act = tf.cast(activations[self.layer], tf.float32)
-        vectors = tf.reshape(act, (-1, tf.shape(act)[-1]))
-        guide = tf.constant(self.features, tf.float32)
-        best = tf.argmax(tf.matmul(vectors, guide, transpose_b=True), axis=1)
-        matched = tf.stop_gradient(tf.gather(guide, best))
-        return tf.reduce_mean(tf.reduce_sum(vectors * matched, axis=-1))
+        act = ops.cast(activations[self.layer], "float32")
+        vectors = ops.reshape(act, (-1, self.features.shape[-1]))
+        guide = ops.convert_to_tensor(self.features, "float32")
+        best = ops.argmax(ops.matmul(vectors, ops.transpose(guide)), axis=1)
+        matched = ops.stop_gradient(ops.take(guide, best, axis=0))
+        return ops.mean(ops.sum(vectors * matched, axis=-1))
 
     def bind(self, adapter) -> Objective:
         info = adapter.layer_info(self.layer)
@@ -352,13 +353,13 @@ def guide(adapter, layer_name: str, image01: np.ndarray, max_vectors: int = 1024
     At most ``max_vectors`` feature vectors are kept (a regular subsample of
     positions), which bounds the memory of matching them.
     """
-    import tensorflow as tf
+    from keras import ops
 
     adapter.layer_info(layer_name)
     features = adapter.feature_model([layer_name])
-    batch = adapter.preprocess(tf.constant(np.asarray(image01, np.float32)[None]))
+    batch = adapter.preprocess(ops.convert_to_tensor(np.asarray(image01, np.float32)[None]))
     out = features(batch, training=False)
-    act = out[layer_name] if isinstance(out, dict) else out
+    act = ops.convert_to_numpy(out[layer_name] if isinstance(out, dict) else out)
     vectors = np.asarray(act, np.float32).reshape(-1, act.shape[-1])
     if len(vectors) > max_vectors:
         vectors = vectors[np.linspace(0, len(vectors) - 1, max_vectors).round().astype(int)]
