@@ -303,14 +303,18 @@ def quiet_tensorflow_import() -> None:
     probe) are hidden by ``TF_CPP_MIN_LOG_LEVEL=3``, set only if the user has
     not set it (set it to 0 to see them). Python's logging is left alone. An
     ImportError still propagates with its message. Under another Keras
-    backend (``KERAS_BACKEND=jax`` or ``torch``) Keras is imported instead,
-    the same way: TensorFlow is not needed then.
+    backend (``KERAS_BACKEND=jax`` or ``torch``) Keras is imported, and
+    TensorFlow too only where it is installed (Keras then imports it anyway,
+    to serialise a layer's settings, and would print its lines).
     """
     import importlib
+    import importlib.util
     import sys
 
-    module = "tensorflow" if backend.chosen_name() == "tensorflow" else "keras"
-    if module in sys.modules:
+    modules = ["keras"] if backend.chosen_name() != "tensorflow" else []
+    if backend.chosen_name() == "tensorflow" or importlib.util.find_spec("tensorflow") is not None:
+        modules.insert(0, "tensorflow")
+    if all(module in sys.modules for module in modules):
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
@@ -318,7 +322,8 @@ def quiet_tensorflow_import() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        importlib.import_module(module)
+        for module in modules:
+            importlib.import_module(module)
     finally:
         os.dup2(saved, 2)
         os.close(saved)

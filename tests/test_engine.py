@@ -21,6 +21,9 @@ from dreamer.errors import DreamerError
 from dreamer.models import adapter_for_keras
 from dreamer.objectives import combine, layer
 
+#: Runs under every Keras backend in CI (``-m backends``).
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture(scope="module")
 def adapter(tiny_model):

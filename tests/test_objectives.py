@@ -27,6 +27,9 @@ from dreamer.objectives import (
     parse_objective,
 )
 
+#: Runs under every Keras backend in CI (``-m backends``).
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture(scope="module")
 def adapter(tiny_classifier):

@@ -159,6 +159,7 @@ def test_re_pairing_finds_swapped_channels():
     assert scores.partners == 6
 
 
+@pytest.mark.backends
 def test_ground_truth_network_becomes_invariant_exactly_at_the_symmetrising_layer():
     result = probe(oriented(40), model=two_branch_model(symmetrise=True), layers=LAYERS, settings=SMALL)
     by_name = {layer.name: layer for layer in result.layers}
@@ -337,6 +338,7 @@ def test_verdict_when_decodable_to_the_end_or_nowhere_and_with_few_images():
                              "with care)")
 
 
+@pytest.mark.backends
 def test_the_api_prints_nothing_and_its_json_holds_every_number(tiny_model, capsys, tmp_path):
     from dreamer.probe.report import write_json
 
@@ -362,6 +364,7 @@ def test_embedded_model_on_the_sample_photos(runner, workdir):
     assert (workdir / "outputs" / "probe_efficientnet-lite0_hflip.png").exists()
 
 
+@pytest.mark.tensorflow_only
 def test_a_graphdef_model_is_probed_too(monkeypatch, tmp_path):
     from tiny_graphs import sha256, tiny_inception_graph_bytes, write_inception_zip
 

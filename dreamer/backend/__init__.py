@@ -37,9 +37,15 @@ def chosen_name() -> str:
     keras = sys.modules.get("keras")
     if keras is not None and hasattr(keras, "backend"):
         return keras.backend.backend()
-    name = os.environ.get("KERAS_BACKEND")
+    return configured_name(os.environ)
+
+
+def configured_name(environ) -> str:
+    """Keras' rule: ``KERAS_BACKEND``, else ``backend`` in ``$KERAS_HOME/keras.json`` (or
+    ``~/.keras/keras.json``), else ``tensorflow``."""
+    name = environ.get("KERAS_BACKEND")
     if not name:
-        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        home = environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
         try:
             with open(os.path.join(home, "keras.json"), encoding="utf-8") as f:
                 name = json.load(f).get("backend")
