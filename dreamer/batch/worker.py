@@ -36,13 +36,18 @@ def build_worker(settings: dict, cache_dir: str | None = None) -> Worker:
     return worker_for(load_dreamer(settings, cache_dir), settings)
 
 
-def load_dreamer(settings: Mapping[str, Any], cache_dir=None, download_progress=None):
-    """The ``Dreamer`` (model, objective, compiled gradient) that ``settings`` describe."""
+def load_dreamer(settings: Mapping[str, Any], cache_dir=None, download_progress=None, adapter=None):
+    """The ``Dreamer`` (model, objective, compiled gradient) that ``settings`` describe: the one way a
+    ``Dreamer`` is built from a recipe (the CLI, the local batch worker and each Ray actor call it).
+
+    ``adapter``: an already loaded model to use instead of the recipe's (its file settings then unused).
+    """
     from dreamer.api import Dreamer
 
     chosen = model_settings(settings)
     dreamer = Dreamer(
-        chosen["model"], list(chosen["layers"]) or None, loss=chosen["loss"], cache_dir=cache_dir,
+        adapter if adapter is not None else chosen["model"], list(chosen["layers"]) or None, loss=chosen["loss"],
+        cache_dir=cache_dir,
         weights=chosen["weights"], preprocess=chosen["preprocess"], classes=tuple(chosen["classes"]),
         guide=chosen["guide"], unsafe_load=chosen["unsafe_load"], precision=chosen["precision"],
         input_name=chosen["input_name"], download_progress=download_progress,

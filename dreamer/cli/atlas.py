@@ -106,11 +106,11 @@ def atlas_command(layer, channels, classes, labels, param, variants, diversity, 
 def render_atlas(adapter, plan, pixel_config, fourier_config, size: int, columns: int | None,
                  output: Path, quiet: bool) -> Path:
     """Render the plan's tiles with a progress bar on stderr, lay them out and save the sheet."""
-    from dreamer import __version__
     from dreamer.atlas import contact_sheet, plan_steps, render_plan
     from dreamer.cli.progress import LazyBar
     from dreamer.images import save_image
     from dreamer.objectives import channel_list_text
+    from dreamer.version import __version__
 
     length = plan_steps(plan, pixel_config, fourier_config)
     with LazyBar(quiet) as bar:

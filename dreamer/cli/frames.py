@@ -79,7 +79,7 @@ def prepare(output: str | None, default_name: str, source: Path | None, objectiv
     ``objective``: (layers, layer_from, loss, precision); ``model_settings``:
     (model, weights, preprocess, unsafe_load, cache_dir).
     """
-    from dreamer.cli.dream import make_config
+    from dreamer.cli.shared import make_config
     from dreamer.video import jobs
     from dreamer.video.schedule import make_schedule
     from dreamer.video.state import FramesFolder
@@ -94,18 +94,14 @@ def prepare(output: str | None, default_name: str, source: Path | None, objectiv
 
 def dreamer_maker(loss: str | None, precision: str, model_settings: tuple, quiet: bool):
     """``make(spec, adapter)``: a Dreamer of ``spec``, loading the model as ``dream`` does when ``adapter`` is None."""
-    from dreamer.api import Dreamer
-    from dreamer.cli.dream import make_dreamer
+    from dreamer.cli.shared import make_dreamer
 
     model, weights, preprocess, unsafe_load, cache_dir = model_settings
 
     def make(spec, adapter):
-        if adapter is None:
-            return make_dreamer(model, list(spec), loss, cache_dir, weights, preprocess, unsafe_load=unsafe_load,
-                                quiet=quiet, say=make_say(quiet), precision=precision)
-        dreamer = Dreamer(adapter, list(spec) or None, loss=loss, precision=precision)
-        dreamer.gradient  # noqa: B018 - compiled now, before any frame
-        return dreamer
+        chosen = dict(model=model, layers=list(spec), loss=loss, weights=weights, preprocess=preprocess,
+                      unsafe_load=unsafe_load, precision=precision)
+        return make_dreamer(chosen, cache_dir, quiet=quiet, say=make_say(quiet), adapter=adapter)
 
     return make
 
