@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from dreamer.errors import DreamerError, first_line
-from dreamer.outputs import DEFAULT_OUTPUT_DIR
+from dreamer.errors import DreamerError
+from dreamer.outputs import DEFAULT_OUTPUT_DIR, ensure_folder, free_name
 from dreamer.video import media
 from dreamer.video.defaults import CRF, NOISE_SIZE
 from dreamer.video.render import (
@@ -74,27 +74,12 @@ def plan_output(output_text: str | None, default_name: str, overwrite: bool, fra
     media.check_output_format(video)
     if source is not None and video.resolve() == source.resolve():
         raise DreamerError(f"{video}: the output would overwrite the input; choose another -o")
-    make_folder(video.parent)
+    ensure_folder(video.parent)
     if video.exists() and not overwrite:
-        wanted, number = video, 1
-        while video.exists():
-            video = wanted.with_name(f"{wanted.stem}_{number}{wanted.suffix}")
-            number += 1
+        wanted, video = video, free_name(video)
         say(f"{wanted} exists; writing {video} instead (--overwrite replaces it)")
     frames = Path(frames_dir) if frames_dir else video.with_name(f"{video.stem}_frames")
     return Output(frames=frames, video=video)
-
-
-def make_folder(folder: Path) -> None:
-    """Create ``folder`` (and its parents) if missing.
-
-    Raises:
-        DreamerError: it can't be made (a file in the way, no permission).
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DreamerError(f"{folder}: cannot make the folder ({first_line(exc)})") from None
 
 
 def make_dreamers(schedule: Schedule, make: Callable) -> ScheduledDreamers:
