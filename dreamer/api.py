@@ -70,7 +70,7 @@ def noise_config(param: str, config=None):
     Raises:
         DreamerError: an unknown parameterisation, or a config of the other kind.
     """
-    from dreamer.config import PARAMETERISATIONS, FourierConfig
+    from dreamer.param.settings import PARAMETERISATIONS, FourierConfig
 
     if param not in PARAMETERISATIONS:
         raise DreamerError(f"unknown parameterisation {param!r}; choose {' or '.join(PARAMETERISATIONS)}")

@@ -13,13 +13,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "dreamer"
 
 LAYERS = [
-    ("files and settings", ["dreamer.version", "dreamer.errors", "dreamer.fileio", "dreamer.images", "dreamer.config",
-                            "dreamer.precision", "dreamer.outputs", "dreamer.presets",
-                            "dreamer.configfile"]),
+    ("files and settings", ["dreamer.version", "dreamer.settings", "dreamer.errors", "dreamer.fileio",
+                            "dreamer.images", "dreamer.config", "dreamer.precision", "dreamer.outputs",
+                            "dreamer.presets", "dreamer.configfile"]),
     ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),
     ("engine", ["dreamer.engine", "dreamer.param"]),
     ("api", ["dreamer.api"]),
-    ("features", ["dreamer.atlas", "dreamer.batch", "dreamer.video", "dreamer.probe", "dreamer.executors"]),
+    ("features", ["dreamer.atlas", "dreamer.atlas_settings", "dreamer.batch", "dreamer.video", "dreamer.probe",
+                  "dreamer.executors"]),
     ("cli", ["dreamer.cli", "dreamer.__main__"]),
 ]
 #: ``dreamer/__init__.py`` is the facade: it re-exports the API lazily, and everyone may read its ``__version__``.

@@ -23,9 +23,10 @@ from dreamer.cli.common import (
 from dreamer.cli.configured import ConfiguredCommand, settings_file_options
 from dreamer.cli.executors import check_executor_options, executor_for, executor_options
 from dreamer.cli.noise import NoiseRequest, given_steps, noise_options, render_from_noise
-from dreamer.cli.options import config_options
+from dreamer.cli.options import config_options, setting_option
 from dreamer.cli.shared import checked_inputs, make_config, make_dreamer, prepared_outputs
 from dreamer.errors import DreamerError
+from dreamer.settings import MAX_SIZE_SETTING
 
 
 class _DefaultCommandContext(click.Context):
@@ -59,9 +60,7 @@ class DefaultCommand(ConfiguredCommand):
               help="Only the white part of this image changes; grey blends; black stays exactly as the input. "
                    "Stretched to each input's size.")
 @config_options
-@click.option("--max-size", type=click.IntRange(min=1), default=None,
-              help="Downscale the input so its long side is at most this (above 4 megapixels, 1024 gives "
-                   "larger patterns, sooner). [default: full resolution]")
+@setting_option("max_size", MAX_SIZE_SETTING, None)
 @click.option("--loss", type=click.Choice(["l2", "mean"]), default=None,
               help="l2: mean squared activation (DeepDream); mean: mean activation. Applies to every layer, "
                    "channel and neuron term without its own [l2]/[mean]; a class is always its logit. "

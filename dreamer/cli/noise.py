@@ -13,11 +13,10 @@ from pathlib import Path
 import click
 
 from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, user_errors
-from dreamer.config import FOURIER_ATLAS_CONFIG, PARAMETERISATIONS
+from dreamer.cli.options import setting_option
 from dreamer.errors import DreamerError
-
-#: The side of an image rendered from noise, unless --size says otherwise.
-NOISE_SIZE = 224
+from dreamer.param.settings import FOURIER_ATLAS_CONFIG, NOISE_SIZE, PARAMETERISATIONS
+from dreamer.settings import NOISE_SIZE_SETTING, VARIANTS_SETTING
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,8 @@ def noise_options(func):
                      help="Render from noise instead of dreaming on INPUT. fft: Fourier coefficients in "
                           f"decorrelated colour with Adam (-i: steps, default {FOURIER_ATLAS_CONFIG.steps}); "
                           "pixels: the usual ascent from grey noise."),
-        click.option("--size", "noise_size", type=click.IntRange(min=16), default=NOISE_SIZE, show_default=True,
-                     help="With --param: the side of the square image rendered from noise."),
-        click.option("--variants", type=click.IntRange(1, 64), default=1, show_default=True,
-                     help="With --param: how many images, side by side in the output (fft: made to differ)."),
+        setting_option("noise_size", NOISE_SIZE_SETTING, NOISE_SIZE),
+        setting_option("variants", VARIANTS_SETTING, 1),
     ]
     for option in reversed(options):
         func = option(func)

@@ -3,7 +3,7 @@ TensorFlow, the network's file in place, and the one way the CLI builds a ``Drea
 
 A ``Dreamer`` is built from a recipe's model part (``dreamer.batch.settings``:
 model, layers, classes, loss, guide, weights, preprocess, unsafe_load,
-precision, input_name) by ``dreamer.batch.worker.load_dreamer``: the command
+precision, input_name) by ``dreamer.batch.settings.dreamer_from_recipe``: the command
 itself, the batch's local worker and a Ray actor all go through it.
 """
 
@@ -87,7 +87,7 @@ def make_dreamer(chosen: Mapping[str, Any], cache_dir=None, *, quiet: bool = Fal
     Without a model, layers that the default model lacks but exactly one
     registered model has choose that model (``say`` reports it).
     """
-    from dreamer.batch.worker import load_dreamer
+    from dreamer.batch.settings import dreamer_from_recipe
     from dreamer.cli.progress import DownloadBar
 
     model = chosen.get("model")
@@ -96,4 +96,4 @@ def make_dreamer(chosen: Mapping[str, Any], cache_dir=None, *, quiet: bool = Fal
     model = model or DEFAULT_MODEL_NAME
     recipe = {**chosen, "model": model, "weights": chosen.get("weights") or weights_from_environment(model)}
     with DownloadBar(quiet) as bar:
-        return load_dreamer(recipe, cache_folder(cache_dir), bar.update, adapter)
+        return dreamer_from_recipe(recipe, cache_folder(cache_dir), bar.update, adapter)
