@@ -224,7 +224,7 @@ def test_no_rename_is_reported_for_a_run_that_fails(runner, model_file, tmp_path
     (tmp_path / "outputs" / "cut_tiny_conv3.png").write_bytes(b"mine")
     result = runner.invoke(main, tiny_args(model_file, "cut.png"))
     assert result.exit_code == 1
-    assert "exists" not in result.output and "instead" not in result.output and "error: cut.png" in result.output
+    assert "exists" not in result.output and "instead" not in result.output and "Error: cut.png" in result.output
 
 
 def test_cli_result_records_max_size_mask_guide_and_input(runner, model_file, tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from dreamer.cli import preflight
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
     input_name_option,
@@ -15,6 +16,7 @@ from dreamer.cli.common import (
     make_say,
     model_options,
     signals_as_exceptions,
+    usage_errors,
     user_errors,
 )
 from dreamer.config import ATLAS_CONFIG, ATLAS_PARAM, ATLAS_TILE_SIZE, FOURIER_ATLAS_CONFIG, PARAMETERISATIONS
@@ -83,6 +85,8 @@ def atlas_command(layer, channels, classes, labels, param, variants, diversity, 
     from dreamer.outputs import name_outputs, plan_outputs
 
     say = make_say(quiet)
+    with usage_errors():  # the layer, channels and classes of a registered model: before TensorFlow loads
+        preflight.check_atlas(model, layer, channels, classes, labels)
     with user_errors():
         pixel_config = replace(ATLAS_CONFIG, iterations=iterations or ATLAS_CONFIG.iterations, octaves=octaves,
                                laplacian_levels=laplacian_levels, seed=seed)
@@ -97,7 +101,7 @@ def atlas_command(layer, channels, classes, labels, param, variants, diversity, 
         try:
             written = render_atlas(adapter, plan, pixel_config, fourier_config, size, columns, target.output, quiet)
         except DreamerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
     what = f"{len(plan.units)} classes" if classes else f"{len(plan.units)} channels of {plan.layer}"
     say(f"wrote {written} ({what}, {param}" + (f"; {target.renamed}" if target.renamed else "") + ")")

@@ -141,6 +141,7 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
     with usage_errors():  # everything up to the model load is answered before TensorFlow loads
         config = make_config(**config_settings)
         model = checked_setup([Path(p) for p in inputs], output, model, list(layers), mask, guide, say)
+        preflight.check_objective(model, list(layers), classes)
     chosen = dict(layers=layers, classes=classes, loss=loss, guide=guide, mask=mask, weights=weights,
                   preprocess=preprocess, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
     if is_folder_output(list(inputs), output):
@@ -192,7 +193,7 @@ def checked_inputs(paths: list[Path], max_size: int | None, min_side: int | None
             width, height = preflight.check_input(path, max_size, min_side)
         except DreamerError as exc:
             failures.append((str(path), naming(path, exc)))
-            click.echo(f"error: {failures[-1][1]}", err=True)
+            click.echo(f"Error: {failures[-1][1]}", err=True)
             continue
         good.append(path)
         if max_size is None and width * height > preflight.LARGE_IMAGE_PIXELS and not hinted:
@@ -235,7 +236,7 @@ def dream_all(dreamer, targets, config, max_size: int | None, quiet: bool, mask:
                 written = dream_file(dreamer, target, config, max_size, quiet, mask, recipe)
             except DreamerError as exc:
                 failures += 1
-                click.echo(f"error: {naming(target.input, exc)}", err=True)
+                click.echo(f"Error: {naming(target.input, exc)}", err=True)
                 continue
             renamed = f"; {target.renamed}" if target.renamed else ""
             say(f"wrote {written} (seed {config.seed}{renamed})")

@@ -139,5 +139,5 @@ def run_errors():
     try:
         yield
     except DreamerError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE if isinstance(exc, FramesFolderError) else EXIT_FAILED_INPUT)

@@ -72,7 +72,7 @@ def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, outpu
         try:
             written = render_noise(dreamer, target.output, request, config, quiet)
         except DreamerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
     renamed = f"; {target.renamed}" if target.renamed else ""
     say(f"wrote {written} ({request.param}, seed {config.seed}{renamed})")
