@@ -182,6 +182,8 @@ def test_other_commands_answer_mistakes_before_tensorflow_too(tmp_path):
         "channel": (["--layer", "block5c_add:9999", "photo.png"], "channel 9999 is out of range: block5c_add "
                                                                  "has 112 channels (0-111)"),
         "neuron": (["--layer", "block3b_add:40@center", "photo.png"], "channel 40 is out of range"),
+        "from noise": (["--param", "fft", "--class", "tabbby"], "unknown class 'tabbby'"),
+        "from noise, layer typo": (["--param", "pixels", "--layer", "block5c_ad:3"], "closest: block5c_add"),
     }
     answers = answers_before_tensorflow([args for args, _ in cases.values()], tmp_path)
     for (name, (_, text)), answer in zip(cases.items(), answers):

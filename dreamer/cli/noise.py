@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, user_errors
+from dreamer.cli import preflight
+from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, usage_errors, user_errors
 from dreamer.config import FOURIER_ATLAS_CONFIG, PARAMETERISATIONS
 from dreamer.errors import DreamerError
 
@@ -59,9 +60,12 @@ def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, outpu
     from dreamer.cli.dream import make_dreamer
     from dreamer.outputs import name_outputs, plan_outputs
 
-    with user_errors():
+    with usage_errors():  # the layers, channels and classes of a registered model: before TensorFlow loads
         if guide:
             raise DreamerError("--guide needs an INPUT image to dream on; it does not work with --param")
+        model = preflight.choose_model(model, list(layers), say)
+        preflight.check_objective(model, list(layers), classes)
+    with user_errors():
         config = noise_config(request, config_settings)
         target = plan_outputs([Path("noise")], output)[0]
         dreamer = make_dreamer(model, layers, loss, cache_dir, weights, preprocess, classes, None,
