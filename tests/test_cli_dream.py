@@ -422,7 +422,8 @@ def rerun_args(model_file, *extra):
     return ["--model", str(model_file), "--preprocess", "unit", "-i", "1", "--octaves", "1", *extra]
 
 
-@pytest.mark.parametrize("where", [[], ["-o", "res/x.png"]], ids=["into outputs/", "-o FILE"])
+@pytest.mark.parametrize("where", [[], ["-o", "res/x.png"], ["-o", "res/x.jpg"]],
+                         ids=["into outputs/", "-o FILE.png", "-o FILE.jpg"])
 def test_the_same_command_again_names_its_result_and_renders_nothing(runner, model_file, workdir, where):
     rgb().save(workdir / "a.png")
     first = runner.invoke(main, rerun_args(model_file, "a.png", *where))

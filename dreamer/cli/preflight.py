@@ -221,7 +221,7 @@ def check_result_file(path: Path) -> dict:
     except (OSError, ValueError, SyntaxError):
         metadata = None
     if not metadata:
-        raise DreamerError(f"{path}: carries no dreamer settings (only PNG results written by dream do)")
+        raise DreamerError(f"{path}: carries no dreamer settings (only PNG and JPEG results written by dream do)")
     return metadata
 
 
