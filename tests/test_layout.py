@@ -41,7 +41,8 @@ def layer_of(module: str) -> int:
             if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > length:
                 best, length = index, len(prefix)
     if best is None:
-        raise AssertionError(f"{module} has no layer: add it to LAYERS in tests/test_layout.py and to docs/architecture.md")
+        raise AssertionError(f"{module} has no layer: add it to LAYERS in tests/test_layout.py and to "
+                             "docs/architecture.md")
     return best
 
 
