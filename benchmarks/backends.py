@@ -22,7 +22,9 @@ steps
     stateless call; PyTorch: an eager autograd loop), on the same
     ``--step-size`` square image, the un-rewritten Keras feature model for
     the tutorial. Both are warmed up; then ``--rounds`` interleaved rounds of
-    ``--steps`` steps each; the medians of each's seconds per step are reported.
+    ``--steps`` steps each; the medians of each's seconds per step are
+    reported, wall-clock and the process's CPU time (all its threads: the
+    steadier measure on a shared machine).
 dream
     ``Dreamer().dream(photo, DreamConfig())`` (4 octaves x 10 steps, tiles
     of 512 px at the largest octaves) on ``samples/rocket.jpg`` resized to
@@ -151,23 +153,29 @@ def measure(args) -> dict:
     feature_model = dreamer.adapter.feature_model([LAYER])
     tutorial = tutorial_loop(feature_model, dreamer.adapter.preprocess)
     tutorial(image, 1)
-    ours, theirs = [], []
+    ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
     for _ in range(args.rounds):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         current = image
         for _ in range(args.steps):
             current, _ = ascent_step(current, gradient, config, rng)
         ours.append((time.perf_counter() - start) / args.steps)
-        start = time.perf_counter()
+        ours_cpu.append((time.process_time() - cpu) / args.steps)
+        start, cpu = time.perf_counter(), time.process_time()
         keras.ops.convert_to_numpy(tutorial(image, args.steps))
         theirs.append((time.perf_counter() - start) / args.steps)
+        theirs_cpu.append((time.process_time() - cpu) / args.steps)
     width, height = args.dream_width, args.dream_height
     big = photo((height, width))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     dreamer.dream(big, config)
-    dream_s = time.perf_counter() - start
+    dream_s, dream_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     dreamer_step, tutorial_step = statistics.median(ours), statistics.median(theirs)
+    cpu_ratio = statistics.median(theirs_cpu) / statistics.median(ours_cpu)
     return {
+        "dreamer_cpu_s_per_step": round(statistics.median(ours_cpu), 4),
+        "tutorial_cpu_s_per_step": round(statistics.median(theirs_cpu), 4),
+        "speed_vs_tutorial_cpu": round(cpu_ratio, 3), "dream_cpu_s": round(dream_cpu_s, 1),
         "backend": keras.backend.backend(), "load_and_first_step_s": round(ready, 2),
         "step_size_px": args.step_size, "dreamer_s_per_step": round(dreamer_step, 4),
         "tutorial_s_per_step": round(tutorial_step, 4), "dreamer_steps_per_s": round(1 / dreamer_step, 3),
