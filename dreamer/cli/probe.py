@@ -17,6 +17,7 @@ from dreamer.cli.common import (
     make_say,
     model_options,
     signals_as_exceptions,
+    usage_errors,
     user_errors,
 )
 from dreamer.cli.options import setting_option
@@ -52,11 +53,19 @@ def probe_options(func):
               help="The plot: .png, .svg or .pdf. [default: outputs/probe_<model>_<transform>.png]")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Every number and setting as JSON. [default: the plot's path with .json]")
+@click.option("--groups", "groups", default=None, metavar="FILE|name:REGEX",
+              help="Images that must share a cross-validation fold (crops of one photo, shots of one coin): a file "
+                   "of 'file-name group' lines, or name:REGEX (the group is the first capture group, or the match, "
+                   "in each file name). [default: each image its own group]")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None, metavar="HEAD.keras",
+              help="Save the network cut at the answer's layer plus the head that decodes there, trained on all "
+                   "the images, as a Keras model (loads with keras.models.load_model; output above 0.5: the "
+                   "second kind of input).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files instead of choosing free names.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages; the table still prints.")
 @model_options
-def probe_command(images, layers, pairs, classes, output, json_path, overwrite, quiet, model, weights, preprocess,
-                  unsafe_load, cache_dir, **chosen):
+def probe_command(images, layers, pairs, classes, output, json_path, groups, export_path, overwrite, quiet, model,
+                  weights, preprocess, unsafe_load, cache_dir, **chosen):
     """At which layer does the network stop telling x from T(x)? Per layer: invariance, equivariance, decodability.
 
     Prints a table and a one-line answer (the deepest layer where T is still
@@ -65,34 +74,99 @@ def probe_command(images, layers, pairs, classes, output, json_path, overwrite, 
 
     \b
     Examples:
-      dream probe --transform hflip samples/*.png
+      dream probe --transform hflip samples/coins_right/
+      dream probe --augment 4 --export head.keras samples/coins_right/
       dream probe --transform vflip --layer block3b_add,block5c_add photos/
       dream probe --pairs coins/left coins/right
       dream probe --classes cats/ dogs/ --model my_net.keras --preprocess unit
     """
-    from dreamer.probe import ProbeSettings, probe
-    from dreamer.probe.measure import plan_inputs
-    from dreamer.probe.plot import save_plot
-    from dreamer.probe.report import output_paths, table_text, write_json
-    from dreamer.probe.transforms import parse_transform
+    from dreamer.probe.settings import ProbeSettings
 
     say = make_say(quiet)
     names = [name.strip() for text in layers for name in text.split(",") if name.strip()] or None
     mode = "pairs" if pairs else "classes" if classes else "transform"
-    with user_errors():
+    with usage_errors():  # everything that needs no model is answered before TensorFlow loads
         config = ProbeSettings(**chosen)
-        parse_transform(config.transform)
-        plan_inputs(images, pairs, classes)  # too few images: said before the model loads
-        plot_path, json_file = output_paths(str(model or DEFAULT_MODEL_NAME), config.transform, mode, output,
-                                            json_path, overwrite)
-        adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
-        with signals_as_exceptions(), ProbeBar(quiet) as bar:
-            result = probe(images, model=adapter, layers=names, pairs=pairs, classes=classes, settings=config,
-                           progress=bar.update)
-        save_plot(result, plot_path)
-        write_json(result, json_file)
-    click.echo(table_text(result))
+        _checked_before_loading(config, (images, pairs, classes), groups, mode, export_path)
+        plot_path, json_file = _output_paths(model, config, mode, (output, json_path), overwrite)
+        export_file = _export_path(export_path, overwrite)
+    with user_errors():
+        result = _run(images, names, (pairs, classes, groups), config, (model, cache_dir, weights, preprocess,
+                                                                         unsafe_load), quiet, export_file)
+        _save(result, plot_path, json_file)
+    click.echo(table_text_of(result))
     say(f"wrote {plot_path} and {json_file}")
+    _say_export(result)
+
+
+def _checked_before_loading(config, inputs: tuple, groups, mode: str, export_path) -> None:
+    """The transform, the inputs' count, the groups and the export's name, checked without TensorFlow."""
+    from dreamer.probe.inputs import group_ids, plan_inputs
+    from dreamer.probe.transforms import parse_transform
+
+    parse_transform(config.transform)
+    mode, first, second = plan_inputs(*inputs)  # too few images: said before the model loads
+    group_ids(list(first) + (list(second) if mode == "classes" else []), groups)
+    if export_path is not None and not str(export_path).endswith(".keras"):
+        from dreamer.errors import DreamerError
+
+        raise DreamerError(f"--export {export_path}: the file name must end in .keras")
+
+
+def _output_paths(model, config, mode: str, given: tuple, overwrite: bool):
+    from dreamer.probe.report import output_paths
+
+    return output_paths(str(model or DEFAULT_MODEL_NAME), config.transform, mode, given[0], given[1], overwrite)
+
+
+def _export_path(export_path, overwrite: bool):
+    from pathlib import Path
+
+    from dreamer.probe.report import free_path
+
+    if export_path is None:
+        return None
+    path = Path(export_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return free_path(path, overwrite)
+
+
+def _run(images, names, sets: tuple, config, loading: tuple, quiet: bool, export_file):
+    """Load the model and probe, with progress bars; the ProbeResult."""
+    from dreamer.probe import probe
+
+    pairs, classes, groups = sets
+    model, cache_dir, weights, preprocess, unsafe_load = loading
+    adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
+    with signals_as_exceptions(), ProbeBar(quiet) as bar:
+        return probe(images, model=adapter, layers=names, pairs=pairs, classes=classes, settings=config,
+                     groups=groups, export=export_file, progress=bar.update)
+
+
+def _save(result, plot_path, json_file) -> None:
+    from dreamer.probe.plot import save_plot
+    from dreamer.probe.report import write_json
+
+    save_plot(result, plot_path)
+    write_json(result, json_file)
+
+
+def table_text_of(result) -> str:
+    from dreamer.probe.report import table_text
+
+    return table_text(result)
+
+
+def _say_export(result) -> None:
+    exported = result.export
+    if exported is None:
+        return
+    if exported.get("path") is None:
+        raise click.ClickException(f"not exported: {exported['note']}")
+    low, high = exported["interval"]
+    click.echo(f"exported {exported['path']}: the network to `{exported['layer']}` and its {exported['head']} head, "
+        f"cross-validated accuracy {exported['accuracy']:.0%} (95% interval {low:.0%}-{high:.0%}); load it with "
+        f"keras.models.load_model")
 
 
 class ProbeBar(LazyBar):

@@ -47,8 +47,12 @@ class ProbeSettings:
     folds: int = _setting(
         5, help="Cross-validation folds of the linear classifier.", flags=("--folds",), kind=int, minimum=2,
         maximum=100, error="folds must be between 2 and 100")
+    augment: int = _setting(
+        0, help="Variants of each image (small shifts, scales and brightness changes) added to the classifier's "
+                "data; every variant stays in its image's fold.", flags=("--augment",), kind=int, minimum=0,
+        maximum=50, error="augment must be between 0 and 50")
     seed: int = _setting(
-        0, help="Seed of the cross-validation folds.", flags=("--seed",), kind=int, minimum=0,
+        0, help="Seed of the cross-validation folds and of the augmentation.", flags=("--seed",), kind=int, minimum=0,
         error="seed must be 0 or more")
 
     def __post_init__(self):
