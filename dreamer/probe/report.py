@@ -38,8 +38,8 @@ def table_text(result) -> str:
     first, second = result.labels
     lines += [
         "",
-        f"model {result.model}; {first} versus {second}; {len(result.inputs)} images at {result.settings.size} px; "
-        f"{result.seconds:.0f} s",
+        f"model {result.model}; {first} versus {second}; {len(result.inputs)} images at {result.settings.size} px"
+        f"{_extras(result)}; {result.seconds:.0f} s",
         "inv: invariance of pooled activations (1: unchanged, 0: as different as another image); inv map: of the "
         "whole maps; equiv: map-level equivariance with channels re-paired (id: not re-paired); partners: "
         "channels matched to another channel; decode: cross-validated accuracy of a linear classifier on pooled "
