@@ -158,13 +158,37 @@ def test_ridge_weights_reproduce_the_kernel_scores():
     assert np.mean(((features @ weights + bias) > 0) == labels) >= 0.95
 
 
-def test_no_head_to_export_is_said(tiny_model, tmp_path):
-    images = oriented(8)
-    result = probe(images + [image[:, ::-1] for image in images], model=tiny_model, settings=SMALL,
-                   layers=["conv1"], export=tmp_path / "h.keras")
-    if result.verdict.decodable_to is None:
-        assert result.export["path"] is None and "nothing to export" in result.export["note"]
-        assert not (tmp_path / "h.keras").exists()
+def test_no_head_to_export_is_said(tmp_path):
+    """After the symmetrising layer nothing is decodable, and with 40 images the intervals rule it out."""
+    from test_probe import two_branch_model
+
+    result = probe(oriented(40), model=two_branch_model(symmetrise=True), settings=SMALL, layers=["sym", "conv3"],
+                   export=tmp_path / "h.keras")
+    assert result.verdict.decodable_to is None and result.verdict.decided
+    assert result.export["path"] is None and "nothing to export" in result.export["note"]
+    assert not (tmp_path / "h.keras").exists()
+
+
+@pytest.mark.parametrize("head", ["pooled", "grid"])
+def test_exported_head_computes_the_probes_features_and_classifier(tiny_model, head, tmp_path):
+    """The model's score is sigmoid(4 * (features @ w + b)) on the probe's own pooled or 2x2-grid features."""
+    from types import SimpleNamespace
+
+    from dreamer.models import load_model
+    from dreamer.probe.export import SHARPNESS, build_model
+    from dreamer.probe.features import grid, pooled
+
+    adapter = load_model(tiny_model, tmp_path, None, None)
+
+    images = np.stack(oriented(6, size=36)).astype(np.float32)  # 36 px: odd-sized maps, overlapping cells
+    maps = np.asarray(adapter.feature_model(["conv2"])(adapter.preprocess(images))["conv2"])
+    features = pooled(maps) if head == "pooled" else grid(maps)
+    rng = np.random.default_rng(0)
+    weights, bias = rng.normal(size=features.shape[1]) * 0.1, 0.2
+    record = SimpleNamespace(layer=SimpleNamespace(name="conv2"), shape=maps.shape[1:])
+    model = build_model(adapter, record, head, 36, (weights, bias))
+    expected = 1 / (1 + np.exp(-SHARPNESS * (features @ weights + bias)))
+    assert np.asarray(model(images * 255.0))[:, 0] == pytest.approx(expected, abs=1e-4)
 
 
 @pytest.mark.parametrize("args, words", [
@@ -180,3 +204,20 @@ def test_mistakes_are_answered_before_tensorflow_loads(tmp_path, args, words):
                           env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "tf False 2", done.stdout + done.stderr
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.real_model
+def test_a_head_exported_from_letters_classifies_new_letters_as_well_as_it_reported(tmp_path):
+    """EfficientNet-Lite0, 48 letters at 96 px: held-out accuracy = the cross-validated one, within a few points."""
+    import keras
+
+    from dreamer.probe import ProbeSettings
+
+    path = tmp_path / "head.keras"
+    result = probe(letters(48, size=96, seed=0), transform="hflip", export=path,
+                   settings=ProbeSettings(size=96, max_layers=8))
+    assert result.export["path"] == str(path), result.verdict.text
+    new = np.stack(letters(80, size=96, seed=1)).astype(np.float32)
+    scores = keras.models.load_model(path).predict(np.concatenate([new, new[:, :, ::-1]]), verbose=0)[:, 0]
+    held_out = np.mean((scores > 0.5) == np.repeat([False, True], len(new)))
+    assert abs(held_out - result.export["accuracy"]) <= 0.08, (held_out, result.export)

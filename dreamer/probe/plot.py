@@ -74,7 +74,7 @@ def draw(result, title: str | None = None):
     axes.set_xticks(positions, [layer.name for layer in layers], rotation=60, ha="right", fontsize=8)
     names = [layer.name for layer in layers]
     if result.verdict.decodable_to in names:
-        axes.axvline(names.index(result.verdict.decodable_to), color="tab:red", linewidth=1.0, alpha=0.7,
+        axes.axvline(names.index(result.verdict.decodable_to), color="black", linewidth=1.2, alpha=0.6,
                      label=f"answer: decodable up to here ({result.verdict.head} head)")
     axes.set_xlabel("layer (network order)")
     axes.set_ylabel("score (1: invariant / perfectly decodable)")
