@@ -1,10 +1,11 @@
 """``dream probe``: at which layer does the network stop telling x from T(x)?
 
 A thin shell over ``dreamer.probe``: the settings' options come from
-``ProbeSettings`` (``dreamer.probe.settings``); the outputs are named and
-checked before any work; progress goes to two bars on stderr (images x
-layers, then the layers' classifiers); the table and the answer go to
-stdout.
+``ProbeSettings`` (``dreamer.probe.settings``); the transform, the number of
+images, ``--groups`` and the output names are checked before TensorFlow is
+imported (a mistake costs a fraction of a second); progress goes to two
+bars on stderr (images x layers, then the layers' classifiers); the table,
+the answer and what ``--export`` wrote go to stdout.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ def probe_command(images, layers, pairs, classes, output, json_path, groups, exp
     """At which layer does the network stop telling x from T(x)? Per layer: invariance, equivariance, decodability.
 
     Prints a table and a one-line answer (the deepest layer where T is still
-    decodable by a linear head, and where it is lost), and writes a plot and
-    a JSON file with every number.
+    decodable, the head that decodes it there with its 95% interval, and
+    where it is lost or the data cannot decide), and writes a plot and a
+    JSON file with every number; --export saves that network and head.
 
     \b
     Examples:
