@@ -221,3 +221,29 @@ def test_a_head_exported_from_letters_classifies_new_letters_as_well_as_it_repor
     scores = keras.models.load_model(path).predict(np.concatenate([new, new[:, :, ::-1]]), verbose=0)[:, 0]
     held_out = np.mean((scores > 0.5) == np.repeat([False, True], len(new)))
     assert abs(held_out - result.export["accuracy"]) <= 0.08, (held_out, result.export)
+
+
+def test_command_with_groups_augmentation_and_export(runner, workdir, model_file):
+    import json
+
+    from PIL import Image
+
+    from dreamer.cli import main
+
+    folder = workdir / "coins"
+    folder.mkdir()
+    for i, image in enumerate(oriented(12)):
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"coin{i // 2}_{i % 2}.png")
+    args = ["probe", "-q", "--model", str(model_file), "--size", "32", "--folds", "3", "--augment", "1",
+            "--groups", r"name:^(coin\d+)_", "--export", "head.keras", str(folder), "-o", "p.png"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "12 images at 32 px, 1 variant of each, 6 groups;" in result.output
+    assert "[95% interval over 6 images]" in result.output and "exported head.keras" in result.output
+    data = json.loads((workdir / "p.json").read_text())
+    assert data["images"] == 6 and data["settings"]["augment"] == 1 and data["export"]["path"] == "head.keras"
+    assert all(layer["decodability_low"] <= layer["decodability"] <= layer["decodability_high"]
+               for layer in data["layers"])
+    assert data["verdict"]["head"] in ("pooled", "grid") and len(data["verdict"]["interval"]) == 2
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0 and (workdir / "head_1.keras").exists()  # the first export is kept

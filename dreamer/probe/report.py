@@ -54,7 +54,8 @@ def _extras(result) -> str:
     """The augmentation and grouping, when used, for the table's summary line."""
     parts = []
     if result.settings.augment:
-        parts.append(f"{result.settings.augment} variants of each")
+        count = result.settings.augment
+        parts.append(f"{count} variant{'' if count == 1 else 's'} of each")
     if result.images and result.images < len(result.inputs):
         parts.append(f"{result.images} groups")
     return "".join(f", {part}" for part in parts)
