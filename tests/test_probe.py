@@ -391,3 +391,10 @@ def test_a_graphdef_model_is_probed_too(monkeypatch, tmp_path):
     result = probe(oriented(6), model=adapter, layers=["conv2d0", "mixed4c"], settings=SMALL)
     assert [layer.name for layer in result.layers] == ["conv2d0", "mixed4c"]
     assert all(0.0 <= layer.decodability <= 1.0 and layer.invariance_map is not None for layer in result.layers)
+    from types import SimpleNamespace
+
+    from dreamer.probe.export import build_model
+
+    record = SimpleNamespace(layer=SimpleNamespace(name="mixed4c"), shape=(2, 2, 8))
+    with pytest.raises(DreamerError, match="not a Keras model, so it cannot be exported"):
+        build_model(adapter, record, "pooled", 32, (np.zeros(8), 0.0))

@@ -36,15 +36,18 @@ def export_head(adapter, records, answer, settings, path: str | os.PathLike) -> 
     Returns a dict with ``path`` (None when nothing could be exported, then ``note`` says why), ``layer``,
     ``head``, ``accuracy`` and ``interval`` (cross-validated).
 
-    Raises:
-        DreamerError: the model cannot be cut (not Keras, or an input scaling that is not affine).
+    A model that cannot be cut (not Keras, an input scaling that is not affine) gives ``path`` None and
+    the reason in ``note``.
     """
     if answer.decodable_to is None:
         return {"path": None, "note": "no head is decodable at any probed layer, so there is nothing to export"}
     record = next(record for record in records if record.layer.name == answer.decodable_to)
     labels, groups = np.concatenate(record.labels), np.concatenate(record.groups)
     weights, bias = ridge_weights(record.features(answer.head), labels, groups, settings.seed)
-    model = build_model(adapter, record, answer.head, settings.size, (weights, bias))
+    try:
+        model = build_model(adapter, record, answer.head, settings.size, (weights, bias))
+    except DreamerError as exc:  # the probe's numbers stand; only the export is impossible
+        return {"path": None, "note": str(exc)}
     path = Path(path)
     try:
         with atomic_path(path) as tmp:
@@ -117,6 +120,8 @@ def _head_layers(head: str, shape: tuple, x):
     if head == "pooled":
         return keras.layers.GlobalAveragePooling2D(name="pooled")(x)
     height, width = shape[0], shape[1]
+    if not (height and width and height >= 2 and width >= 2):
+        raise DreamerError(f"the layer's map is {height}x{width}: too small for a 2x2-grid head to be exported")
     pool = (-(-height // 2), -(-width // 2))
     strides = (max(1, height // 2), max(1, width // 2))
     return keras.layers.Flatten(name="grid_cells")(
