@@ -14,31 +14,22 @@ import click
 
 from dreamer.cli.common import (
     DEFAULT_MODEL_NAME,
+    ModelChoice,
     load_adapter,
     make_say,
     model_options,
     signals_as_exceptions,
+    take,
     usage_errors,
     user_errors,
 )
-from dreamer.cli.options import setting_option
+from dreamer.cli.configured import ConfiguredCommand, config_file_options
+from dreamer.cli.options import options_from
 from dreamer.cli.progress import LazyBar
-from dreamer.probe.settings import defaults, settings
+from dreamer.probe.settings import ProbeSettings
 
 
-def probe_options(func):
-    """Every ProbeSettings field as an option of ``func``."""
-    values = defaults()
-    for name, setting in reversed(list(settings().items())):
-        if setting.kind is str:
-            flags = sorted(setting.flags, key=len)
-            func = click.option(*flags, name, default=values[name], show_default=True, help=setting.help)(func)
-        else:
-            func = setting_option(name, setting, values[name])(func)
-    return func
-
-
-@click.command("probe")
+@click.command("probe", cls=ConfiguredCommand, table="probe")
 @click.argument("images", nargs=-1, type=click.Path(), metavar="[IMAGE|FOLDER]...")
 @click.option("-l", "--layer", "layers", multiple=True, metavar="NAME[,NAME...]",
               help="Layers to probe (repeatable, or comma-separated). [default: --max-layers of them spread over "
@@ -49,7 +40,7 @@ def probe_options(func):
                    "right image is the partner of its left one, instead of T(x).")
 @click.option("--classes", nargs=2, type=click.Path(exists=True, file_okay=False), default=None,
               metavar="DIR_A DIR_B", help="Two folders of images of two classes: how well each layer tells them apart.")
-@probe_options
+@options_from(ProbeSettings)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="The plot: .png, .svg or .pdf. [default: outputs/probe_<model>_<transform>.png]")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
@@ -65,8 +56,9 @@ def probe_options(func):
 @click.option("--overwrite", is_flag=True, help="Replace existing output files instead of choosing free names.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages; the table still prints.")
 @model_options
-def probe_command(images, layers, pairs, classes, output, json_path, groups, export_path, overwrite, quiet, model,
-                  weights, preprocess, unsafe_load, cache_dir, **chosen):
+@config_file_options
+def probe_command(images, layers, pairs, classes, output, json_path, groups, export_path, overwrite, quiet,
+                  **options):
     """At which layer does the network stop telling x from T(x)? Per layer: invariance, equivariance, decodability.
 
     Prints a table and a one-line answer (the deepest layer where T is still
@@ -82,26 +74,32 @@ def probe_command(images, layers, pairs, classes, output, json_path, groups, exp
       dream probe --pairs coins/left coins/right
       dream probe --classes cats/ dogs/ --model my_net.keras --preprocess unit
     """
-    from dreamer.probe.settings import ProbeSettings
+    from dreamer.probe.report import output_paths, table_text
 
     say = make_say(quiet)
     names = [name.strip() for text in layers for name in text.split(",") if name.strip()] or None
     mode = "pairs" if pairs else "classes" if classes else "transform"
     with usage_errors():  # everything that needs no model is answered before TensorFlow loads
-        config = ProbeSettings(**chosen)
-        _checked_before_loading(config, (images, pairs, classes), groups, mode, export_path)
-        plot_path, json_file = _output_paths(model, config, mode, (output, json_path), overwrite)
+        choice = take(ModelChoice, options)
+        config = take(ProbeSettings, options)
+        _checked_before_loading(config, (images, pairs, classes), groups, export_path)
+        plot_path, json_file = output_paths(str(choice.model or DEFAULT_MODEL_NAME), config.transform, mode, output,
+                                            json_path, overwrite)
         export_file = _export_path(export_path, overwrite)
     with user_errors():
-        result = _run(images, names, (pairs, classes, groups), config, (model, cache_dir, weights, preprocess,
-                                                                         unsafe_load), quiet, export_file)
+        from dreamer.probe import probe
+
+        adapter = load_adapter(choice, quiet=quiet)
+        with signals_as_exceptions(), ProbeBar(quiet) as bar:
+            result = probe(images, model=adapter, layers=names, pairs=pairs, classes=classes, settings=config,
+                           groups=groups, export=export_file, progress=bar.update)
         _save(result, plot_path, json_file)
-    click.echo(table_text_of(result))
+    click.echo(table_text(result))
     say(f"wrote {plot_path} and {json_file}")
     _say_export(result)
 
 
-def _checked_before_loading(config, inputs: tuple, groups, mode: str, export_path) -> None:
+def _checked_before_loading(config, inputs: tuple, groups, export_path) -> None:
     """The transform, the inputs' count, the groups and the export's name, checked without TensorFlow."""
     from dreamer.probe.inputs import group_ids, plan_inputs
     from dreamer.probe.transforms import parse_transform
@@ -115,34 +113,17 @@ def _checked_before_loading(config, inputs: tuple, groups, mode: str, export_pat
         raise DreamerError(f"--export {export_path}: the file name must end in .keras")
 
 
-def _output_paths(model, config, mode: str, given: tuple, overwrite: bool):
-    from dreamer.probe.report import output_paths
-
-    return output_paths(str(model or DEFAULT_MODEL_NAME), config.transform, mode, given[0], given[1], overwrite)
-
-
 def _export_path(export_path, overwrite: bool):
+    """Where ``--export`` writes: its folder made, a free name unless ``overwrite``."""
     from pathlib import Path
 
-    from dreamer.probe.report import free_path
+    from dreamer.outputs import ensure_folder, free_name
 
     if export_path is None:
         return None
     path = Path(export_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return free_path(path, overwrite)
-
-
-def _run(images, names, sets: tuple, config, loading: tuple, quiet: bool, export_file):
-    """Load the model and probe, with progress bars; the ProbeResult."""
-    from dreamer.probe import probe
-
-    pairs, classes, groups = sets
-    model, cache_dir, weights, preprocess, unsafe_load = loading
-    adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
-    with signals_as_exceptions(), ProbeBar(quiet) as bar:
-        return probe(images, model=adapter, layers=names, pairs=pairs, classes=classes, settings=config,
-                     groups=groups, export=export_file, progress=bar.update)
+    ensure_folder(path.parent)
+    return path if overwrite else free_name(path)
 
 
 def _save(result, plot_path, json_file) -> None:
@@ -151,12 +132,6 @@ def _save(result, plot_path, json_file) -> None:
 
     save_plot(result, plot_path)
     write_json(result, json_file)
-
-
-def table_text_of(result) -> str:
-    from dreamer.probe.report import table_text
-
-    return table_text(result)
 
 
 def _say_export(result) -> None:
