@@ -76,7 +76,7 @@ def draw(result, title: str | None = None):
     if result.verdict.decodable_to in names:
         axes.axvline(names.index(result.verdict.decodable_to), color="black", linewidth=1.2, alpha=0.6,
                      label=f"answer: decodable up to here ({result.verdict.head} head)")
-    axes.set_xlabel("layer (network order)")
+    axes.set_xlabel("layer (input side on the left, class output on the right)", fontsize=9)
     axes.set_ylabel("score (1: invariant / perfectly decodable)")
     axes.set_ylim(min(-0.05, _lowest(layers) - 0.05), 1.05)
     axes.grid(alpha=0.3)
