@@ -9,7 +9,8 @@ Run from the repository root (not part of the test suite; a few minutes):
 The setup is issue 24's: a random-weight ``keras.applications.InceptionV3``
 (``include_top=False``, seed 0), the objective ``mixed3`` + ``mixed5`` with
 the mean loss, a 375x500 image, 10 steps, one octave, ``precision="float32"``
-forced. Three ways to run the same steps, all on the same ``keras.Model`` in
+forced (``--precision bfloat16`` for dreamer's bfloat16 figure; the
+tutorial stays float32). Three ways to run the same steps, all on the same ``keras.Model`` in
 this one process:
 
 - the TensorFlow DeepDream tutorial's loop (``bench.TutorialDeepDream``: a
@@ -103,31 +104,6 @@ def kind_of(op_type: str) -> str | None:
 # ---------------------------------------------------------------- the machine's peak
 
 
-def cpu_peak(fma_units: int, ghz: float | None) -> dict:
-    """The paper peak in GFLOP/s for float32 and, where the flags say so, bfloat16 (see the module docstring)."""
-    from dreamer.precision import cpu_flags
-
-    flags = cpu_flags()
-    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
-    fma = fma_units if "fma" in flags or "avx512f" in flags else 0
-    info = Path("/proc/cpuinfo").read_text()
-    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
-    siblings = [int(line.split(":")[1]) for line in info.splitlines() if line.startswith("siblings")]
-    per_core = [int(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu cores")]
-    threads_per_core = max(1, siblings[0] // per_core[0]) if siblings and per_core else 1
-    cores = max(1, len(os.sched_getaffinity(0)) // threads_per_core)
-    clock = ghz or (max(mhz) / 1000 if mhz else 0.0)
-    per_cycle = (fma * lanes * 2) if fma else lanes  # no FMA: one add or multiply per lane
-    out = {"vector_bits": lanes * 32, "float32_lanes": lanes, "fma_units_assumed": fma, "cores": cores,
-           "threads_per_core": threads_per_core, "ghz": clock, "ghz_source": "--ghz" if ghz else "/proc/cpuinfo",
-           "float32_flop_per_cycle_per_core": per_cycle, "float32_gflops": cores * per_cycle * clock}
-    if "avx512_bf16" in flags:
-        out["bfloat16_avx512_gflops"] = 2 * out["float32_gflops"]
-    if "amx_bf16" in flags:
-        out["bfloat16_amx_gflops"] = cores * 1024 * clock
-    return out
-
-
 def achieved_matmul(rounds: int = 5) -> dict:
     """GFLOP per CPU second (and per wall second) of a 2048x2048 matrix product, float32 and bfloat16."""
     import tensorflow as tf
@@ -198,7 +174,7 @@ def build(args):
     adapter = adapter_for_keras(model, "inceptionv3-random", "tf")
     image = np.random.default_rng(0).random((args.height, args.width, 3), dtype=np.float32)
     tutorial = TutorialDeepDream(model, tuple(LAYERS))
-    kept = Dreamer(model, LAYERS, loss="mean", preprocess="tf", precision="float32")
+    kept = Dreamer(model, LAYERS, loss="mean", preprocess="tf", precision=args.precision)
     return model, adapter, tutorial, kept, image
 
 
@@ -214,7 +190,7 @@ def runners(args, model, tutorial, kept, image) -> dict:
         "tutorial loop": lambda: tutorial.steps(image, args.steps),
         "kept Dreamer": lambda: kept.ascend(image, config),
         "dream() on the same keras.Model": lambda: dream(pixels, model=model, layers=LAYERS, loss="mean",
-                                                         preprocess="tf", precision="float32", seed=0,
+                                                         preprocess="tf", precision=args.precision, seed=0,
                                                          iterations=args.steps, octaves=1),
     }
 
@@ -328,25 +304,41 @@ def with_gflops(prof: dict, flops: dict, cpu_ms: float) -> dict:
     return {**prof, "gflops_by_kind": rates, "step_gflops_per_cpu_s": flops["step_gflop"] / (cpu_ms / 1000)}
 
 
+def attributed(prof: dict, cpu_ms: float) -> dict:
+    """Per op kind, CPU ms per step: the kind's share of the summed op time times the step's CPU ms.
+
+    The trace's event times are wall times on the executor threads (a
+    preempted thread's op looks long); their shares are steadier than their
+    sums on a loaded machine, and the process's CPU time is what it spent.
+    """
+    ops = {k: v for k, v in prof["ms_per_step_by_kind"].items() if not k.startswith(("Python", "outside"))}
+    total = sum(ops.values()) or 1.0
+    return {kind: ms / total * cpu_ms for kind, ms in ops.items()}
+
+
 def markdown(results: dict) -> str:
     names = list(results["profile"])
     kinds = list(dict.fromkeys(k for p in results["profile"].values() for k in p["ms_per_step_by_kind"]))
-    rows = ["| op kind | " + " | ".join(f"{n}: ms/step | GFLOP/s" for n in names) + " |",
-            "|---|" + "---|---|" * len(names)]
+    flops = results["flops"]
+    conv_flops = {"forward convolution": flops["forward_convolution_gflop"],
+                  "backward-data convolution": flops["backward_data_convolution_gflop"]}
+    rows = ["| op kind | " + " | ".join(f"{n}: trace ms/step | CPU ms/step (share) | GFLOP per CPU s"
+                                        for n in names) + " |", "|---|" + "---|---|---|" * len(names)]
     for kind in kinds:
         cells = []
         for name in names:
             prof = results["profile"][name]
             ms = prof["ms_per_step_by_kind"].get(kind)
-            rate = prof["gflops_by_kind"].get(kind)
-            cells += [f"{ms:.1f}" if ms is not None else "-", f"{rate:.0f}" if rate else "-"]
+            cpu = attributed(prof, results["speed"][name]["cpu_ms_per_step"]).get(kind)
+            rate = conv_flops[kind] / (cpu / 1000) if cpu and kind in conv_flops else None
+            cells += [f"{ms:.1f}" if ms is not None else "-", f"{cpu:.0f}" if cpu is not None else "-",
+                      f"{rate:.0f}" if rate else "-"]
         rows.append(f"| {kind} | " + " | ".join(cells) + " |")
-    speed = results["speed"]
     lines = rows + ["", "| run | CPU ms/step | wall ms/step | speed vs tutorial (CPU) | (wall) | GFLOP per CPU s |",
                     "|---|---|---|---|---|---|"]
-    for name, row in speed.items():
+    for name, row in results["speed"].items():
         if isinstance(row, dict):
-            rate = results["flops"]["step_gflop"] / (row["cpu_ms_per_step"] / 1000)
+            rate = flops["step_gflop"] / (row["cpu_ms_per_step"] / 1000)
             lines.append(f"| {name} | {row['cpu_ms_per_step']:.0f} | {row['wall_ms_per_step']:.0f} | "
                          f"{row['speed_vs_tutorial_cpu']:.2f}x | {row['speed_vs_tutorial_wall']:.2f}x | {rate:.0f} |")
     return "\n".join(lines)
@@ -358,15 +350,24 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=500)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds")
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                        help="dreamer's precision (the tutorial loop is float32 either way)")
     parser.add_argument("--fma-units", type=int, default=2, help="FMA units per core (not visible from Linux)")
     parser.add_argument("--ghz", type=float, default=None, help="the clock [default: /proc/cpuinfo's cpu MHz]")
     parser.add_argument("--trace-rounds", type=int, default=3, help="traced runs of each; the shortest is kept")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="timings only")
     parser.add_argument("--out", default=None, help="JSON file [default: benchmarks/results/<date>_profile_step.json]")
+    parser.add_argument("--table", default=None, help="print the tables of a saved JSON file (and update its table)")
     args = parser.parse_args()
+    if args.table:
+        saved = json.loads(Path(args.table).read_text())
+        saved["table"] = markdown(saved)
+        Path(args.table).write_text(json.dumps(saved, indent=1) + "\n")
+        print(saved["table"])
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, str(ROOT))
-    from bench import machine_info
+    from bench import cpu_peak, machine_info
 
     model, adapter, tutorial, kept, image = build(args)
     runs = runners(args, model, tutorial, kept, image)
@@ -375,7 +376,7 @@ def main() -> None:
                "machine": machine_info(), "load_before": os.getloadavg(),
                "setup": {"model": "InceptionV3 random weights (seed 0)", "layers": list(LAYERS), "loss": "mean",
                          "size": [args.height, args.width], "steps": args.steps, "octaves": 1,
-                         "precision": "float32", "rounds": args.rounds},
+                         "precision": args.precision, "rounds": args.rounds},
                "peak": cpu_peak(args.fma_units, args.ghz), "achieved_matmul": achieved_matmul(),
                "flops": step_flops(adapter, tuple(LAYERS), (args.height, args.width))}
     results["speed"] = interleaved(runs, args.rounds, args.steps)
