@@ -30,7 +30,7 @@ float32, the mean activation of each of the rendered channels:
   frequency (above 0.25 cycles per pixel).
 
 Writes JSON to ``benchmarks/results/`` and both sheets (JPEG) to
-``outputs/readme/``.
+``docs/img/``.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def fft_step_time(adapter, layer: str, channels, size: int, steps: int) -> float
     from dataclasses import replace
 
     from dreamer.atlas import render_channels_fourier
-    from dreamer.config import FOURIER_ATLAS_CONFIG
+    from dreamer.param.settings import FOURIER_ATLAS_CONFIG
 
     stamps = []
     render_channels_fourier(adapter, layer, channels, replace(FOURIER_ATLAS_CONFIG, steps=steps), size,
@@ -113,7 +113,7 @@ def parse_args(argv=None):
     parser.add_argument("--fft-steps", default="match", help="a number, or 'match' (same time as pixels)")
     parser.add_argument("--fft-decays", default="", help="extra fft entries: decay powers, e.g. 1.0,1.25")
     parser.add_argument("--out", default=None)
-    parser.add_argument("--sheets", default="outputs/readme", help="folder for the two sheets ('' for none)")
+    parser.add_argument("--sheets", default="docs/img", help="folder for the two sheets ('' for none)")
     return parser.parse_args(argv)
 
 
@@ -121,10 +121,11 @@ def main(argv=None) -> None:
     from dataclasses import replace
 
     from dreamer.atlas import contact_sheet, render_channels, render_channels_fourier
-    from dreamer.config import ATLAS_CONFIG, FOURIER_ATLAS_CONFIG
+    from dreamer.atlas_settings import ATLAS_CONFIG
     from dreamer.fileio import default_cache_dir
     from dreamer.models import load_model
     from dreamer.objectives import parse_channel_list
+    from dreamer.param.settings import FOURIER_ATLAS_CONFIG
 
     args = parse_args(argv)
     channels = list(parse_channel_list(args.channels))

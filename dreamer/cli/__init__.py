@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import click
 
-from dreamer import __version__
 from dreamer.cli.again import again_command
 from dreamer.cli.atlas import atlas_command
 from dreamer.cli.classify import classify_command
@@ -25,6 +24,7 @@ from dreamer.cli.common import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     UserError,
+    interrupt_exits,
     quiet_tensorflow_import,
 )
 from dreamer.cli.dream import dream_command
@@ -35,6 +35,7 @@ from dreamer.cli.presets import presets_command
 from dreamer.cli.probe import probe_command
 from dreamer.cli.video import video_command
 from dreamer.cli.zoom import zoom_command
+from dreamer.version import __version__
 
 __all__ = [
     "EXIT_FAILED_INPUT", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "UserError", "main",
@@ -55,7 +56,14 @@ class DefaultGroup(click.Group):
         ctx.meta["dreamer.argv"] = list(args)  # as typed, for messages that show a command to run again
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
+        with interrupt_exits():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        """Run the command; a Ctrl-C that no command handled (TensorFlow's import, loading a model)
+        exits 130 with one line, not click's ``Aborted!`` and 1."""
+        with interrupt_exits():
+            return super().invoke(ctx)
 
     def format_help(self, ctx, formatter):
         default = self.commands[self.default_command]

@@ -15,14 +15,15 @@ Contract:
   op name of the graph can be dreamed on once the graph is loaded, so a name
   missing from the list is not yet an error;
 - ``check_layers(model, names)``: raises the usual "unknown layer ... closest
-  ..." ModelError for a name the model surely lacks. For a Keras application
+  ..." ModelError for a name the model surely lacks; ``check_channels(model,
+  layer, channels)`` the usual "channel N is out of range" one. For a Keras application
   the names are Keras' own, so they are trusted only under the Keras version
   that wrote the file (read from the installed package's metadata, without
   importing it); under another, the loaded model checks the names instead;
-- ``generate(models)``: the data, built from the architectures (imports
+- ``dreamer.models.catalog_build.generate(models)``: the data, built from the architectures (imports
   TensorFlow; for the script and the test).
 
-Nothing here imports TensorFlow, except ``generate``.
+Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -92,6 +93,20 @@ def check_layers(model: str, names: Iterable[str]) -> None:
             raise ModelError(unknown_layer_message(name, known, model))
 
 
+def check_channels(model: str, layer: str, channels: Iterable[int]) -> None:
+    """Refuse a channel number that ``layer`` of the listed, closed ``model`` does not have.
+
+    Raises:
+        ModelError: one line with the layer's channel count (the same words as the loaded model's check).
+    """
+    if layer_names(model) is None or accepts_any_op(model) or not _names_current(model):
+        return
+    count = layer_channels(model).get(layer)
+    bad = [c for c in channels if count is not None and c >= count]
+    if bad:
+        raise ModelError(f"channel {bad[0]} is out of range: {layer} has {count} channels (0-{count - 1})")
+
+
 def _names_current(model: str) -> bool:
     """Whether the listed names hold for the installed Keras (always, for names dreamer gives itself)."""
     if not _data()[model].get("keras_names", False):
@@ -117,34 +132,6 @@ def models_with(names: Sequence[str], candidates: Iterable[str]) -> list[str]:
     """The listed ``candidates`` whose layer lists hold every one of ``names``."""
     wanted = set(names)
     return [model for model in candidates if wanted <= set(layer_names(model) or ())]
-
-
-def generate(models: Iterable[str] | None = None) -> dict:
-    """``{"format", "keras", "models": {name: {"layers": [[layer, channels], ...], "any_op", "keras_names",
-    "min_size"}}}``.
-
-    Built from each registered model's architecture (no weights, no
-    download); imports TensorFlow.
-    """
-    import keras
-
-    from dreamer.models import REGISTRY
-    from dreamer.models.graphdef import GraphAdapter
-    from dreamer.models.zoo import ZooAdapter
-
-    entries = {}
-    for name in models if models is not None else REGISTRY:
-        spec = REGISTRY[name]
-        if spec.architecture is None:
-            continue
-        adapter = spec.architecture()
-        entries[name] = {
-            "layers": [[info.name, info.channels] for info in adapter.layer_infos()],
-            "any_op": isinstance(adapter, GraphAdapter),
-            "keras_names": isinstance(adapter, ZooAdapter),
-            "min_size": adapter.min_size,
-        }
-    return {"format": FORMAT, "keras": keras.__version__, "models": entries}
 
 
 def to_json(data: dict) -> str:
