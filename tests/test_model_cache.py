@@ -100,3 +100,16 @@ def test_the_fingerprint_sees_one_value_changed_in_place_and_a_moved_row():
             assert weights_fingerprint(model) != before
     variable.assign(original)
     assert weights_fingerprint(model) == before
+
+
+def test_a_model_with_bfloat16_weights_is_fingerprinted_by_its_bytes():
+    import keras
+
+    from dreamer.models.model_cache import weights_fingerprint
+
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(4, 3, dtype="bfloat16")(inputs))
+    before = weights_fingerprint(model)
+    assert "_dreamer_checksums" not in model.__dict__  # 2-byte weights: the BLAKE2 digest
+    model.weights[0].assign(model.weights[0] * 2)
+    assert weights_fingerprint(model) != before

@@ -26,6 +26,7 @@ T = TypeVar("T")
 PER_MODEL = 4
 _ATTRIBUTE = "_dreamer_kept"
 _CHECKSUM_ATTRIBUTE = "_dreamer_checksums"
+_FOUR_BYTES = ("float32", "int32", "uint32")
 
 
 def kept_for_model(model, key: Hashable, build: Callable[[], T]) -> T:
@@ -92,7 +93,7 @@ def _checksums(model) -> bytes | None:
 
     weights = list(getattr(model, "weights", ()))
     if keras.backend.backend() != "tensorflow" or not weights or any(
-            np.dtype(keras.backend.standardize_dtype(w.dtype)).itemsize != 4 for w in weights):
+            keras.backend.standardize_dtype(w.dtype) not in _FOUR_BYTES for w in weights):
         return None
     key = tuple(id(w) for w in weights)
     kept = model.__dict__.get(_CHECKSUM_ATTRIBUTE)
