@@ -75,7 +75,7 @@ def weights_fingerprint(model) -> bytes:
     digest = hashlib.blake2b(digest_size=16)
     for weights in model.get_weights():
         digest.update(str(weights.shape).encode())
-        digest.update(np.ascontiguousarray(weights).data)
+        digest.update(np.ascontiguousarray(weights).view(np.uint8).data)  # bytes of any dtype (bfloat16 too)
     return digest.digest()
 
 
