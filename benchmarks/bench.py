@@ -684,7 +684,7 @@ def report(results: dict) -> str:
                 f"FLOPs per step: {speed['step_gflop']:.1f} GFLOP (forward {speed['forward_gflop']:.1f}, counted by "
                 "the TF profiler on the float32 graph, + the convolutions' input gradients)"]
         peak = m.get("peak")
-        if peak:
+        if peak and peak["float32_gflops"] > 0:
             out.append(f"CPU peak (paper, {peak['cores']} cores x {peak['fma_units_assumed']} FMA units x "
                        f"{peak['float32_lanes']} lanes x 2 x {peak['ghz']:.2f} GHz): float32 "
                        f"{peak['float32_gflops']:.0f} GFLOP/s" + "".join(
