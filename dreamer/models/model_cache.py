@@ -83,8 +83,9 @@ def _checksums(model) -> bytes | None:
     """Per weight, the sum over its rows of (row number * 2 + 1) * (the row's sum of its bits as uint32), mod 2**32.
 
     Any change of one value changes it (the row factor is odd, so invertible
-    mod 2**32), as does moving a row; changes that cancel modulo 2**32, or
-    values swapped within a row, would not (training never does either).
+    mod 2**32), as does moving a row; changes of several values that happen
+    to cancel modulo 2**32 (about one chance in 4 billion per weight), or
+    values swapped within a row, would not.
     None where it does not apply: another backend than TensorFlow, or a
     weight that is not 4 bytes wide. The compiled function is kept on the
     model, for its current list of weights.
@@ -95,10 +96,10 @@ def _checksums(model) -> bytes | None:
     if keras.backend.backend() != "tensorflow" or not weights or any(
             keras.backend.standardize_dtype(w.dtype) not in _FOUR_BYTES for w in weights):
         return None
-    key = tuple(id(w) for w in weights)
-    kept = model.__dict__.get(_CHECKSUM_ATTRIBUTE)
-    if kept is None or kept[0] != key:
-        kept = (key, _checksum_function([w.value for w in weights]))
+    variables = [w.value for w in weights]
+    kept = model.__dict__.get(_CHECKSUM_ATTRIBUTE)  # (the variables it reads, the function)
+    if kept is None or len(kept[0]) != len(variables) or any(a is not b for a, b in zip(kept[0], variables)):
+        kept = (variables, _checksum_function(variables))
         object.__setattr__(model, _CHECKSUM_ATTRIBUTE, kept)
     shapes = str([tuple(w.shape) for w in weights]).encode()
     return shapes + kept[1]().numpy().tobytes()
