@@ -159,7 +159,7 @@ class FourierRenderer:
         for step in range(1, config.steps + 1):
             draws = tf.constant(draw_moves(config.moves, rngs))
             spectrum, first, second, scores = self._step(
-                spectrum, first, second, tf.constant(step, tf.float32), draws, **constants)
+                (spectrum, first, second), tf.constant(step, tf.float32), draws, constants)
             score = float(tf.reduce_mean(scores))
             if not math.isfinite(score):
                 raise NumericalError("the model produced NaN or Inf values; try another layer or a smaller "
@@ -190,12 +190,19 @@ def _compiled_step(network, scores, diversity_layer):
     spec = tf.TensorSpec([None, 3, None, None, 2], tf.float32)
     scalar = tf.TensorSpec([], tf.float32)
 
-    @tf.function(input_signature=[
-        spec, spec, spec, scalar, tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None, None], tf.float32),
-        tf.TensorSpec([2], tf.int32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32),
-        scalar, scalar, tf.TensorSpec([], tf.int32),
-    ])
-    def step(spectrum, first, second, count, draws, scale, size, units, group, diversity, learning_rate, pad):
+    constants = {
+        "scale": tf.TensorSpec([None, None], tf.float32), "size": tf.TensorSpec([2], tf.int32),
+        "units": tf.TensorSpec([None], tf.int32), "group": tf.TensorSpec([], tf.int32), "diversity": scalar,
+        "learning_rate": scalar, "pad": tf.TensorSpec([], tf.int32),
+    }
+
+    @tf.function(input_signature=[(spec, spec, spec), scalar, tf.TensorSpec([None, 4], tf.float32), constants])
+    def step(adam, count, draws, constants):
+        """One Adam step: ``adam`` is (spectrum, first moment, second moment); ``constants`` the batch's fixed
+        tensors (the ``constants`` signature above)."""
+        spectrum, first, second = adam
+        scale, size, units, group = constants["scale"], constants["size"], constants["units"], constants["group"]
+        diversity, learning_rate, pad = constants["diversity"], constants["learning_rate"], constants["pad"]
         with tf.GradientTape() as tape:
             tape.watch(spectrum)
             moved = apply_moves(spectrum_to_image(spectrum, scale, size), draws, pad)
