@@ -11,6 +11,7 @@ This module imports nothing heavy, so ``dream --help`` stays fast.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,3 +84,14 @@ def settings() -> dict[str, Setting]:
 def defaults() -> dict[str, Any]:
     """Every DreamConfig field's default value."""
     return declared_defaults(DreamConfig)
+
+
+def signature_with_settings(function) -> inspect.Signature:
+    """``function``'s signature with every DreamConfig field (but the seed) as a keyword, for ``help()``."""
+    signature = inspect.signature(function)
+    parameters = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in defaults().items() if name != "seed"
+    ]
+    return signature.replace(parameters=parameters)

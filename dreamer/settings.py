@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import secrets
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -112,6 +113,11 @@ class Setting:
         if value is not None and self.problem(value):
             raise DreamerError(self.problem(value))
         return value
+
+
+def new_seed() -> int:
+    """A fresh random seed, to be recorded with the result."""
+    return secrets.randbelow(2**31)
 
 
 def setting(default: Any, **meta: Any) -> Any:

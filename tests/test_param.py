@@ -10,19 +10,19 @@ import pytest
 from PIL import Image
 from tiny_models import tiny_classifier_model, tiny_conv_model
 
-from dreamer.api import fourier_renderer, objective_gradient
+from dreamer.api import objective_gradient
 from dreamer.atlas import AtlasPlan, render_plan
 from dreamer.cli import main
 from dreamer.config import DreamConfig
 from dreamer.engine.tiles import tiled_gradient
+from dreamer.engine.transforms import apply_moves, draw_moves
 from dreamer.images import read_metadata
 from dreamer.models import adapter_for_keras
 from dreamer.objectives import channel, neuron
 from dreamer.param.colour import COLOUR_SQRT, SAMPLE_PHOTOS, colour_covariance, colour_sqrt, decorrelation_matrix
 from dreamer.param.fourier import fourier_image, frequency_scale, initial_spectrum
-from dreamer.param.render import ObjectiveScores, UnitScores, diversity_penalty
+from dreamer.param.render import ObjectiveScores, UnitScores, diversity_penalty, fourier_renderer
 from dreamer.param.settings import FourierConfig, Moves
-from dreamer.param.transforms import apply_moves, draw_moves
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FAST = FourierConfig(steps=12, learning_rate=0.1, moves=Moves(pad=4, jitter=2, scale=0.05, rotate=5.0))

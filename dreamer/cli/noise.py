@@ -77,7 +77,7 @@ def render_from_noise(request: DreamRequest, noise: NoiseRequest) -> None:
 
 def check_class_terms(adapter, objective) -> None:
     """Raise if the objective reads a class output that works at the classifier's own size only (see atlas)."""
-    from dreamer.atlas import check_class_output_any_size
+    from dreamer.models.capabilities import check_class_output_any_size
 
     for name in set(objective.layer_names()) - set(adapter.layer_names()):
         check_class_output_any_size(adapter, name)
@@ -85,8 +85,8 @@ def check_class_terms(adapter, objective) -> None:
 
 def noise_config(request: NoiseRequest, config_settings: dict):
     """fft: the atlas' FourierConfig (the request's steps, the seed); pixels: the DreamConfig of the options."""
-    from dreamer.api import new_seed
     from dreamer.cli.shared import make_config
+    from dreamer.settings import new_seed
 
     if request.param == "pixels":
         return make_config(**config_settings)

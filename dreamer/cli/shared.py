@@ -118,8 +118,8 @@ def ensure_network(model: str, cache_dir, weights, quiet: bool) -> None:
 
 def make_config(seed: int | None, **config_settings):
     """A DreamConfig from the options; a missing seed is drawn now (and recorded)."""
-    from dreamer.api import new_seed
     from dreamer.config import DreamConfig
+    from dreamer.settings import new_seed
 
     return DreamConfig(seed=new_seed() if seed is None else seed, **config_settings)
 

@@ -3,7 +3,7 @@
 ``FourierRenderer`` compiles one step for a model and what to score:
 
     spectrum -> image (``dreamer.param.fourier``) -> random moves
-    (``dreamer.param.transforms``) -> the network -> each image's score
+    (``dreamer.engine.transforms``) -> the network -> each image's score
     (and, for variants, a diversity penalty) -> gradient -> an Adam update
     of the spectrum.
 
@@ -24,7 +24,7 @@ Randomness: image (unit u, variant v) draws its start and its moves from
 ``numpy.random.default_rng([seed, u, v])``, so it looks the same whichever
 images share its batch. The settings are a ``dreamer.config.FourierConfig``;
 the network comes ready from the model side (``dreamer.models.FeatureNetwork``,
-built by ``dreamer.api.fourier_renderer``). Nothing here prints or saves;
+built by ``fourier_renderer``). Nothing here prints or saves;
 progress goes to a callback with the engine's ``Progress``.
 """
 
@@ -36,10 +36,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dreamer.engine import NumericalError, Progress
+from dreamer.engine.transforms import apply_moves, draw_moves
 from dreamer.errors import DreamerError
+from dreamer.models import ModelAdapter, feature_network
+from dreamer.objectives import Objective
 from dreamer.param.fourier import frequency_scale, initial_spectrum, spectrum_to_image
 from dreamer.param.settings import FourierConfig
-from dreamer.param.transforms import apply_moves, draw_moves
 
 #: Adam's moment decay rates and epsilon (Kingma & Ba's defaults).
 ADAM_BETAS = (0.9, 0.999)
@@ -219,3 +221,21 @@ def _compiled_step(network, scores, diversity_layer):
         return spectrum, first, second, per_image
 
     return step
+
+
+def fourier_renderer(adapter: ModelAdapter, scores, diversity_layer: str | None = None,
+                     precision: str = "float32"):
+    """A ``dreamer.param.render.FourierRenderer`` for ``scores`` on ``adapter``'s network, rewritten for speed.
+
+    Raises:
+        DreamerError: an unknown layer, or ``precision="bfloat16"`` for a
+            model that can't be rewritten.
+    """
+    network = feature_network(adapter, renderer_layers(scores, diversity_layer), precision)
+    return FourierRenderer(network, scores, diversity_layer)
+
+
+def diversity_layer_for(objective: Objective, adapter: ModelAdapter) -> str:
+    """The first 4-D layer ``objective`` reads, else the model's default layer: where variants must differ."""
+    names = set(adapter.layer_names())
+    return next((name for name in objective.layer_names() if name in names), adapter.default_layer)
