@@ -76,6 +76,16 @@ class DreamConfig:
         check_fields(self)
 
 
+#: The settings that choose the model and the objective, with the types a settings file may give them:
+#: the ``dream()`` keywords beside the DreamConfig fields, a recipe's model part (``dreamer.batch.settings``),
+#: what a ``Dreamer`` is built from. Declared once here; the others derive from it.
+MODEL_SETTINGS: dict[str, tuple[type, ...]] = {
+    "model": (str,), "layers": (list, str), "classes": (list, str, int), "loss": (str,), "guide": (str,),
+    "mask": (str,), "weights": (str,), "preprocess": (str,), "unsafe_load": (bool,), "precision": (str,),
+    "input_name": (str,),
+}
+
+
 def settings() -> dict[str, Setting]:
     """Every DreamConfig field's name and Setting, in declaration order."""
     return declared(DreamConfig)

@@ -15,10 +15,9 @@ from typing import Any, Callable, Mapping
 
 import click
 
-from dreamer.batch.settings import MODEL_KEYS
 from dreamer.cli import preflight
 from dreamer.cli.common import DEFAULT_MODEL_NAME, cache_folder, naming, take, weights_from_environment
-from dreamer.config import settings
+from dreamer.config import MODEL_SETTINGS, settings
 from dreamer.errors import DreamerError
 
 
@@ -40,8 +39,8 @@ class DreamRequest:
         inputs: the INPUT arguments (files, folders, patterns).
         output: ``-o`` as given (None: ``outputs/``).
         model: ``--model`` (None: chosen by the layers, else the default model).
-        chosen: the other model and objective settings: a recipe's ``MODEL_KEYS``
-            (``dreamer.batch.settings``) but the model.
+        chosen: the other model and objective settings (``dreamer.config.MODEL_SETTINGS``
+            but the model).
         config_settings: the ``DreamConfig`` fields (the seed None: drawn at run time).
         max_size, cache_dir: ``--max-size``, ``--cache-dir``.
         flags: --recursive, --force, --overwrite, --quiet.
@@ -60,7 +59,7 @@ class DreamRequest:
     def from_options(cls, inputs, options: dict) -> DreamRequest:
         """The request from the command's options (those it used are taken out of ``options``)."""
         flags = take(BatchFlags, options)
-        chosen = {key: options.pop(key) for key in MODEL_KEYS if key in options}
+        chosen = {key: options.pop(key) for key in MODEL_SETTINGS if key in options}
         config_settings = {name: options.pop(name) for name in settings() if name in options}
         return cls(tuple(inputs), options.pop("output", None), chosen.pop("model", None), chosen, config_settings,
                    options.pop("max_size", None), options.pop("cache_dir", None), flags)
@@ -132,7 +131,7 @@ def make_dreamer(chosen: Mapping[str, Any], cache_dir=None, *, quiet: bool = Fal
 
     Args:
         chosen: the model and objective as the user chose them: any of a
-            recipe's ``MODEL_KEYS`` (``dreamer.batch.settings``); a missing
+            recipe's model settings (``dreamer.config.MODEL_SETTINGS``); a missing
             key takes its default.
         cache_dir: ``--cache-dir`` (None: the user's cache folder).
         adapter: an already loaded model to use instead of ``chosen["model"]``
