@@ -374,3 +374,19 @@ def test_a_graphdef_model_is_probed_too(monkeypatch, tmp_path):
     result = probe(oriented(6), model=adapter, layers=["conv2d0", "mixed4c"], settings=SMALL)
     assert [layer.name for layer in result.layers] == ["conv2d0", "mixed4c"]
     assert all(0.0 <= layer.decodability <= 1.0 and layer.invariance_map is not None for layer in result.layers)
+
+
+def test_a_probe_table_in_a_settings_file_drives_dream_probe(runner, workdir, model_file):
+    from dreamer.cli import main
+
+    (workdir / "cfg").mkdir()
+    _save_letters(workdir / "cfg" / "left", 6)
+    _save_letters(workdir / "cfg" / "right", 6, mirror=True)
+    (workdir / "cfg" / "look.toml").write_text(
+        'iterations = 3\n'  # dream's: not read by probe
+        f'[probe]\nmodel = "{model_file}"\nsize = 32\npairs = ["left", "right"]\nlayer = ["conv2,conv3"]\n'
+        'output = "pairs.svg"\nfolds = 3\nquiet = true\n')
+    result = runner.invoke(main, ["probe", "--config", "cfg/look.toml"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((workdir / "cfg" / "pairs.json").read_text())
+    assert [layer["name"] for layer in data["layers"]] == ["conv2", "conv3"] and data["settings"]["folds"] == 3
