@@ -202,7 +202,8 @@ def settings_text(command: click.Command, ctx: click.Context) -> str:
             value, source = os.environ[option.envvar], f"environment ${option.envvar}"
         else:
             value, source = option.get_default(ctx), "default"
-        shown = _shown(value) if option.nargs == 1 or value is None else " ".join(map(str, value))
+        pair = option.nargs > 1 and not option.multiple and isinstance(value, (list, tuple))
+        shown = " ".join(map(str, value)) if pair else _shown(value)
         rows.append((shown_name(option), shown, source))
     width = max(len(name) for name, _, _ in rows)
     value_width = min(40, max(len(value) for _, value, _ in rows))
