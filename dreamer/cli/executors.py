@@ -13,7 +13,9 @@ from pathlib import Path
 
 import click
 
+from dreamer.cli.options import setting_option
 from dreamer.errors import DreamerError
+from dreamer.settings import WORKERS_SETTING
 
 
 def executor_options(func):
@@ -25,9 +27,7 @@ def executor_options(func):
         click.option("--ray-address", default=None, metavar="ADDRESS",
                      help="With --executor ray: join this running Ray cluster (auto, HOST:6379 or "
                           "ray://HOST:10001). [default: start a Ray instance on this machine for the batch]"),
-        click.option("--workers", type=click.IntRange(1, 4096), default=None,
-                     help="With --executor ray: how many workers. [default: one per GPU on a cluster with "
-                          "GPUs, else one per machine]"),
+        setting_option("workers", WORKERS_SETTING, None),
     ]
     for option in reversed(options):
         func = option(func)
