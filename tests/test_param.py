@@ -288,3 +288,14 @@ def test_cli_renders_from_noise(runner, classifier_file, tmp_path, param, object
 def test_cli_noise_usage_errors(runner, model_file, args, message):
     result = runner.invoke(main, ["--model", str(model_file), *args])
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_fourier_settings_are_public_from_the_package_and_checked_by_the_settings_rule():
+    import dreamer
+    from dreamer.errors import DreamerError
+
+    assert dreamer.FourierConfig is FourierConfig
+    with pytest.raises(DreamerError, match=r"steps must be a whole number from 1 to 10000 \(not 0\)"):
+        FourierConfig(steps=0)
+    with pytest.raises(DreamerError, match="rotate must be a number at least 0 and at most 180"):
+        Moves(rotate=200.0)

@@ -59,7 +59,7 @@ class FourierConfig:
         batch: the most images optimised together (whole groups of variants).
     """
 
-    steps: int = setting(64, help="Adam steps.", flags=("--iterations", "-i"), kind=int, minimum=1, maximum=10000)
+    steps: int = setting(64, help="Adam steps.", flags=("--steps",), kind=int, minimum=1, maximum=10000)
     learning_rate: float = setting(0.05, help="Adam's step size on the spectrum.", flags=("--learning-rate",),
                                    kind=float, minimum=0.0, above=True, maximum=10.0)
     decay_power: float = setting(1.0, help="How steeply the coefficients' scale falls with frequency.",
