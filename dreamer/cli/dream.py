@@ -77,7 +77,8 @@ class DefaultCommand(ConfiguredCommand):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder INPUT.")
 @click.option("--force", is_flag=True,
-              help="Render every input again, even those whose result the output folder's manifest has.")
+              help="Render again even when the result of the same input and settings is there already (in "
+                   "the output folder's manifest, or the -o file); the new one takes a free _N name.")
 @executor_options
 @model_options
 @input_name_option
@@ -137,6 +138,8 @@ def dream_command(ctx, inputs, **options):
     with usage_errors():  # everything up to the model load is answered before TensorFlow loads
         config = make_config(**request.config_settings)
         request = replace(request, model=checked_setup(request))
+        preflight.check_objective(request.model, list(request.chosen.get("layers") or ()),
+                                  request.chosen.get("classes") or ())
     if is_folder_output(list(inputs), request.output):
         run_batch(request, executor_for(runner, request.cache_dir))
         return
@@ -151,6 +154,10 @@ def dream_one(request: DreamRequest, config) -> None:
     source = [Path(request.inputs[0])]  # the batch takes every folder output: here one input file, -o one file
     if checked_inputs(source, request.max_size, preflight.model_min_side(request.model), request.say)[1]:
         sys.exit(EXIT_FAILED_INPUT)
+    asked = make_recipe(request.model, {**asdict(config), "seed": request.config_settings.get("seed")},
+                        request.max_size, **request.chosen)
+    if not request.flags.force and already_made(source[0], Path(request.output), asked, request.say):
+        return
     with usage_errors():
         targets = prepared_outputs(source, request.output, request.model, request.cache_dir,
                                    request.chosen.get("weights"), request.flags.quiet)
@@ -161,6 +168,22 @@ def dream_one(request: DreamRequest, config) -> None:
         recipe = make_recipe(request.model, asdict(config), request.max_size, **request.chosen)
     if dream_all(dreamer, targets, config, request, recipe):
         sys.exit(EXIT_FAILED_INPUT)
+
+
+def already_made(source: Path, output: Path, recipe: dict, say) -> bool:
+    """Whether ``output`` is already the result of ``source`` and ``recipe`` (the seed only if it has one);
+    if so, ``say`` names it and how to get a new one (the rule a batch follows in its folder)."""
+    from dreamer.batch.progress import AGAIN_HINT
+    from dreamer.batch.runner import file_sha256
+    from dreamer.batch.settings import same_result
+
+    if not output.is_file():
+        return False
+    metadata = same_result(output, file_sha256(source), recipe)
+    if metadata is None:
+        return False
+    say(f"already done (same input and settings): {output} (seed {metadata.get('seed')}); {AGAIN_HINT}")
+    return True
 
 
 def checked_setup(request: DreamRequest) -> str:
@@ -190,7 +213,7 @@ def dream_all(dreamer, targets, config, request: DreamRequest, recipe=None) -> i
                 written = dream_file(dreamer, target, config, request, recipe)
             except DreamerError as exc:
                 failures += 1
-                click.echo(f"error: {naming(target.input, exc)}", err=True)
+                click.echo(f"Error: {naming(target.input, exc)}", err=True)
                 continue
             renamed = f"; {target.renamed}" if target.renamed else ""
             request.say(f"wrote {written} (seed {config.seed}{renamed})")

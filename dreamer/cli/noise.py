@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, user_errors
+from dreamer.cli import preflight
+from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, usage_errors, user_errors
 from dreamer.cli.options import setting_option
 from dreamer.cli.shared import DreamRequest
 from dreamer.errors import DreamerError
@@ -56,12 +57,16 @@ def render_from_noise(request: DreamRequest, noise: NoiseRequest) -> None:
     from dreamer.cli.shared import make_dreamer
     from dreamer.outputs import name_outputs, plan_outputs
 
-    with user_errors():
+    layers, classes = list(request.chosen.get("layers") or ()), request.chosen.get("classes") or ()
+    with usage_errors():  # the layers, channels and classes of a registered model: before TensorFlow loads
         if request.chosen.get("guide"):
             raise DreamerError("--guide needs an INPUT image to dream on; it does not work with --param")
+        model = preflight.choose_model(request.model, layers, request.say)
+        preflight.check_objective(model, layers, classes)
+    with user_errors():
         config = noise_config(noise, request.config_settings)
         target = plan_outputs([Path("noise")], request.output)[0]
-        chosen = {**request.chosen, "model": request.model, "mask": None}
+        chosen = {**request.chosen, "model": model, "mask": None}
         dreamer = make_dreamer(chosen, request.cache_dir, quiet=request.flags.quiet, say=request.say)
         check_class_terms(dreamer.adapter, dreamer.objective)
         target = name_outputs([target], dreamer.adapter.name, dreamer.objective.name, request.flags.overwrite)[0]
@@ -69,7 +74,7 @@ def render_from_noise(request: DreamRequest, noise: NoiseRequest) -> None:
         try:
             written = render_noise(dreamer, target.output, noise, config, request.flags.quiet)
         except DreamerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
     renamed = f"; {target.renamed}" if target.renamed else ""
     request.say(f"wrote {written} ({noise.param}, seed {config.seed}{renamed})")
