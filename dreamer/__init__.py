@@ -9,7 +9,7 @@ lazily, so importing this package (and ``dream --help``) stays fast;
 
 from dreamer.version import __version__
 
-__all__ = ["DreamConfig", "Dreamer", "dream", "save", "__version__"]
+__all__ = ["DreamConfig", "Dreamer", "FourierConfig", "dream", "save", "__version__"]
 
 
 def __getattr__(name):
@@ -21,4 +21,8 @@ def __getattr__(name):
         from dreamer.config import DreamConfig
 
         return DreamConfig
+    if name == "FourierConfig":  # the settings of Dreamer.render(..., "fft", config)
+        from dreamer.param.settings import FourierConfig
+
+        return FourierConfig
     raise AttributeError(f"module 'dreamer' has no attribute {name!r}")

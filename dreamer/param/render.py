@@ -3,7 +3,7 @@
 ``FourierRenderer`` compiles one step for a model and what to score:
 
     spectrum -> image (``dreamer.param.fourier``) -> random moves
-    (``dreamer.param.transforms``) -> the network -> each image's score
+    (``dreamer.engine.transforms``) -> the network -> each image's score
     (and, for variants, a diversity penalty) -> gradient -> an Adam update
     of the spectrum.
 
@@ -24,7 +24,7 @@ Randomness: image (unit u, variant v) draws its start and its moves from
 ``numpy.random.default_rng([seed, u, v])``, so it looks the same whichever
 images share its batch. The settings are a ``dreamer.config.FourierConfig``;
 the network comes ready from the model side (``dreamer.models.FeatureNetwork``,
-built by ``dreamer.api.fourier_renderer``). Nothing here prints or saves;
+built by ``fourier_renderer``). Nothing here prints or saves;
 progress goes to a callback with the engine's ``Progress``.
 """
 
@@ -38,10 +38,12 @@ import numpy as np
 
 from dreamer import backend
 from dreamer.engine import NumericalError, Progress
+from dreamer.engine.transforms import apply_moves, draw_moves
 from dreamer.errors import DreamerError
+from dreamer.models import ModelAdapter, feature_network
+from dreamer.objectives import Objective
 from dreamer.param.fourier import frequency_scale, initial_spectrum, spectrum_to_image
 from dreamer.param.settings import FourierConfig
-from dreamer.param.transforms import apply_moves, draw_moves
 
 #: Adam's moment decay rates and epsilon (Kingma & Ba's defaults).
 ADAM_BETAS = (0.9, 0.999)
@@ -214,7 +216,9 @@ def _compiled_step(network, scores, diversity_layer, shape: StepShape):
 
     value_and_gradient = backend.grad(loss)
 
-    def step(spectrum, first, second, count, draws, scale, units, diversity, learning_rate):
+    def step(*arguments):
+        """One Adam step; ``arguments`` as ``STEP_SIGNATURE`` lists them."""
+        spectrum, first, second, count, draws, scale, units, diversity, learning_rate = arguments
         _, per_image, grad = value_and_gradient(spectrum, draws, scale, units, diversity)
         first = beta1 * first + (1.0 - beta1) * grad
         second = beta2 * second + (1.0 - beta2) * grad * grad
@@ -223,3 +227,21 @@ def _compiled_step(network, scores, diversity_layer, shape: StepShape):
         return spectrum, first, second, per_image
 
     return backend.compile_step(step, STEP_SIGNATURE, getattr(network.features, "variables", ()))
+
+
+def fourier_renderer(adapter: ModelAdapter, scores, diversity_layer: str | None = None,
+                     precision: str = "float32"):
+    """A ``dreamer.param.render.FourierRenderer`` for ``scores`` on ``adapter``'s network, rewritten for speed.
+
+    Raises:
+        DreamerError: an unknown layer, or ``precision="bfloat16"`` for a
+            model that can't be rewritten.
+    """
+    network = feature_network(adapter, renderer_layers(scores, diversity_layer), precision)
+    return FourierRenderer(network, scores, diversity_layer)
+
+
+def diversity_layer_for(objective: Objective, adapter: ModelAdapter) -> str:
+    """The first 4-D layer ``objective`` reads, else the model's default layer: where variants must differ."""
+    names = set(adapter.layer_names())
+    return next((name for name in objective.layer_names() if name in names), adapter.default_layer)
