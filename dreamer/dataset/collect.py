@@ -87,11 +87,13 @@ def collect(adapter, pictures: Sequence[Picture], layers: Sequence[str], store: 
             settings, progress: Callable[[int, int], None] | None = None) -> int:
     """Compute and store the stats of every picture missing for any of ``layers``; return how many ran.
 
+    A file that does not decode is passed over (and asked again on the next run).
+
     Args:
         settings: anything with ``size`` and ``batch`` (an ``ExamplesRequest``).
         progress: called with (images done, images to do) after each batch.
     """
-    missing = _missing(pictures, layers, store)
+    missing, layers = _missing(pictures, layers, store)
     if not missing:
         return 0
     features = feature_function(adapter, layers)
@@ -99,25 +101,40 @@ def collect(adapter, pictures: Sequence[Picture], layers: Sequence[str], store: 
     with ThreadPoolExecutor(DECODE_THREADS) as pool:
         pending = _decode(pool, batches[0], settings.size)
         for number, batch in enumerate(batches):
-            pixels = np.stack([future.result()[0] for future in pending])
+            decoded = [(picture, future.result()) for picture, future in zip(batch, pending)]
             if number + 1 < len(batches):
                 pending = _decode(pool, batches[number + 1], settings.size)
-            outputs = features(pixels)
-            hashes = np.asarray([p.hash for p in batch])
-            for layer in layers:
-                store.write(layer, Stats(hashes, *reduce_map(outputs[layer])))
+            decoded = [(picture, pixels) for picture, pixels in decoded if pixels is not None]
+            if decoded:
+                outputs = features(np.stack([pixels for _, pixels in decoded]))
+                hashes = np.asarray([picture.hash for picture, _ in decoded])
+                for layer in layers:
+                    store.write(layer, Stats(hashes, *reduce_map(outputs[layer])))
             if progress is not None:
                 progress(min(len(missing), (number + 1) * settings.batch), len(missing))
     return len(missing)
 
 
-def _missing(pictures: Sequence[Picture], layers: Sequence[str], store: ActivationStore) -> list[Picture]:
-    done = [store.done(layer) for layer in layers]
-    return [p for p in pictures if any(p.hash not in layer_done for layer_done in done)]
+def _missing(pictures: Sequence[Picture], layers: Sequence[str],
+             store: ActivationStore) -> tuple[list[Picture], list[str]]:
+    """The pictures missing from any layer's cache, and the layers missing any picture (those alone run)."""
+    done = {layer: store.done(layer) for layer in layers}
+    needed = [layer for layer in layers if any(p.hash not in done[layer] for p in pictures)]
+    return [p for p in pictures if any(p.hash not in done[layer] for layer in needed)], needed
 
 
 def _decode(pool: ThreadPoolExecutor, batch: Sequence[Picture], size: int) -> list:
-    return [pool.submit(square_input, picture.path, size) for picture in batch]
+    return [pool.submit(_pixels_or_none, picture.path, size) for picture in batch]
+
+
+def _pixels_or_none(path: Path, size: int) -> np.ndarray | None:
+    """``square_input``'s pixels, or None for a file Pillow can't decode after all."""
+    from PIL import Image
+
+    try:
+        return square_input(path, size)[0]
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return None
 
 
 def feature_function(adapter, layers: Sequence[str]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:

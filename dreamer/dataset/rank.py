@@ -105,8 +105,9 @@ def pooled_values(store, layer: str, wanted: dict[str, int], channels: list[int]
 def choose_channels(summary: Summary, choice: ChannelChoice) -> list[int]:
     """The channels a ChannelChoice names: as listed, or the most active / selective first.
 
-    Selectivity is how far the top-k images' mean stands above the rest, in
-    standard deviations: (mean of the top k - mean) / std.
+    Selectivity is how far the top images' mean stands above the rest, in
+    standard deviations: (mean of the top m - mean) / std, where m is a tenth
+    of the images (at least 1, at most the k kept).
 
     Raises:
         DreamerError: a listed channel out of range, or an unknown kind.
@@ -121,7 +122,8 @@ def choose_channels(summary: Summary, choice: ChannelChoice) -> list[int]:
     if choice.kind == "active":
         score = mean
     elif choice.kind == "selective":
-        score = (summary.top.scores().mean(axis=1) - mean) / (std + 1e-6)
+        top = max(1, min(summary.top.keys.shape[1], summary.count // 10))
+        score = (summary.top.scores()[:, :top].mean(axis=1) - mean) / (std + 1e-6)
     else:
         raise DreamerError(f"unknown channel choice {choice.kind!r}; choose {', '.join(CHOICE_KINDS)}")
     return [int(c) for c in np.argsort(-score, kind="stable")[: choice.count]]
