@@ -63,6 +63,23 @@ def test_the_site_is_written_and_a_rerun_reuses_everything_and_more_images_run_a
     assert json.loads((site / "report.json").read_text())["images"] == 7
 
 
+def test_a_rerun_adds_the_layers_asked_for_and_keeps_the_others(red_adapter, tmp_path):
+    from dataclasses import replace
+
+    from dreamer.errors import DreamerError
+    from dreamer.models import adapter_for_keras
+
+    folder = red_square_folder(tmp_path / "photos", count=3)[0][0].parent
+    site = tmp_path / "site"
+    build_report(red_adapter, folder, site, replace(SMALL, layers=("red2",)), store_of(red_adapter, tmp_path))
+    added = build_report(red_adapter, folder, site, replace(SMALL, layers=("red1",)), store_of(red_adapter, tmp_path))
+    assert added.layers == ("red1", "red2") and added.computed == 3
+    assert 'href="layers/red1.html"' in (site / "index.html").read_text()
+    other = adapter_for_keras(redness_model(name="other"), "other", "unit")
+    with pytest.raises(DreamerError, match="report of model 'redness'"):
+        build_report(other, folder, site, SMALL, store_of(other, tmp_path))
+
+
 @needs_chromium
 def test_the_site_opens_in_chromium_with_no_broken_image_or_link(red_adapter, tmp_path):
     folder = red_square_folder(tmp_path / "photos", count=4)[0][0].parent
@@ -150,7 +167,8 @@ def generated_photos(folder, count: int, seed: int = 0):
         for _ in range(4):
             x, y = rng.integers(0, 80, 2)
             w, h = rng.integers(8, 48, 2)
-            draw.rectangle([int(x), int(y), int(x + w), int(y + h)], fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+            colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+            draw.rectangle([int(x), int(y), int(x + w), int(y + h)], fill=colour)
         image.save(folder / f"gen{i:03d}.jpg", quality=85)
 
 

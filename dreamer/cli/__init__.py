@@ -33,8 +33,8 @@ from dreamer.cli.info import info_command
 from dreamer.cli.layers import layers_command
 from dreamer.cli.models import models_command
 from dreamer.cli.presets import presets_command
-from dreamer.cli.report import report_command
 from dreamer.cli.probe import probe_command
+from dreamer.cli.report import report_command
 from dreamer.cli.video import video_command
 from dreamer.cli.zoom import zoom_command
 

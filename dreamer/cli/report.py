@@ -24,7 +24,8 @@ _DEFAULTS = ReportRequest()
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), metavar="FOLDER",
               help="The site's folder (made if missing; rerun on it to bring it up to date).")
 @click.option("-l", "--layer", "layers", multiple=True, metavar="NAME",
-              help=f"A layer to show (repeatable). [default: {_DEFAULTS.default_layers} spread over the network]")
+              help=f"A layer to show (repeatable); a rerun keeps the layers the site shows and adds these. "
+                   f"[default on a new site: {_DEFAULTS.default_layers} spread over the network]")
 @click.option("--per-layer", type=click.IntRange(1, 512), default=_DEFAULTS.per_layer, show_default=True,
               help="Channels shown per layer: the most selective ones.")
 @click.option("-k", "--top", "k", type=click.IntRange(1, 50), default=_DEFAULTS.k, show_default=True,

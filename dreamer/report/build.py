@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -31,6 +31,7 @@ from dreamer.dataset.collect import Picture, collect, find_pictures
 from dreamer.dataset.examples import check_layers, original_box
 from dreamer.dataset.rank import ChannelChoice, choose_channels, pooled_values, summarise
 from dreamer.dataset.sheets import patch_tile, thumbnail
+from dreamer.errors import DreamerError
 from dreamer.fileio import atomic_path
 from dreamer.outputs import safe_name
 from dreamer.report import files, pages
@@ -91,7 +92,7 @@ def build_report(adapter, images: Path, site: Path, request: ReportRequest,
     started = time.perf_counter()
     report = progress or (lambda *_: None)
     pictures = find_pictures(Path(images))
-    layers = tuple(request.layers) or default_layers(adapter, request.default_layers)
+    layers = site_layers(Path(site), adapter, request)
     check_layers(adapter, layers, request.size)
     head = class_layer(adapter, request.size)
     computed = collect(adapter, pictures, layers + ((head,) if head else ()), store, request,
@@ -108,9 +109,29 @@ def build_report(adapter, images: Path, site: Path, request: ReportRequest,
     write_image_pages(adapter, site, pictures, classes, excited)
     note = add_probe(adapter, pictures, layer_rows, request.probe) if request.probe else ""
     write_site_root(site, adapter.name, layer_rows, note, len(pictures))
-    write_state(site, adapter.name, request, len(pictures))
+    write_state(site, adapter.name, replace(request, layers=layers), len(pictures))
     report("pages", 1, 1)
     return ReportDone(site, len(pictures), computed, rendered, layers, time.perf_counter() - started)
+
+
+def site_layers(site: Path, adapter, request: ReportRequest) -> tuple[str, ...]:
+    """The layers the site shows: those it showed before (``report.json``), then the ones asked for now; on a new
+    site with none asked for, ``default_layers``.
+
+    Raises:
+        DreamerError: the site was built for another model.
+    """
+    state = site / "report.json"
+    before: tuple[str, ...] = ()
+    if state.is_file():
+        recorded = json.loads(state.read_text(encoding="utf-8"))
+        if recorded.get("model") != adapter.name:
+            raise DreamerError(f"{site} is the report of model {recorded.get('model')!r}, not {adapter.name!r}: "
+                               f"choose another folder (-o)")
+        before = tuple(recorded.get("layers", ()))
+    order = {name: i for i, name in enumerate(adapter.layer_names())}
+    layers = tuple(sorted(dict.fromkeys(before + tuple(request.layers)), key=lambda name: order.get(name, -1)))
+    return layers or default_layers(adapter, request.default_layers)
 
 
 def default_layers(adapter, count: int) -> tuple[str, ...]:
