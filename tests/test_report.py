@@ -80,6 +80,17 @@ def test_a_rerun_adds_the_layers_asked_for_and_keeps_the_others(red_adapter, tmp
         build_report(other, folder, site, SMALL, store_of(other, tmp_path))
 
 
+def test_with_a_probe_the_index_shows_each_layers_scores_and_the_answer(red_adapter, tmp_path):
+    from dataclasses import replace
+
+    folder = red_square_folder(tmp_path / "photos", count=7)[0][0].parent
+    red_square_folder(tmp_path / "photos" / "more", count=5, size=(64, 64))
+    site = tmp_path / "site"
+    build_report(red_adapter, folder, site, replace(SMALL, probe="hflip"), store_of(red_adapter, tmp_path))
+    index = (site / "index.html").read_text()
+    assert "hflip: invariance" in index and "hflip: decodable" in index and "probe (hflip):" in index
+
+
 @needs_chromium
 def test_the_site_opens_in_chromium_with_no_broken_image_or_link(red_adapter, tmp_path):
     folder = red_square_folder(tmp_path / "photos", count=4)[0][0].parent

@@ -102,7 +102,7 @@ def red_square_folder(folder, count: int = 6, size=(80, 64)):
     for i in range(count):
         array = np.full((height, width, 3), 120, np.uint8)
         left, top = offset + int(rng.integers(2, height - 16)), int(rng.integers(2, height - 16))
-        array[top : top + 14, left : left + 14] = (130 + 20 * i, 90, 90)
+        array[top : top + 14, left : left + 14] = (min(255, 130 + 20 * i), 90, 90)
         path = folder / f"img{names[i]:02d}.png"
         Image.fromarray(array).save(path)
         made.append((path, (left, top, left + 14, top + 14)))

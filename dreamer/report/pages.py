@@ -17,6 +17,7 @@ a{color:#0645ad}h1{font-size:1.4em}table{border-collapse:collapse}
 td,th{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:left}
 .grid{display:flex;flex-wrap:wrap;gap:12px}.card{background:#fff;border:1px solid #ddd;padding:8px;width:min-content}
 .card img{display:block}.row{display:flex;gap:3px;margin:4px 0}.muted{color:#777}
+.cols{display:flex;gap:8px}.patches{display:flex;flex-wrap:wrap;gap:3px;width:176px;margin:2px 0 4px}
 nav{margin-bottom:1em}input.filter{margin:0 0 1em;padding:.3em;width:20em}
 """
 
@@ -92,10 +93,11 @@ def layer_page(layer: str, shape: str, cards: Sequence[dict]) -> str:
     parts = ['<input class="filter" placeholder="filter by channel number">', '<div class="grid">']
     for card in cards:
         render = img(card["render"], 1, 128) if card["render"] else '<p class="muted">no render</p>'
-        patches = "".join(img(tile, 1, 64) for tile in card["patches"])
-        parts.append(f'<div class="card" data-key="{card["channel"]}"><b>channel {card["channel"]}</b>{render}'
-                     f'<div class="muted">top patches</div><div class="row">{patches}</div>'
-                     f'<div class="muted">mean activation over the images</div>{img(card["hist"], 1)}</div>')
+        patches = "".join(img(tile, 1, 56) for tile in card["patches"])
+        parts.append(f'<div class="card" data-key="{card["channel"]}"><b>channel {card["channel"]}</b>'
+                     f'<div class="cols"><div>{render}</div><div><div class="muted">top patches</div>'
+                     f'<div class="patches">{patches}</div><div class="muted">mean activation per image</div>'
+                     f'{img(card["hist"], 1)}</div></div></div>')
     parts.append("</div>")
     return page(f"{layer} ({shape})", "\n".join(parts), depth=1)
 
