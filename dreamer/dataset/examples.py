@@ -74,12 +74,19 @@ def check_layers(adapter, layers: Sequence[str], size: int) -> dict[str, Field]:
     fields = {}
     for layer in layers:
         if layer not in adapter.layer_names():
-            if adapter._is_class_layer(layer):
+            if _is_class_output(adapter, layer):
                 raise ModelError(f"layer {layer!r} has no spatial extent (it is the class output), so it has no "
                                  f"patches: choose a layer with a 4-D output")
             adapter.layer_info(layer)  # raises, naming the closest
         fields[layer] = receptive_field(adapter.model, layer, (size, size))
     return fields
+
+
+def _is_class_output(adapter, layer: str) -> bool:
+    try:
+        return adapter.class_layer().name == layer
+    except (ModelError, AttributeError):
+        return False
 
 
 def check_channel_numbers(adapter, layer: str, channels: Sequence[int]) -> None:
