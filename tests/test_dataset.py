@@ -39,7 +39,7 @@ def gradient_support(model, layer, size, row, col):
     import keras
     import tensorflow as tf
 
-    sub = keras.Model(model.inputs, model.get_layer(layer).output)
+    sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
     image = tf.Variable(np.ones((1, *size, 1), np.float32))
     with tf.GradientTape() as tape:
         value = sub(image, training=False)[0, row, col, 0]
@@ -56,7 +56,7 @@ def test_the_receptive_field_is_exactly_where_the_gradient_reaches(layer, size):
 
     model = field_network()
     field = receptive_field(model, layer, size)
-    out = keras.Model(model.inputs, model.get_layer(layer).output)(np.zeros((1, *size, 1), np.float32)).shape[1:3]
+    out = keras.Model(model.inputs[0], model.get_layer(layer).output)(np.zeros((1, *size, 1), np.float32)).shape[1:3]
     assert (field.rows.length, field.cols.length) == tuple(out)
     for row, col in {(0, 0), (out[0] - 1, out[1] - 1), (out[0] // 2, out[1] // 2), (0, out[1] - 1)}:
         box = field.box(row, col)
