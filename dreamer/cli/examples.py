@@ -8,16 +8,19 @@ to ``find_examples``; the sheets and JSON are written by ``write_examples``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from dreamer.cli.common import (
     DEFAULT_MODEL_NAME,
+    ModelChoice,
     load_adapter,
     make_say,
     model_options,
     signals_as_exceptions,
+    take,
     usage_errors,
     user_errors,
 )
@@ -104,7 +107,7 @@ def preflight(images: str, model: str | None, layers: tuple[str, ...], choice) -
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
 def examples_command(images, layers, channels, most_active, most_selective, k, size, batch, tile, output, overwrite,
-                     quiet, model, weights, preprocess, unsafe_load, cache_dir):
+                     quiet, **options):
     """Which images of FOLDER excite a channel most (and least), and which patches of them.
 
     Writes a contact sheet per channel (a row of the top images, a row of
@@ -123,15 +126,17 @@ def examples_command(images, layers, channels, most_active, most_selective, k, s
     from dreamer.dataset.examples import ExamplesRequest
 
     say = make_say(quiet)
+    model = take(ModelChoice, options)
     with usage_errors():
         choice = channel_choice(channels, most_active, most_selective)
-        model_name = preflight(images, model, layers, choice)
+        model = replace(model, model=preflight(images, model.model, layers, choice))
     with user_errors():
-        adapter = load_adapter(model_name, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
+        adapter = load_adapter(model, quiet=quiet)
         request = ExamplesRequest(tuple(layers) or (adapter.default_layer,), choice, k, size, batch)
         folder = Path(output) if output else Path("outputs") / f"examples_{Path(adapter.name).stem}"
         with signals_as_exceptions():
-            found, written = run_examples(adapter, images, request, (folder, tile, overwrite), (cache_dir, quiet))
+            found, written = run_examples(adapter, images, request, (folder, tile, overwrite),
+                                          (model.cache_dir, quiet))
     say(f"wrote {len(found)} sheets and {written} ({len(request.layers)} layer(s), {size} px)")
 
 

@@ -7,11 +7,21 @@ and the model are checked before TensorFlow loads (``dreamer.cli.examples``'
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from dreamer.cli.common import load_adapter, make_say, model_options, signals_as_exceptions, usage_errors, user_errors
+from dreamer.cli.common import (
+    ModelChoice,
+    load_adapter,
+    make_say,
+    model_options,
+    signals_as_exceptions,
+    take,
+    usage_errors,
+    user_errors,
+)
 from dreamer.cli.examples import preflight
 from dreamer.cli.progress import LazyBar
 from dreamer.report.build import ReportRequest
@@ -43,8 +53,8 @@ _DEFAULTS = ReportRequest()
                    "its invariance, equivariance and decodability in the index.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
-def report_command(images, output, layers, per_layer, k, size, batch, render_steps, render_size, probe, quiet, model,
-                   weights, preprocess, unsafe_load, cache_dir):
+def report_command(images, output, layers, per_layer, k, size, batch, render_steps, render_size, probe, quiet,
+                   **options):
     """Write a static site about a network and a folder of images; open its index.html in a browser.
 
     The index lists the layers; each layer's page shows its most selective
@@ -60,17 +70,18 @@ def report_command(images, output, layers, per_layer, k, size, batch, render_ste
       dream report --images photos/ -o site/ --probe hflip
     """
     say = make_say(quiet)
+    model = take(ModelChoice, options)
     with usage_errors():
-        model_name = preflight(images, model, layers, _NoChannels())
+        model = replace(model, model=preflight(images, model.model, layers, _NoChannels()))
         if probe:
             from dreamer.probe.transforms import parse_transform
 
             parse_transform(probe)
     request = ReportRequest(tuple(layers), per_layer, k, size, batch, render_steps, render_size, probe)
     with user_errors():
-        adapter = load_adapter(model_name, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
+        adapter = load_adapter(model, quiet=quiet)
         with signals_as_exceptions(), StageBar(quiet) as bar:
-            done = run_report(adapter, images, output, request, (cache_dir, bar.update))
+            done = run_report(adapter, images, output, request, (model.cache_dir, bar.update))
     say(f"wrote {Path(output) / 'index.html'} ({done.images} images, {done.computed} run now; {len(done.layers)} "
         f"layers, {done.rendered} renders made; {done.seconds:.1f} s)")
 

@@ -62,13 +62,10 @@ def channel_sheet(found, side: int):
 
 
 def free_path(path: Path, overwrite: bool) -> Path:
-    """``path``, or (unless overwriting) the first free ``<stem>_N<suffix>`` beside it."""
-    if overwrite or not path.exists():
-        return path
-    number = 1
-    while path.with_name(f"{path.stem}_{number}{path.suffix}").exists():
-        number += 1
-    return path.with_name(f"{path.stem}_{number}{path.suffix}")
+    """``path``, or (unless overwriting) the first free ``<stem>_N<suffix>`` beside it (``outputs.free_name``)."""
+    from dreamer.outputs import free_name
+
+    return path if overwrite else free_name(path)
 
 
 def write_examples(results: Sequence, folder: Path, side: int, overwrite: bool, context: dict) -> Path:

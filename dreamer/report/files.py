@@ -80,8 +80,8 @@ def render_missing(adapter, layer: str, channels: Sequence[int], site: Path, set
     from dataclasses import replace
 
     from dreamer.atlas import render_channels_fourier
-    from dreamer.config import FOURIER_ATLAS_CONFIG
     from dreamer.images import to_pil
+    from dreamer.param.settings import FOURIER_ATLAS_CONFIG
 
     steps, side = settings
     todo = [c for c in channels if missing(site, render_name(layer, c, steps, side))]
