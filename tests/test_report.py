@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from browser import check_site, chromium, screenshot
-from tiny_models import red_square_folder, redness_model
+from tiny_models import red_square_folder, redness_model, tiny_classifier_model
 
 from dreamer.report import ReportRequest, build_report
 from dreamer.report.files import histogram
@@ -78,6 +78,26 @@ def test_a_rerun_adds_the_layers_asked_for_and_keeps_the_others(red_adapter, tmp
     other = adapter_for_keras(redness_model(name="other"), "other", "unit")
     with pytest.raises(DreamerError, match="report of model 'redness'"):
         build_report(other, folder, site, SMALL, store_of(other, tmp_path))
+
+
+def test_with_dream_explain_each_image_page_shows_its_attribution_maps_made_once(tmp_path):
+    pytest.importorskip("dreamer.attribution", reason="dream explain (issue 22) is not in this dreamer")
+    from dataclasses import replace
+
+    from dreamer.models import adapter_for_keras
+    adapter = replace(adapter_for_keras(tiny_classifier_model(), "tiny_classifier", "unit"),
+                      labels=[f"class{i}" for i in range(10)])
+    folder = red_square_folder(tmp_path / "photos", count=2)[0][0].parent
+    site = tmp_path / "site"
+    request = replace(SMALL, layers=("conv3",), attribution=("gradcam",))
+    build_report(adapter, folder, site, request, store_of(adapter, tmp_path))
+    maps = sorted((site / "files" / "attributions").glob("*_gradcam.png"))
+    assert len(maps) == 2
+    page_text = next((site / "images").glob("*.html")).read_text()
+    assert "attribution" in page_text and "top classes" in page_text
+    made = [m.stat().st_mtime_ns for m in maps]
+    build_report(adapter, folder, site, request, store_of(adapter, tmp_path))
+    assert [m.stat().st_mtime_ns for m in maps] == made
 
 
 def test_with_a_probe_the_index_shows_each_layers_scores_and_the_answer(red_adapter, tmp_path):

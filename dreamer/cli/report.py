@@ -51,10 +51,13 @@ _DEFAULTS = ReportRequest()
 @click.option("--probe", default="", metavar="TRANSFORM",
               help="Also probe the layers with a transform (hflip, vflip, rot90, gray, shift:N, scale:F) and show "
                    "its invariance, equivariance and decodability in the index.")
+@click.option("--attribution", default=",".join(_DEFAULTS.attribution), show_default=True, metavar="METHODS",
+              help="dream explain's methods whose maps each image's page shows (comma-separated), or 'none'. "
+                   "Shown when dream explain is installed with dreamer; left out otherwise.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
-def report_command(images, output, layers, per_layer, k, size, batch, render_steps, render_size, probe, quiet,
-                   **options):
+def report_command(images, output, layers, per_layer, k, size, batch, render_steps, render_size, probe, attribution,
+                   quiet, **options):
     """Write a static site about a network and a folder of images; open its index.html in a browser.
 
     The index lists the layers; each layer's page shows its most selective
@@ -77,13 +80,33 @@ def report_command(images, output, layers, per_layer, k, size, batch, render_ste
             from dreamer.probe.transforms import parse_transform
 
             parse_transform(probe)
-    request = ReportRequest(tuple(layers), per_layer, k, size, batch, render_steps, render_size, probe)
+        methods = attribution_methods(attribution)
+    request = ReportRequest(tuple(layers), per_layer, k, size, batch, render_steps, render_size, probe,
+                            attribution=methods)
     with user_errors():
         adapter = load_adapter(model, quiet=quiet)
         with signals_as_exceptions(), StageBar(quiet) as bar:
             done = run_report(adapter, images, output, request, (model.cache_dir, bar.update))
     say(f"wrote {Path(output) / 'index.html'} ({done.images} images, {done.computed} run now; {len(done.layers)} "
         f"layers, {done.rendered} renders made; {done.seconds:.1f} s)")
+
+
+def attribution_methods(text: str) -> tuple[str, ...]:
+    """``--attribution`` text -> method names, checked by ``dream explain`` when it is installed.
+
+    Raises:
+        DreamerError: a method ``dream explain`` does not know.
+    """
+    from dreamer.report.build import explain_available
+
+    if text.strip().lower() in ("", "none"):
+        return ()
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if explain_available():
+        from dreamer.attribution import parse_methods
+
+        return tuple(parse_methods(list(names)))
+    return names
 
 
 class _NoChannels:

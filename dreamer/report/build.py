@@ -10,9 +10,10 @@ patches and a histogram; each image gets a page with its top classes. Files
 already in the site are kept (``dreamer.report.files``), so a rerun with
 more images or layers does only what is new.
 
-When ``dreamer.explain`` is importable (``dream explain``), each image page
-also shows its attribution maps (``attribution_tiles``); otherwise that
-section is left out.
+When ``dream explain`` is installed with dreamer (``dreamer.attribution``,
+issue 22), each image page also shows its attribution maps
+(``attribution_tiles``, the methods in ``ReportRequest.attribution``, each
+map made once and kept as a file); otherwise that section is left out.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class ReportRequest:
         render_steps: Adam steps of each channel's Fourier render.
         render_size: a render's side in pixels.
         probe: a transform (hflip, gray...) to probe the layers with, or "" for none.
+        attribution: ``dream explain`` methods shown on each image's page (when it is installed); () for none.
+        default_layers: how many layers a new site shows when none are named.
     """
 
     layers: tuple[str, ...] = ()
@@ -65,6 +68,7 @@ class ReportRequest:
     render_size: int = 128
     probe: str = ""
     default_layers: int = 4
+    attribution: tuple[str, ...] = ("gradcam",)
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def build_report(adapter, images: Path, site: Path, request: ReportRequest,
         rendered += made
         report("renders", number + 1, len(layers))
     classes = top_classes(adapter, store, head, wanted) if head else {}
-    write_image_pages(adapter, site, pictures, classes, excited)
+    write_image_pages(adapter, (site, request.attribution), pictures, classes, excited)
     note = add_probe(adapter, pictures, layer_rows, request.probe) if request.probe else ""
     write_site_root(site, adapter.name, layer_rows, note, len(pictures))
     write_state(site, adapter.name, replace(request, layers=layers), len(pictures))
@@ -219,9 +223,13 @@ def top_classes(adapter, store, head: str, wanted: dict[str, int], top: int = 5)
     return found
 
 
-def write_image_pages(adapter, site: Path, pictures: Sequence[Picture], classes: dict, excited: dict) -> None:
-    """A page per image (its thumbnail made if missing) and the page of all images."""
-    explain = attribution_tiles if explain_available() else None
+def write_image_pages(adapter, where: tuple, pictures: Sequence[Picture], classes: dict, excited: dict) -> None:
+    """A page per image (its thumbnail made if missing) and the page of all images.
+
+    ``where`` is (the site, the attribution methods: with ``dream explain`` installed, their maps are shown).
+    """
+    site, methods = where
+    explain = attribution_tiles if methods and explain_available() else None
     cards = []
     for picture in pictures:
         thumb = files.thumb_name(picture.hash)
@@ -230,7 +238,7 @@ def write_image_pages(adapter, site: Path, pictures: Sequence[Picture], classes:
         top = classes.get(picture.hash, [])
         caption = f"{picture.path.name}" + (f": {top[0][0]}" if top else "")
         tile = Tile(thumb, caption, image_page_name(picture))
-        attributions = explain(adapter, picture, site) if explain else ()
+        attributions = explain(adapter, picture, site, methods) if explain else ()
         write_text(site / image_page_name(picture),
                    pages.image_page(picture.path.name, Tile(thumb, picture.path.name), top,
                                     excited.get(picture.hash, []), attributions))
@@ -239,13 +247,24 @@ def write_image_pages(adapter, site: Path, pictures: Sequence[Picture], classes:
 
 
 def explain_available() -> bool:
-    """Whether ``dream explain`` (``dreamer.explain``) is installed with this dreamer."""
-    return importlib.util.find_spec("dreamer.explain") is not None
+    """Whether ``dream explain`` (``dreamer.attribution``) is installed with this dreamer."""
+    return importlib.util.find_spec("dreamer.attribution") is not None
 
 
-def attribution_tiles(adapter, picture: Picture, site: Path) -> list[Tile]:
-    """The image's attribution maps as Tiles (the slot ``dream explain`` fills); none until it is wired."""
-    return []
+def attribution_tiles(adapter, picture: Picture, site: Path, methods: Sequence[str]) -> list[Tile]:
+    """The image's attribution maps (``dream explain``'s overlays) as Tiles; the missing ones are made now,
+    for the predicted class, in one ``explain_image`` call."""
+    names = {method: files.attribution_name(picture.hash, method) for method in methods}
+    todo = tuple(method for method, name in names.items() if files.missing(site, name))
+    if todo:
+        from dreamer.attribution import explain_image, write_overlay
+        from dreamer.images import load_image
+
+        result = explain_image(adapter, load_image(picture.path).rgb, todo)
+        for method in todo:
+            (site / names[method]).parent.mkdir(parents=True, exist_ok=True)
+            write_overlay(site / names[method], result.image, result.maps[method], result.caption(), method)
+    return [Tile(names[method], method) for method in methods]
 
 
 def add_probe(adapter, pictures: Sequence[Picture], rows: list[dict], transform: str) -> str:

@@ -33,6 +33,10 @@ def render_name(layer: str, channel: int, steps: int, side: int) -> str:
     return f"{FILES}/renders/{steps}steps_{side}px/{safe_name(layer)}/{channel}.png"
 
 
+def attribution_name(image_hash: str, method: str) -> str:
+    return f"{FILES}/attributions/{image_hash[:16]}_{safe_name(method)}.png"
+
+
 def hist_name(layer: str, channel: int) -> str:
     return f"{FILES}/hist/{safe_name(layer)}/{channel}.png"
 
