@@ -17,7 +17,8 @@ from dreamer.report.files import histogram
 from dreamer.report.pages import Tile, image_page, page
 
 needs_chromium = pytest.mark.skipif(chromium() is None, reason="no chromium on PATH (CI installs it: .ci/run)")
-SMALL = ReportRequest(layers=("red1", "red2"), per_layer=3, k=3, size=64, batch=4, render_steps=4, render_size=48)
+SMALL = ReportRequest(layers=("red1", "red2"), per_layer=3, k=3, size=64, batch=4, render_steps=4, render_size=48,
+                      attribution=())
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,6 @@ def test_the_site_is_written_and_a_rerun_reuses_everything_and_more_images_run_a
         assert (site / name).is_file(), name
     assert len(list((site / "images").glob("*.html"))) == 5
     assert "red2" in (site / "index.html").read_text()
-    assert "attribution" not in next((site / "images").glob("*.html")).read_text()
     again = build_report(red_adapter, folder, site, SMALL, store_of(red_adapter, tmp_path))
     assert (again.computed, again.rendered) == (0, 0)
     red_square_folder(tmp_path / "photos" / "more", count=2, size=(70, 64))
@@ -78,6 +78,19 @@ def test_a_rerun_adds_the_layers_asked_for_and_keeps_the_others(red_adapter, tmp
     other = adapter_for_keras(redness_model(name="other"), "other", "unit")
     with pytest.raises(DreamerError, match="report of model 'redness'"):
         build_report(other, folder, site, SMALL, store_of(other, tmp_path))
+
+
+def test_without_dream_explain_the_attribution_section_is_left_out(red_adapter, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import dreamer.report.build as build
+
+    monkeypatch.setattr(build, "explain_available", lambda: False)
+    folder = red_square_folder(tmp_path / "photos", count=2)[0][0].parent
+    build_report(red_adapter, folder, tmp_path / "site", replace(SMALL, attribution=("gradcam",)),
+                 store_of(red_adapter, tmp_path))
+    assert "attribution" not in next((tmp_path / "site" / "images").glob("*.html")).read_text()
+    assert not (tmp_path / "site" / "files" / "attributions").exists()
 
 
 def test_with_dream_explain_each_image_page_shows_its_attribution_maps_made_once(tmp_path):
