@@ -126,9 +126,12 @@ def test_with_a_probe_the_index_shows_each_layers_scores_and_the_answer(red_adap
 
 @needs_chromium
 def test_the_site_opens_in_chromium_with_no_broken_image_or_link(red_adapter, tmp_path):
+    from dataclasses import replace
+
     folder = red_square_folder(tmp_path / "photos", count=4)[0][0].parent
     site = tmp_path / "site"
-    build_report(red_adapter, folder, site, SMALL, store_of(red_adapter, tmp_path))
+    with_maps = replace(SMALL, attribution=("gradcam",))  # shown (and checked) where dream explain is installed
+    build_report(red_adapter, folder, site, with_maps, store_of(red_adapter, tmp_path))
     found = check_site(site / "index.html")
     assert found == {"pages": 2 + 2 + 4, "broken": [], "deadLinks": []}
     shot = screenshot(site / "layers" / "red2.html", tmp_path / "red2.png")
@@ -231,7 +234,7 @@ def test_the_default_model_report_over_samples_and_generated_images_opens_and_re
     generated_photos(folder / "generated", 250)
     adapter = load_model("efficientnet-lite0", default_cache_dir())
     request = ReportRequest(layers=("block3b_add", "block5c_add"), per_layer=4, k=4, batch=32, render_steps=8,
-                            render_size=64)
+                            render_size=64, attribution=())
     store = store_for(adapter, tmp_path / "cache", request.size)
     started = time.perf_counter()
     first = build_report(adapter, folder, tmp_path / "site", request, store)
