@@ -63,7 +63,7 @@ def test_the_site_is_written_and_a_rerun_reuses_everything_and_more_images_run_a
     assert json.loads((site / "report.json").read_text())["images"] == 7
 
 
-def test_a_rerun_adds_the_layers_asked_for_and_keeps_the_others(red_adapter, tmp_path):
+def test_a_rerun_adds_the_layers_asked_for_and_refuses_a_folder_it_did_not_make(red_adapter, tmp_path):
     from dataclasses import replace
 
     from dreamer.errors import DreamerError
@@ -75,6 +75,11 @@ def test_a_rerun_adds_the_layers_asked_for_and_keeps_the_others(red_adapter, tmp
     added = build_report(red_adapter, folder, site, replace(SMALL, layers=("red1",)), store_of(red_adapter, tmp_path))
     assert added.layers == ("red1", "red2") and added.computed == 3
     assert 'href="layers/red1.html"' in (site / "index.html").read_text()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "index.html").write_text("my own page")
+    with pytest.raises(DreamerError, match="not a dream report site"):
+        build_report(red_adapter, folder, tmp_path / "mine", SMALL, store_of(red_adapter, tmp_path))
+    assert (tmp_path / "mine" / "index.html").read_text() == "my own page"
     other = adapter_for_keras(redness_model(name="other"), "other", "unit")
     with pytest.raises(DreamerError, match="report of model 'redness'"):
         build_report(other, folder, site, SMALL, store_of(other, tmp_path))

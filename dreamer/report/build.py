@@ -123,10 +123,13 @@ def site_layers(site: Path, adapter, request: ReportRequest) -> tuple[str, ...]:
     site with none asked for, ``default_layers``.
 
     Raises:
-        DreamerError: the site was built for another model.
+        DreamerError: the site was built for another model, or the folder holds other files.
     """
     state = site / "report.json"
     before: tuple[str, ...] = ()
+    if site.is_dir() and any(site.iterdir()) and not state.is_file():
+        raise DreamerError(f"{site} holds other files and is not a dream report site (no report.json): choose a "
+                           f"new or empty folder (-o), so nothing of yours is overwritten")
     if state.is_file():
         recorded = json.loads(state.read_text(encoding="utf-8"))
         if recorded.get("model") != adapter.name:
