@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dreamer import backend
 from dreamer.config import DreamConfig, settings, signature_with_settings
 from dreamer.engine import ObjectiveGradient, ProgressCallback, ascend
 from dreamer.engine.colors import is_grayscale
@@ -202,6 +203,7 @@ class Dreamer:
             "model": self.adapter.name,
             "layers": {term.name: weight for weight, term in self.objective.terms()},
             "objective": self.objective.name,
+            "backend": backend.chosen_name(),
             **asdict(config),
         }
 
@@ -213,6 +215,7 @@ class Dreamer:
             "layers": {term.name: weight for weight, term in self.objective.terms()},
             "objective": self.objective.name,
             "precision": self.gradient.precision,
+            "backend": backend.chosen_name(),
             **self.guide_source,
             **asdict(config),
         }

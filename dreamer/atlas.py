@@ -124,26 +124,34 @@ def plan_steps(plan: AtlasPlan, pixel_config: DreamConfig, fourier_config: Fouri
 
 
 class ChosenChannel(Objective):
-    """One channel of a layer, the channel held in a TF variable so it can change without retracing."""
+    """One channel of a layer, the channel held in a Keras variable so it can change without recompiling.
+
+    ``variables`` tells the compiled gradient to pass the variable in (under
+    JAX a variable read inside the compiled step would be frozen in it).
+    """
 
     def __init__(self, layer_name: str, loss: str = "mean"):
-        import tensorflow as tf
+        import keras
 
         self.layer = layer_name
         self.loss = loss
-        self.channel = tf.Variable(0, dtype=tf.int32, trainable=False, name="atlas_channel")
+        self.channel = keras.Variable(0, dtype="int32", trainable=False, name="atlas_channel")
+        self.variables = (self.channel,)
 
     def layer_names(self) -> tuple[str, ...]:
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
+        from keras import ops
 
-        return activation_loss(tf.gather(activations[self.layer], self.channel, axis=-1), self.loss)
+        return activation_loss(ops.take(activations[self.layer], ops.convert_to_tensor(self.channel), axis=-1),
+                               self.loss)
 
     @property
     def name(self) -> str:
-        return f"{self.layer}:{int(self.channel.numpy())}"
+        from keras import ops
+
+        return f"{self.layer}:{int(ops.convert_to_numpy(self.channel))}"
 
 
 def channels_to_render(adapter, layer: str, text: str | None) -> tuple[int, ...]:

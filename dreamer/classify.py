@@ -32,15 +32,15 @@ def classify(adapter, image01: np.ndarray, top: int = 5, size: int | None = None
         ModelError: the model has no labels, or its output does not match them.
         ValueError: ``image01`` is not HxWx3.
     """
-    import tensorflow as tf
+    from keras import ops
 
     if not adapter.labels:
         raise ModelError(f"model {adapter.name!r} has no class labels to classify with")
     image = np.asarray(image01, dtype=np.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"expected an HxWx3 image, got shape {image.shape}")
-    batch = centre_square(tf.constant(image[None]), size or adapter.classify_size)
-    output = np.asarray(adapter.classifier_model()(adapter.preprocess(batch), training=False))
+    batch = centre_square(ops.convert_to_tensor(image[None]), size or adapter.classify_size)
+    output = ops.convert_to_numpy(adapter.classifier_model()(adapter.preprocess(batch), training=False))
     if output.ndim != 2 or output.shape[-1] != len(adapter.labels):
         raise ModelError(
             f"model {adapter.name!r} outputs shape {tuple(output.shape)}, "
@@ -53,12 +53,12 @@ def classify(adapter, image01: np.ndarray, top: int = 5, size: int | None = None
 
 def centre_square(images, size: int):
     """NHWC images with the short side scaled to ``size`` (antialiased bilinear), centre-cropped to size x size."""
-    import tensorflow as tf
+    from keras import ops
 
     height, width = int(images.shape[1]), int(images.shape[2])
     scale = size / min(height, width)
     new_h, new_w = max(size, round(height * scale)), max(size, round(width * scale))
-    resized = tf.image.resize(images, (new_h, new_w), method="bilinear", antialias=True)
+    resized = ops.image.resize(images, (new_h, new_w), interpolation="bilinear", antialias=True)
     top, left = (new_h - size) // 2, (new_w - size) // 2
     return resized[:, top : top + size, left : left + size, :]
 

@@ -78,14 +78,10 @@ def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> frozenset[str]:
 
 
 def gpu_capabilities() -> list[tuple[int, int]]:
-    """The compute capability of each GPU TensorFlow sees ((0, 0) where unknown)."""
-    import tensorflow as tf
+    """The compute capability of each GPU the Keras backend sees ((0, 0) where unknown)."""
+    from dreamer import backend
 
-    capabilities = []
-    for gpu in tf.config.list_physical_devices("GPU"):
-        details = tf.config.experimental.get_device_details(gpu)
-        capabilities.append(tuple(details.get("compute_capability") or (0, 0)))
-    return capabilities
+    return backend.gpu_capabilities()
 
 
 def detect_precision(requested: str = "auto", depthwise: bool = False) -> str:

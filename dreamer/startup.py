@@ -14,9 +14,20 @@ def quiet_tensorflow_import() -> None:
     length of the import hides them; later C++ lines (a CPU machine's CUDA
     probe) are hidden by ``TF_CPP_MIN_LOG_LEVEL=3``, set only if the user has
     not set it (set it to 0 to see them). Python's logging is left alone. An
-    ImportError still propagates with its message.
+    ImportError still propagates with its message. Under another Keras
+    backend (``KERAS_BACKEND=jax`` or ``torch``) Keras is imported, and
+    TensorFlow too only where it is installed (Keras then imports it anyway,
+    to serialise a layer's settings, and would print its lines).
     """
-    if "tensorflow" in sys.modules:
+    import importlib
+    import importlib.util
+
+    from dreamer.backend import chosen_name
+
+    modules = ["keras"] if chosen_name() != "tensorflow" else []
+    if chosen_name() == "tensorflow" or importlib.util.find_spec("tensorflow") is not None:
+        modules.insert(0, "tensorflow")
+    if all(module in sys.modules for module in modules):
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
@@ -24,7 +35,8 @@ def quiet_tensorflow_import() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401
+        for module in modules:
+            importlib.import_module(module)
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -10,6 +10,18 @@ import numpy as np
 import pytest
 from tiny_models import tiny_classifier_model, tiny_conv_model
 
+from dreamer.backend import chosen_name
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``tensorflow_only`` (TensorFlow's own formats and compilation) skip under another backend."""
+    if chosen_name() == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"needs the TensorFlow backend; Keras runs on {chosen_name()}")
+    for item in items:
+        if "tensorflow_only" in item.keywords:
+            item.add_marker(skip)
+
 
 @pytest.fixture(scope="session")
 def tiny_classifier():

@@ -21,6 +21,7 @@ def adapter(tiny_classifier):
     return adapter_for_keras(tiny_classifier, "tinyclf", "unit")
 
 
+@pytest.mark.backends
 def test_atlas_tiles_raise_their_channel_and_differ(adapter):
     config = DreamConfig(iterations=4, octaves=2, octave_scale=1.5, jitter=2, laplacian_levels=3,
                          rotate=5.0, scale_jitter=0.05)
@@ -45,6 +46,7 @@ def test_contact_sheet_layout_and_labels():
     assert (pixels[42:80, 38:72] == 255).all()  # the empty fourth cell stays white
 
 
+@pytest.mark.backends
 def test_cli_atlas(runner, classifier_file, tmp_path):
     args = ["atlas", "--model", str(classifier_file), "--layer", "conv3", "--channels", "0-3", "--size", "32",
             "-i", "2", "--octaves", "1"]

@@ -21,6 +21,9 @@ from dreamer.errors import DreamerError
 from dreamer.models import adapter_for_keras
 from dreamer.objectives import combine, layer
 
+#: Runs under every Keras backend in CI (``-m backends``).
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture(scope="module")
 def adapter(tiny_model):
@@ -196,6 +199,7 @@ def test_bad_settings_are_refused(field, value):
         DreamConfig(**{field: value})
 
 
+@pytest.mark.tensorflow_only
 def test_new_sizes_do_not_retrace_the_compiled_step(adapter, photo):
     gradient = objective_gradient(adapter, layer("conv2"))
     ascend(photo, gradient, DreamConfig(iterations=1, octaves=3, tile_size=24))
@@ -259,7 +263,8 @@ def test_bad_smoothing_settings_are_refused(field, value):
 
 
 def test_tensorflow_reason_is_the_line_that_says_what_went_wrong():
-    from dreamer.engine.gradient import tensorflow_reason
+    pytest.importorskip("tensorflow")
+    from dreamer.backend.tensorflow_impl import error_reason as tensorflow_reason
 
     message = ("Graph execution error:\n\nDetected at node tape/flatten/Reshape defined at (most recent call last):\n"
                '  File "x.py", line 7, in <module>\n\nInput to reshape is a tensor with 384 values, but the requested '

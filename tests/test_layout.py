@@ -14,8 +14,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dreamer"
 
 LAYERS = [
     ("files and settings", ["dreamer.version", "dreamer.startup", "dreamer.settings", "dreamer.errors",
-                            "dreamer.fileio", "dreamer.images", "dreamer.config", "dreamer.precision",
-                            "dreamer.outputs", "dreamer.presets", "dreamer.configfile"]),
+                            "dreamer.backend", "dreamer.fileio", "dreamer.images", "dreamer.config",
+                            "dreamer.precision", "dreamer.outputs", "dreamer.presets", "dreamer.configfile"]),
     ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),
     ("engine", ["dreamer.engine", "dreamer.param"]),
     ("api", ["dreamer.api"]),

@@ -27,6 +27,9 @@ from dreamer.objectives import (
     parse_objective,
 )
 
+#: Runs under every Keras backend in CI (``-m backends``).
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture(scope="module")
 def adapter(tiny_classifier):
@@ -191,7 +194,9 @@ def test_a_few_ascent_steps_raise_every_objective(adapter, photo, kind):
 
 def test_class_objective_is_the_logit(adapter, photo, tiny_classifier):
     _, value = objective_gradient(adapter, bind(class_logit(3), adapter))(photo)
-    logits = np.asarray(tiny_classifier([photo[None]]))[0]
+    import keras
+
+    logits = keras.ops.convert_to_numpy(tiny_classifier([photo[None]]))[0]
     assert value == pytest.approx(float(logits[3]), rel=1e-5)
 
 
@@ -199,7 +204,8 @@ def test_neuron_is_the_centre_of_the_feature_map(adapter, photo, tiny_classifier
     import keras
 
     _, value = objective_gradient(adapter, neuron("conv3", 2))(photo)
-    act = np.asarray(keras.Model(tiny_classifier.inputs, tiny_classifier.get_layer("conv3").output)([photo[None]]))
+    act = keras.ops.convert_to_numpy(
+        keras.Model(tiny_classifier.inputs, tiny_classifier.get_layer("conv3").output)([photo[None]]))
     assert value == pytest.approx(float(act[0, act.shape[1] // 2, act.shape[2] // 2, 2]), rel=1e-5)
 
 

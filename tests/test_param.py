@@ -73,6 +73,7 @@ def test_frequency_scale_falls_as_one_over_frequency():
 
 
 @pytest.mark.parametrize("size", [(32, 32), (33, 47), (17, 64), (1, 1)])
+@pytest.mark.backends
 def test_fourier_image_is_a_valid_image_of_the_asked_size(size):
     spectrum = initial_spectrum(2, *size, np.random.default_rng(0), sd=0.5)
     images = fourier_image(spectrum, size)
@@ -80,10 +81,12 @@ def test_fourier_image_is_a_valid_image_of_the_asked_size(size):
     assert images.min() >= 0.0 and images.max() <= 1.0
 
 
+@pytest.mark.backends
 def test_fourier_image_of_a_zero_spectrum_is_mid_grey():
     np.testing.assert_allclose(fourier_image(np.zeros((1, 3, 6, 4, 2), np.float32), (6, 6)), 0.5)
 
 
+@pytest.mark.backends
 def test_moves_identity_and_padding():
     image = np.random.default_rng(0).random((1, 6, 8, 3)).astype(np.float32)
     identity = np.array([[0.0, 1.0, 0.0, 0.0]], np.float32)
@@ -109,6 +112,7 @@ def test_draw_moves_stays_in_range_and_follows_each_generator():
 # --- rendering --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.backends
 def test_each_parameterisation_raises_its_channels_activation(adapter):
     grey_start = fourier_image(initial_spectrum(1, 32, 32, np.random.default_rng(0)), (32, 32))[0]
     for param in ("fft", "pixels"):
@@ -119,6 +123,7 @@ def test_each_parameterisation_raises_its_channels_activation(adapter):
             assert mean_channel(adapter, tile, c) > 1.1 * mean_channel(adapter, grey_start, c), (param, c)
 
 
+@pytest.mark.backends
 def test_fourier_tiles_are_valid_at_odd_sizes_and_do_not_depend_on_the_batch(adapter):
     renderer = fourier_renderer(adapter, UnitScores("conv3"))
     images = renderer.render((33, 47), [1, 2], 1, FAST)
@@ -144,20 +149,23 @@ def test_diversity_makes_variants_differ(adapter):
             assert np.abs(diverse[i] - diverse[j]).mean() > 0.02
 
 
+@pytest.mark.backends
 def test_diversity_penalty_counts_pairs_within_groups():
     act = np.ones((4, 2, 2, 3), np.float32)
     assert float(diversity_penalty(act, 2)) == pytest.approx(2.0)  # 2 groups x (2 pairs / 2)
     assert float(diversity_penalty(act, 1)) == 0.0
 
 
+@pytest.mark.backends
 def test_unit_scores_read_classes_and_objective_scores_any_objective(adapter):
-    import tensorflow as tf
+    from keras import ops
 
-    logits = tf.constant([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    assert UnitScores("p")({"p": logits}, tf.constant([2, 0])).numpy().tolist() == [3.0, 4.0]
-    act = tf.constant(np.arange(16, dtype=np.float32).reshape(2, 2, 2, 2))
-    scores = ObjectiveScores(channel("x", 1))({"x": act}, tf.constant([0, 0]))
-    np.testing.assert_allclose(scores.numpy(), [4.0, 12.0])
+    logits = ops.convert_to_tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    units = ops.convert_to_tensor(np.array([2, 0], np.int32))
+    assert ops.convert_to_numpy(UnitScores("p")({"p": logits}, units)).tolist() == [3.0, 4.0]
+    act = ops.convert_to_tensor(np.arange(16, dtype=np.float32).reshape(2, 2, 2, 2))
+    scores = ObjectiveScores(channel("x", 1))({"x": act}, units)
+    np.testing.assert_allclose(ops.convert_to_numpy(scores), [4.0, 12.0])
 
 
 def test_class_tiles_raise_their_logit(adapter):
@@ -187,6 +195,7 @@ def test_api_renders_from_noise_with_both_parameterisations(model_file):
 # --- the neuron under tiling --------------------------------------------------------------------------------
 
 
+@pytest.mark.backends
 def test_neuron_means_the_centre_of_the_whole_image_whatever_the_tiling():
     pointwise = adapter_for_keras(tiny_conv_model(kernel=1, name="pw", stride=1), "pw", "unit")
     gradient = objective_gradient(pointwise, neuron("conv3", 2))

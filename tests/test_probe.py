@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from tiny_models import seeded_glorot
 
 from dreamer.errors import DreamerError
 from dreamer.probe import ProbeSettings, probe
@@ -66,12 +67,12 @@ def two_branch_model(symmetrise: bool, seed: int = 0):
     conv1 = keras.layers.Conv2D(16, 3, padding="same", groups=2, activation="relu", name="conv1")
     conv2 = keras.layers.Conv2D(16, 3, padding="same", groups=2, activation="relu", name="conv2")
     sym = keras.layers.Conv2D(8, 1, use_bias=False, name="sym")
-    conv3 = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv3",
-                                kernel_initializer=keras.initializers.GlorotUniform(seed=seed))
+    conv3 = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv3")
     x = conv3(sym(conv2(conv1(both))))
-    head = keras.layers.Dense(16, name="head", kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1))(
-        keras.layers.GlobalAveragePooling2D(name="pool")(x))
+    head = keras.layers.Dense(16, name="head")(keras.layers.GlobalAveragePooling2D(name="pool")(x))
     model = keras.Model(inputs, head, name="two_branch")
+    seeded_glorot(conv3, seed)
+    seeded_glorot(model.get_layer("head"), seed + 1)
     for layer, fan_in in ((conv1, 3), (conv2, 8)):
         half = rng.normal(0, 1 / np.sqrt(9 * fan_in), (3, 3, fan_in, 8)).astype(np.float32)
         bias = rng.normal(0, 0.05, 8).astype(np.float32)
@@ -158,6 +159,7 @@ def test_re_pairing_finds_swapped_channels():
     assert scores.partners == 6
 
 
+@pytest.mark.backends
 def test_ground_truth_network_becomes_invariant_exactly_at_the_symmetrising_layer():
     result = probe(oriented(40), model=two_branch_model(symmetrise=True), layers=LAYERS, settings=SMALL)
     by_name = {layer.name: layer for layer in result.layers}
@@ -353,6 +355,7 @@ def test_verdict_when_decodable_to_the_end_or_nowhere():
     assert "the data cannot decide whether any layer decodes it" in unsure.text and "orientation" not in unsure.text
 
 
+@pytest.mark.backends
 def test_the_api_prints_nothing_and_its_json_holds_every_number(tiny_model, capsys, tmp_path):
     from dreamer.probe.report import write_json
 
@@ -378,6 +381,7 @@ def test_embedded_model_on_the_sample_photos(runner, workdir):
     assert (workdir / "outputs" / "probe_efficientnet-lite0_hflip.png").exists()
 
 
+@pytest.mark.tensorflow_only
 def test_a_graphdef_model_is_probed_too(monkeypatch, tmp_path):
     from tiny_graphs import sha256, tiny_inception_graph_bytes, write_inception_zip
 

@@ -9,6 +9,16 @@ from __future__ import annotations
 import numpy as np
 
 
+def seeded_glorot(layer, seed: int) -> None:
+    """Set ``layer``'s kernel to Glorot-uniform weights drawn with NumPy, the same on every Keras backend
+    (Keras' own seeded initializers draw from the backend's generator and differ between backends)."""
+    shape = tuple(layer.kernel.shape)
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    layer.kernel.assign(np.random.default_rng(seed).uniform(-limit, limit, size=shape).astype(np.float32))
+
+
 def tiny_conv_model(kernel: int = 3, seed: int = 0, name: str = "tiny", stride: int = 2):
     """Three named conv layers on an input of any size, with seeded weights."""
     import keras
@@ -21,7 +31,6 @@ def tiny_conv_model(kernel: int = 3, seed: int = 0, name: str = "tiny", stride: 
             padding="same",
             activation="relu",
             name=layer_name,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + index),
             bias_initializer=keras.initializers.Constant(0.01),
         )
 
@@ -29,7 +38,10 @@ def tiny_conv_model(kernel: int = 3, seed: int = 0, name: str = "tiny", stride: 
     x = conv(8, 1, "conv1", 1)(inputs)
     x = conv(16, stride, "conv2", 2)(x)
     x = conv(16, 1, "conv3", 3)(x)
-    return keras.Model(inputs, x, name=name)
+    model = keras.Model(inputs, x, name=name)
+    for index, layer_name in enumerate(("conv1", "conv2", "conv3"), start=1):
+        seeded_glorot(model.get_layer(layer_name), seed + index)
+    return model
 
 
 def tiny_classifier_model(classes: int = 10, seed: int = 0):
@@ -38,10 +50,10 @@ def tiny_classifier_model(classes: int = 10, seed: int = 0):
 
     base = tiny_conv_model(seed=seed, name="tiny_classifier")
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
-    logits = keras.layers.Dense(
-        classes, name="predictions", kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 4)
-    )(pooled)
-    return keras.Model(base.inputs, logits, name="tiny_classifier")
+    logits = keras.layers.Dense(classes, name="predictions")(pooled)
+    model = keras.Model(base.inputs, logits, name="tiny_classifier")
+    seeded_glorot(model.get_layer("predictions"), seed + 4)
+    return model
 
 
 def save_photo(path, size=(64, 48), mode="RGB"):

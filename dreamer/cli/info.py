@@ -10,7 +10,7 @@ import click
 from dreamer.cli.common import usage_errors
 
 #: The order settings are shown in; others follow alphabetically.
-FIRST = ("input", "input_sha256", "model", "objective", "layers", "precision", "seed")
+FIRST = ("input", "input_sha256", "model", "objective", "layers", "precision", "backend", "seed")
 
 
 @click.command("info")

@@ -233,8 +233,10 @@ def ensure_inception5h(cache_dir: Path, weights: str | None, progress, argv: Seq
             lines: what is missing, its URL, and the command (``argv`` with
             ``--weights`` added) that hands it over.
     """
+    from dreamer.backend import require_tensorflow
     from dreamer.models import inception5h
 
+    require_tensorflow(f"{inception5h.MODEL_NAME} (a TensorFlow GraphDef)")  # before any download
     try:
         inception5h.ensure_files(Path(cache_dir), Path(weights) if weights else None, progress)
     except inception5h.Unavailable as exc:

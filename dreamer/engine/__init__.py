@@ -14,7 +14,7 @@ objective from ``dreamer.objectives``; it prints and saves nothing.
 
 from dreamer.config import DreamConfig
 from dreamer.engine.ascent import NumericalError, ascend, ascent_step, octave_shapes
-from dreamer.engine.gradient import ObjectiveGradient
+from dreamer.engine.gradient import ObjectiveGradient, activations_of
 from dreamer.engine.progress import Progress, ProgressCallback
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "ObjectiveGradient",
     "Progress",
     "ProgressCallback",
+    "activations_of",
     "ascend",
     "ascent_step",
     "octave_shapes",

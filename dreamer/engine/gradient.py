@@ -1,4 +1,4 @@
-"""The compiled gradient of an objective with respect to an image's pixels.
+"""The compiled gradient of an objective with respect to an image's pixels, on any Keras backend.
 
 ``ObjectiveGradient`` receives a ready feature network from the model side
 (``dreamer.models.FeatureNetwork``: preprocessing, the network that returns
@@ -6,14 +6,16 @@ the activations, already rewritten for speed) and an objective; it does not
 load or rewrite models itself.
 
 The step's contract, what the engine needs from a backend (this module is
-the TensorFlow implementation):
+written once in ``keras.ops``; ``dreamer.backend``
+takes its gradient and compiles it for the backend Keras runs on):
 
 - in: ``image``, an HxWx3 float32 NumPy array in [0, 1] (a whole image or
   a tile); ``weight``, a float; ``frame``, the tile's (top, left, height,
   width) in the whole image and the whole image's (height, width), or None.
 - out: (the gradient of ``weight * objective`` with respect to ``image``, an
   HxWx3 float32 NumPy array; ``weight * objective`` as a Python float).
-- any H and W at or above ``min_size`` without recompiling for each;
+- any H and W at or above ``min_size`` (TensorFlow: without recompiling for
+  each; JAX compiles once per shape);
   ``ModelError`` when the network cannot run at that size.
 - the caller (``dreamer.engine.ascent``) does the jitter, tiling,
   normalisation, update and clip in NumPy.
@@ -31,22 +33,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamer.errors import ModelError, first_line
+from dreamer import backend
+from dreamer.errors import ModelError
+
+#: The compiled gradient's arguments: an image of any size, a weight, and the image's frame.
+SIGNATURE = (((None, None, 3), "float32"), ((), "float32"), ((6,), "float32"))
 
 
 class ObjectiveGradient:
     """Call with an HxWx3 float32 array in [0, 1] and a weight: returns (gradient, weight * objective).
 
     The order matches ``ascent_step``'s (image, objective): the array first,
-    the objective's value second. It is traced once for unknown height and
-    width, so new octave and tile sizes don't recompile. ``frame`` says where
-    the image lies in the whole image when it is a tile; the objective reads
-    it as ``activations[dreamer.objectives.FRAME]`` (a neuron means one
-    position of the whole image).
+    the objective's value second. Under TensorFlow it is traced once for
+    unknown height and width, so new octave and tile sizes don't recompile
+    (JAX compiles once per size). ``frame`` says where the image lies in the
+    whole image when it is a tile; the objective reads it as
+    ``activations[dreamer.objectives.FRAME]`` (a neuron means one position of
+    the whole image).
 
     Attributes:
         network: the FeatureNetwork (its ``precision`` is the arithmetic used).
-        objective: the bound objective.
+        objective: the bound objective (its ``variables``, if it has any, are read afresh at every call).
         min_size: the smallest image side the network accepts.
         precision: ``"float32"`` or ``"bfloat16"``.
     """
@@ -62,49 +69,43 @@ class ObjectiveGradient:
                  frame: tuple[int, int, int, int, int, int] | None = None) -> tuple[np.ndarray, float]:
         """``frame``: (top, left, height, width) of ``image`` in the whole image, then the whole image's
         (height, width); None: ``image`` is the whole image."""
-        import tensorflow as tf
-
         height, width = image.shape[:2]
         frame = (0, 0, height, width, height, width) if frame is None else frame
         try:
             value, grad = self._gradient(image, np.float32(weight), np.asarray(frame, np.float32))
-        except tf.errors.InvalidArgumentError as exc:  # e.g. a Flatten/Dense head at another size than trained
-            raise ModelError(f"the network cannot run on a {width}x{height} image ({tensorflow_reason(exc.message)}; "
+        except backend.runtime_errors() as exc:  # e.g. a Flatten/Dense head at another size than trained
+            raise ModelError(f"the network cannot run on a {width}x{height} image ({backend.error_reason(exc)}; "
                              "a class output behind a Flatten/Dense head works at its trained size only)") from None
-        return grad.numpy(), float(value)
+        return np.asarray(backend.to_numpy(grad), np.float32), float(backend.to_numpy(value))
 
 
-def tensorflow_reason(message: str) -> str:
-    """The line of a TensorFlow graph error that says what went wrong (not where), cut to one short line."""
-    lines = [line.strip() for line in message.splitlines()]
-    reasons = [line for line in lines if line and not line.startswith(("File ", "[[", "Detected at node"))
-               and line != "Graph execution error:"]
-    return first_line(reasons[-1] if reasons else message, 160)
-
-
-def _compiled_gradient(network, objective):
-    """A ``tf.function`` (image, weight, frame) -> (weight * objective, its gradient), for any image size."""
-    import tensorflow as tf
-
-    from dreamer.objectives import FRAME
-
-    layer_names = objective.layer_names()
+def activations_of(network, layer_names):
+    """A function: preprocessed NHWC input -> {layer: float32 activation} (a single output gets the first name)."""
+    import keras
 
     def activations(x):
         out = network.features(x, training=False)
         if not isinstance(out, dict):
             out = {layer_names[0]: out}
-        return {name: tf.cast(value, tf.float32) for name, value in out.items()}
+        return {name: keras.ops.cast(value, "float32") for name, value in out.items()}
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None, None, 3], tf.float32), tf.TensorSpec([], tf.float32),
-                         tf.TensorSpec([6], tf.float32)],
-        reduce_retracing=True,
-    )
+    return activations
+
+
+def _compiled_gradient(network, objective):
+    """A compiled (image, weight, frame) -> (weight * objective, its gradient), for any image size."""
+    from dreamer.objectives import FRAME
+
+    activations = activations_of(network, objective.layer_names())
+
+    def loss(image, weight, frame):
+        return weight * objective({**activations(network.preprocess(image[None])), FRAME: frame}), ()
+
+    value_and_gradient = backend.grad(loss)
+
     def gradient(image, weight, frame):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            value = weight * objective({**activations(network.preprocess(image[None])), FRAME: frame})
-        return value, tape.gradient(value, image)
+        value, _, grad = value_and_gradient(image, weight, frame)
+        return value, grad
 
-    return gradient
+    variables = tuple(getattr(network.features, "variables", ())) + tuple(getattr(objective, "variables", ()))
+    return backend.compile_step(gradient, SIGNATURE, variables)

@@ -134,25 +134,25 @@ def apply_moves(images, draws, pad: int):
 
     The output's centre shows the input's centre shifted by the row's shift,
     rotated and scaled about it; whatever falls outside the input is grey.
+    The image is padded with grey first, then resampled at its padded size
+    (bilinear, grey outside), which is the same as sampling the unpadded
+    image with a grey fill.
     """
-    import tensorflow as tf
+    from keras import ops
 
-    shape = tf.shape(images)
-    height, width = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
-    out_h, out_w = shape[1] + 2 * pad, shape[2] + 2 * pad
+    images = ops.convert_to_tensor(images, "float32")
+    draws = ops.convert_to_tensor(draws, "float32")
+    padded = ops.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=FILL)
+    shape = ops.shape(padded)
     angle, scale, shift_y, shift_x = draws[:, 0], draws[:, 1], draws[:, 2], draws[:, 3]
-    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-    centre_out_x = (tf.cast(out_w, tf.float32) - 1.0) / 2.0
-    centre_out_y = (tf.cast(out_h, tf.float32) - 1.0) / 2.0
-    centre_in_x = (width - 1.0) / 2.0 + shift_x
-    centre_in_y = (height - 1.0) / 2.0 + shift_y
-    # output (x, y) -> input: A (out - centre_out) + centre_in, with A = R(angle) / scale
-    transforms = tf.stack([
-        cos, -sin, centre_in_x - cos * centre_out_x + sin * centre_out_y,
-        sin, cos, centre_in_y - sin * centre_out_x - cos * centre_out_y,
-        tf.zeros_like(cos), tf.zeros_like(cos),
+    cos, sin = ops.cos(angle) / scale, ops.sin(angle) / scale
+    centre_x = (ops.cast(shape[2], "float32") - 1.0) / 2.0
+    centre_y = (ops.cast(shape[1], "float32") - 1.0) / 2.0
+    # output (x, y) -> input: A (out - centre) + centre + shift, with A = R(angle) / scale
+    transforms = ops.stack([
+        cos, -sin, centre_x + shift_x - cos * centre_x + sin * centre_y,
+        sin, cos, centre_y + shift_y - sin * centre_x - cos * centre_y,
+        ops.zeros_like(cos), ops.zeros_like(cos),
     ], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.stack([out_h, out_w]),
-        fill_value=tf.constant(FILL, tf.float32), interpolation="BILINEAR", fill_mode="CONSTANT",
-    )
+    return ops.image.affine_transform(padded, transforms, interpolation="bilinear", fill_mode="constant",
+                                      fill_value=FILL)

@@ -33,12 +33,12 @@ def class_output_takes(adapter, class_layer: str, side: int) -> bool:
     A head that needs the classifier's own input size (Flatten then Dense)
     can't, even after the any-size rebuild: its Dense kernel fits one size.
     """
-    import tensorflow as tf
+    from dreamer import backend
 
     blank = np.zeros((1, side, side, adapter.input_channels), np.float32)
     try:
         adapter.feature_model([class_layer])(blank)
-    except (ValueError, tf.errors.InvalidArgumentError):
+    except (ValueError, *backend.runtime_errors()):
         return False
     return True
 

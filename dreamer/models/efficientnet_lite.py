@@ -116,7 +116,7 @@ def blocks() -> list[Block]:
 def preprocess(images):
     """[0, 1] RGB (NHWC) -> EfficientNet-Lite's input range, about [-1, 1].
 
-    Plain tensor arithmetic, so it runs inside ``tf.function`` and passes gradients.
+    Plain tensor arithmetic, so it runs on every Keras backend and passes gradients.
     """
     return images * (255.0 / 128.0) - (127.0 / 128.0)
 

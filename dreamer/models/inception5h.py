@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 import dreamer.models.download as download
+from dreamer.backend import require_tensorflow
 from dreamer.errors import ModelError
 from dreamer.fileio import atomic_path
 from dreamer.models.base import LayerInfo
@@ -164,6 +165,7 @@ def load_inception5h(cache_dir: Path, weights_path: Path | None = None, progress
     Raises:
         ModelError: the file can't be had, or is damaged or another file.
     """
+    require_tensorflow(f"{MODEL_NAME} (a TensorFlow GraphDef)")
     graph_path, labels_path = ensure_files(Path(cache_dir), weights_path, progress)
     graph = ImportedGraph(read_graph_def(graph_path), INPUT)
     labels = None

@@ -1,7 +1,7 @@
 """Named input scalings: how a model wants its pixels.
 
 Each scheme maps float32 images in [0, 1] (RGB, NHWC) to a model's input
-range with plain TensorFlow ops, so gradients flow through it.
+range with ``keras.ops`` on any backend, so gradients flow through it.
 """
 
 from __future__ import annotations
@@ -23,16 +23,17 @@ SCHEMES = {
 
 def affine(mean, std, order: str = "rgb") -> Callable:
     """A preprocessing function ``(x01 * 255 - mean) / std`` with channel order."""
-    import tensorflow as tf
+    import numpy as np
+    from keras import ops
 
-    mean = tf.constant(mean, tf.float32)
-    std = tf.constant(std, tf.float32)
+    mean = np.asarray(mean, np.float32)
+    std = np.asarray(std, np.float32)
 
     def preprocess(x01):
         x = x01 * 255.0
         if order == "bgr":
-            x = x[..., ::-1]
-        return (x - mean) / std
+            x = ops.flip(x, axis=-1)
+        return ops.divide(ops.subtract(x, mean), std)
 
     return preprocess
 

@@ -46,14 +46,17 @@ def load_user_model(path: Path, preprocess: str | None = None, unsafe: bool = Fa
         UnsafeFileError: the file needs code execution and ``unsafe`` is off.
         ModelError: the file is missing, corrupt or not a model.
     """
+    from dreamer.backend import require_tensorflow
     from dreamer.models.graphfile import is_graph_file, load_graph_file
 
     path = Path(path)
     if is_graph_file(path):
+        require_tensorflow(f"{path.name}: a frozen GraphDef (.pb)")
         return load_graph_file(path, preprocess, input_name, unsafe)
     if input_name is not None:
         raise ModelError("--input-name is for a frozen GraphDef (.pb) model")
     if path.is_dir():
+        require_tensorflow(f"{path.name}: a SavedModel folder")
         return load_saved_model(path, preprocess)
     return adapter_for_keras(load_keras_file(path, unsafe), str(path), preprocess)
 

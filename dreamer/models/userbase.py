@@ -41,7 +41,7 @@ def default_layer(layers: Sequence[LayerInfo]) -> str:
 
 def input_preprocess(preprocess: str | None, channels: int):
     """The user's scheme, followed by RGB -> gray for a 1-channel model."""
-    import tensorflow as tf
+    from keras import ops
 
     from dreamer.models.preprocessing import scheme
 
@@ -50,6 +50,6 @@ def input_preprocess(preprocess: str | None, channels: int):
         return scaled
 
     def gray(x01):
-        return tf.reduce_mean(scaled(x01), axis=-1, keepdims=True)
+        return ops.mean(scaled(x01), axis=-1, keepdims=True)
 
     return gray

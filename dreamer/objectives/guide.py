@@ -39,14 +39,14 @@ class GuideObjective(Objective):
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
+        from keras import ops
 
-        act = tf.cast(activations[self.layer], tf.float32)
-        vectors = tf.reshape(act, (-1, tf.shape(act)[-1]))
-        guide = tf.constant(self.features, tf.float32)
-        best = tf.argmax(tf.matmul(vectors, guide, transpose_b=True), axis=1)
-        matched = tf.stop_gradient(tf.gather(guide, best))
-        return tf.reduce_mean(tf.reduce_sum(vectors * matched, axis=-1))
+        act = ops.cast(activations[self.layer], "float32")
+        vectors = ops.reshape(act, (-1, self.features.shape[-1]))
+        guide = ops.convert_to_tensor(self.features, "float32")
+        best = ops.argmax(ops.matmul(vectors, ops.transpose(guide)), axis=1)
+        matched = ops.stop_gradient(ops.take(guide, best, axis=0))
+        return ops.mean(ops.sum(vectors * matched, axis=-1))
 
     def bind(self, adapter) -> Objective:
         info = adapter.layer_info(self.layer)
@@ -70,13 +70,13 @@ def guide(adapter, layer_name: str, image01: np.ndarray, max_vectors: int = 1024
     At most ``max_vectors`` feature vectors are kept (a regular subsample of
     positions), which bounds the memory of matching them.
     """
-    import tensorflow as tf
+    from keras import ops
 
     adapter.layer_info(layer_name)
     features = adapter.feature_model([layer_name])
-    batch = adapter.preprocess(tf.constant(np.asarray(image01, np.float32)[None]))
+    batch = adapter.preprocess(ops.convert_to_tensor(np.asarray(image01, np.float32)[None]))
     out = features(batch, training=False)
-    act = out[layer_name] if isinstance(out, dict) else out
+    act = ops.convert_to_numpy(out[layer_name] if isinstance(out, dict) else out)
     vectors = np.asarray(act, np.float32).reshape(-1, act.shape[-1])
     if len(vectors) > max_vectors:
         vectors = vectors[np.linspace(0, len(vectors) - 1, max_vectors).round().astype(int)]

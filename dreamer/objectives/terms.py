@@ -85,12 +85,12 @@ class Objective:
 
 def activation_loss(values, loss: str):
     """The mean (``"mean"``) or mean square (``"l2"``) of a tensor, as float32."""
-    import tensorflow as tf
+    from keras import ops
 
-    values = tf.cast(values, tf.float32)
+    values = ops.cast(values, "float32")
     if loss == "mean":
-        return tf.reduce_mean(values)
-    return tf.reduce_mean(tf.square(values))
+        return ops.mean(values)
+    return ops.mean(ops.square(values))
 
 
 def loss_suffix(loss: str, default: str) -> str:
@@ -133,9 +133,10 @@ class ChannelObjective(Objective):
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
+        from keras import ops
 
-        return activation_loss(tf.gather(activations[self.layer], list(self.channels), axis=-1), self.loss)
+        chosen = ops.convert_to_tensor(self.channels, "int32")
+        return activation_loss(ops.take(activations[self.layer], chosen, axis=-1), self.loss)
 
     def bind(self, adapter) -> Objective:
         check_channels(adapter, self.layer, self.channels)
@@ -166,21 +167,21 @@ class NeuronObjective(Objective):
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
+        from keras import ops
 
-        act = activations[self.layer]
-        shape = tf.shape(act)
+        act = activations[self.layer][..., self.channel]
+        rows, cols = ops.shape(act)[1], ops.shape(act)[2]
         frame = activations.get(FRAME)
         if frame is None:
-            return activation_loss(act[:, shape[1] // 2, shape[2] // 2, self.channel], self.loss)
-        top, left, height, width, image_height, image_width = tf.unstack(tf.cast(frame, tf.float32))
-        row = tf.cast(tf.floor((image_height / 2 - top) * tf.cast(shape[1], tf.float32) / height), tf.int32)
-        col = tf.cast(tf.floor((image_width / 2 - left) * tf.cast(shape[2], tf.float32) / width), tf.int32)
-        inside = tf.logical_and(tf.logical_and(row >= 0, row < shape[1]), tf.logical_and(col >= 0, col < shape[2]))
-        value = activation_loss(act[:, tf.clip_by_value(row, 0, shape[1] - 1),
-                                    tf.clip_by_value(col, 0, shape[2] - 1), self.channel], self.loss)
+            return activation_loss(act[:, rows // 2, cols // 2], self.loss)
+        top, left, height, width, image_height, image_width = ops.unstack(ops.cast(frame, "float32"))
+        row = ops.cast(ops.floor((image_height / 2 - top) * ops.cast(rows, "float32") / height), "int32")
+        col = ops.cast(ops.floor((image_width / 2 - left) * ops.cast(cols, "float32") / width), "int32")
+        inside = ops.logical_and(ops.logical_and(row >= 0, row < rows), ops.logical_and(col >= 0, col < cols))
+        at_row = ops.take(act, ops.clip(row, 0, rows - 1), axis=1)
+        value = activation_loss(ops.take(at_row, ops.clip(col, 0, cols - 1), axis=1), self.loss)
         share = height * width / (image_height * image_width)
-        return tf.where(inside, value / share, 0.0)
+        return ops.where(inside, value / share, 0.0)
 
     def bind(self, adapter) -> Objective:
         check_channels(adapter, self.layer, (self.channel,))
@@ -211,10 +212,10 @@ class ClassObjective(Objective):
         return (self.layer,)
 
     def __call__(self, activations):
-        import tensorflow as tf
+        from keras import ops
 
-        logits = tf.cast(activations[self.layer], tf.float32)
-        return tf.reduce_mean(logits[:, self.index])
+        logits = ops.cast(activations[self.layer], "float32")
+        return ops.mean(logits[:, self.index])
 
     def bind(self, adapter) -> Objective:
         output = adapter.class_layer()

@@ -44,24 +44,38 @@ def initial_spectrum(count: int, height: int, width: int, rng: np.random.Generat
     return rng.normal(0.0, sd, size=(count, 3, height, width // 2 + 1, 2)).astype(np.float32)
 
 
-def spectrum_to_image(spectrum, scale, size):
-    """Spectra (N, 3, H, W//2+1, 2) -> images (N, H, W, 3) in [0, 1], as a float32 tensor.
+def spectrum_to_image(spectrum, scale, odd_width: bool):
+    """Spectra (N, 3, H, W//2+1, 2) -> images (N, H, W, 3) in [0, 1], as a float32 tensor (keras.ops).
+
+    The inverse 2-D real FFT is an inverse complex FFT over the rows (as the
+    conjugate of the forward FFT of the conjugate) then an inverse real FFT
+    over the columns: the pieces ``keras.ops`` has on every backend.
 
     Args:
         spectrum: the parameters (a tensor or array).
         scale: ``frequency_scale(H, W)``.
-        size: (H, W) (the width can't be read off the spectrum when it is odd).
+        odd_width: whether W is odd (it can't be read off the spectrum then).
     """
-    import tensorflow as tf
+    from keras import ops
 
-    coefficients = tf.complex(spectrum[..., 0], spectrum[..., 1]) * tf.cast(scale, tf.complex64)
-    planes = tf.signal.irfft2d(coefficients, fft_length=tf.cast(size, tf.int32))
-    decorrelated = tf.transpose(planes, (0, 2, 3, 1)) / OUTPUT_DIVISOR
-    rgb = tf.tensordot(decorrelated, tf.constant(decorrelation_matrix().T), axes=1)
-    return tf.sigmoid(rgb)
+    spectrum = ops.convert_to_tensor(spectrum, "float32")
+    real, imag = spectrum[..., 0] * scale, spectrum[..., 1] * scale
+    rows = ops.shape(spectrum)[2]
+    # the inverse FFT over H: conj(fft(conj(z))) / H, with H the last axis
+    real, imag = ops.fft((ops.swapaxes(real, -1, -2), -ops.swapaxes(imag, -1, -2)))
+    count = ops.cast(rows, "float32")
+    real, imag = ops.swapaxes(real, -1, -2) / count, -ops.swapaxes(imag, -1, -2) / count
+    width = 2 * (ops.shape(spectrum)[3] - 1) + int(odd_width)
+    planes = ops.irfft((real, imag), fft_length=width)
+    decorrelated = ops.transpose(planes, (0, 2, 3, 1)) / OUTPUT_DIVISOR
+    rgb = ops.tensordot(decorrelated, decorrelation_matrix().T.astype(np.float32), axes=1)
+    return ops.sigmoid(rgb)
 
 
 def fourier_image(spectrum: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """NumPy convenience: spectra -> float32 images (N, H, W, 3) in [0, 1]."""
+    from keras import ops
+
     height, width = size
-    return np.asarray(spectrum_to_image(spectrum, frequency_scale(height, width), (height, width)), np.float32)
+    image = spectrum_to_image(spectrum, frequency_scale(height, width), width % 2 == 1)
+    return np.asarray(ops.convert_to_numpy(image), np.float32)

@@ -31,10 +31,12 @@ progress goes to a callback with the engine's ``Progress``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
+from dreamer import backend
 from dreamer.engine import NumericalError, Progress
 from dreamer.engine.transforms import apply_moves, draw_moves
 from dreamer.errors import DreamerError
@@ -58,11 +60,13 @@ class UnitScores:
         return (self.layer,)
 
     def __call__(self, activations, units):
-        import tensorflow as tf
+        from keras import ops
 
-        act = tf.cast(activations[self.layer], tf.float32)
-        picked = tf.gather(act, units, axis=act.shape.rank - 1, batch_dims=1)
-        return tf.reduce_mean(tf.reshape(picked, (tf.shape(picked)[0], -1)), axis=1)
+        act = ops.cast(activations[self.layer], "float32")
+        chosen = ops.one_hot(units, act.shape[-1], dtype="float32")  # image i: 1 at units[i]
+        chosen = ops.reshape(chosen, (-1,) + (1,) * (len(act.shape) - 2) + (act.shape[-1],))
+        picked = ops.sum(act * chosen, axis=-1)
+        return ops.mean(picked, axis=tuple(range(1, len(act.shape) - 1))) if len(act.shape) > 2 else picked
 
 
 class ObjectiveScores:
@@ -75,30 +79,30 @@ class ObjectiveScores:
         return tuple(self.objective.layer_names())
 
     def __call__(self, activations, units):
-        import tensorflow as tf
+        from keras import ops
 
         def one(single):
-            return self.objective({name: value[None] for name, value in single.items()})
+            return ops.cast(self.objective({name: value[None] for name, value in single.items()}), "float32")
 
-        return tf.map_fn(one, dict(activations), fn_output_signature=tf.float32)
+        return ops.map(one, dict(activations))
 
 
 def diversity_penalty(activations, group: int):
     """The summed cosine similarity of Gram matrices between different images of each group.
 
-    ``activations`` is (N, H, W, C) with N a multiple of ``group``;
-    consecutive ``group`` images form a group. Divided by ``group``.
+    ``activations`` is (N, H, W, C) with N a multiple of ``group`` (a number,
+    not a tensor); consecutive ``group`` images form a group. Divided by ``group``.
     """
-    import tensorflow as tf
+    from keras import ops
 
-    act = tf.cast(activations, tf.float32)
-    count, channels = tf.shape(act)[0], tf.shape(act)[-1]
-    flat = tf.reshape(act, (count, -1, channels))
-    grams = tf.matmul(flat, flat, transpose_a=True)
-    grams = tf.math.l2_normalize(tf.reshape(grams, (count // group, group, -1)), axis=-1)
-    similarity = tf.matmul(grams, grams, transpose_b=True)
-    between = tf.reduce_sum(similarity) - tf.reduce_sum(tf.linalg.diag_part(similarity))
-    return between / tf.cast(group, tf.float32)
+    act = ops.cast(activations, "float32")
+    channels = act.shape[-1]
+    flat = ops.reshape(act, (ops.shape(act)[0], -1, channels))
+    grams = ops.reshape(ops.matmul(ops.swapaxes(flat, 1, 2), flat), (-1, group, channels * channels))
+    grams = grams / ops.sqrt(ops.maximum(ops.sum(ops.square(grams), axis=-1, keepdims=True), 1e-12))
+    similarity = ops.matmul(grams, ops.swapaxes(grams, 1, 2))
+    between = ops.sum(similarity) - ops.sum(ops.diagonal(similarity, axis1=1, axis2=2))
+    return between / float(group)
 
 
 class FourierRenderer:
@@ -116,7 +120,14 @@ class FourierRenderer:
         self.scores = scores
         self.diversity_layer = diversity_layer
         self.precision: str = network.precision
-        self._step = _compiled_step(network, scores, diversity_layer)
+        self._steps: dict[tuple[bool, int, int], Callable] = {}
+
+    def _step(self, odd_width: bool, pad: int, group: int):
+        """The compiled step for these sizes (JAX needs them fixed; one trace each under TensorFlow too)."""
+        key = (odd_width, pad, group)
+        if key not in self._steps:
+            self._steps[key] = _compiled_step(self.network, self.scores, self.diversity_layer, StepShape(*key))
+        return self._steps[key]
 
     def render(self, size: tuple[int, int], units: Sequence[int], variants: int = 1,
                config: FourierConfig | None = None,
@@ -142,33 +153,26 @@ class FourierRenderer:
         return np.concatenate(images)
 
     def _render_batch(self, size, units, variants, config, report):
-        import tensorflow as tf
-
         height, width = size
         pairs = [(int(u), v) for u in units for v in range(variants)]
         rngs = [np.random.default_rng([config.seed, u, v]) for u, v in pairs]
-        spectrum = tf.constant(np.concatenate([initial_spectrum(1, height, width, rng) for rng in rngs]))
-        first, second = tf.zeros_like(spectrum), tf.zeros_like(spectrum)
-        constants = dict(
-            scale=tf.constant(frequency_scale(height, width, config.decay_power)),
-            size=tf.constant([height, width], tf.int32),
-            units=tf.constant([u for u, _ in pairs], tf.int32),
-            group=tf.constant(variants, tf.int32),
-            diversity=tf.constant(config.diversity if variants > 1 else 0.0, tf.float32),
-            learning_rate=tf.constant(config.learning_rate, tf.float32),
-            pad=tf.constant(config.moves.pad, tf.int32),
-        )
+        spectrum = np.concatenate([initial_spectrum(1, height, width, rng) for rng in rngs])
+        first, second = np.zeros_like(spectrum), np.zeros_like(spectrum)
+        scale = frequency_scale(height, width, config.decay_power)
+        constants = (scale, np.asarray([u for u, _ in pairs], np.int32),
+                     np.float32(config.diversity if variants > 1 else 0.0), np.float32(config.learning_rate))
+        step_function = self._step(width % 2 == 1, config.moves.pad, variants)
         for step in range(1, config.steps + 1):
-            draws = tf.constant(draw_moves(config.moves, rngs))
-            spectrum, first, second, scores = self._step(
-                (spectrum, first, second), tf.constant(step, tf.float32), draws, constants)
-            score = float(tf.reduce_mean(scores))
+            draws = draw_moves(config.moves, rngs)
+            spectrum, first, second, scores = step_function(spectrum, first, second, np.float32(step), draws,
+                                                            *constants)
+            score = float(np.mean(backend.to_numpy(scores)))
             if not math.isfinite(score):
                 raise NumericalError("the model produced NaN or Inf values; try another layer or a smaller "
                                      "learning rate, or check the model's preprocessing")
             if report is not None:
                 report(step, score)
-        return np.asarray(spectrum_to_image(spectrum, constants["scale"], constants["size"]), np.float32)
+        return np.asarray(backend.to_numpy(spectrum_to_image(spectrum, scale, width % 2 == 1)), np.float32)
 
 
 def renderer_layers(scores, diversity_layer: str | None) -> list[str]:
@@ -176,51 +180,53 @@ def renderer_layers(scores, diversity_layer: str | None) -> list[str]:
     return list(dict.fromkeys(scores.layer_names() + ((diversity_layer,) if diversity_layer else ())))
 
 
-def _compiled_step(network, scores, diversity_layer):
-    """The tf.function of one Adam step on the spectrum; returns (spectrum, m, v, per-image scores)."""
-    import tensorflow as tf
+@dataclass(frozen=True)
+class StepShape:
+    """What a compiled step fixes: whether the width is odd, the moves' padding, and the variants per unit."""
+
+    odd_width: bool
+    pad: int
+    group: int
+
+
+#: The compiled step's arguments: spectrum, Adam's two moments, the step count, the moves, the frequency
+#: scale, each image's unit, the diversity weight and the learning rate.
+_SPECTRUM = ((None, 3, None, None, 2), "float32")
+STEP_SIGNATURE = (_SPECTRUM, _SPECTRUM, _SPECTRUM, ((), "float32"), ((None, 4), "float32"),
+                  ((None, None), "float32"), ((None,), "int32"), ((), "float32"), ((), "float32"))
+
+
+def _compiled_step(network, scores, diversity_layer, shape: StepShape):
+    """One Adam step on the spectrum, compiled for the backend; returns (spectrum, m, v, per-image scores)."""
+    from keras import ops
+
+    from dreamer.engine import activations_of
 
     beta1, beta2 = ADAM_BETAS
-    names = renderer_layers(scores, diversity_layer)
+    activations = activations_of(network, renderer_layers(scores, diversity_layer))
 
-    def activations(x):
-        out = network.features(x, training=False)
-        if not isinstance(out, dict):
-            out = {names[0]: out}
-        return {name: tf.cast(value, tf.float32) for name, value in out.items()}
+    def loss(spectrum, draws, scale, units, diversity):
+        moved = apply_moves(spectrum_to_image(spectrum, scale, shape.odd_width), draws, shape.pad)
+        acts = activations(network.preprocess(moved))
+        per_image = scores({name: acts[name] for name in scores.layer_names()}, units)
+        total = -ops.sum(per_image)
+        if diversity_layer is not None:
+            total = total + diversity * diversity_penalty(acts[diversity_layer], shape.group)
+        return total, per_image
 
-    spec = tf.TensorSpec([None, 3, None, None, 2], tf.float32)
-    scalar = tf.TensorSpec([], tf.float32)
+    value_and_gradient = backend.grad(loss)
 
-    constants = {
-        "scale": tf.TensorSpec([None, None], tf.float32), "size": tf.TensorSpec([2], tf.int32),
-        "units": tf.TensorSpec([None], tf.int32), "group": tf.TensorSpec([], tf.int32), "diversity": scalar,
-        "learning_rate": scalar, "pad": tf.TensorSpec([], tf.int32),
-    }
-
-    @tf.function(input_signature=[(spec, spec, spec), scalar, tf.TensorSpec([None, 4], tf.float32), constants])
-    def step(adam, count, draws, constants):
-        """One Adam step: ``adam`` is (spectrum, first moment, second moment); ``constants`` the batch's fixed
-        tensors (the ``constants`` signature above)."""
-        spectrum, first, second = adam
-        scale, size, units, group = constants["scale"], constants["size"], constants["units"], constants["group"]
-        diversity, learning_rate, pad = constants["diversity"], constants["learning_rate"], constants["pad"]
-        with tf.GradientTape() as tape:
-            tape.watch(spectrum)
-            moved = apply_moves(spectrum_to_image(spectrum, scale, size), draws, pad)
-            acts = activations(network.preprocess(moved))
-            per_image = scores({name: acts[name] for name in scores.layer_names()}, units)
-            loss = -tf.reduce_sum(per_image)
-            if diversity_layer is not None:
-                loss += diversity * diversity_penalty(acts[diversity_layer], group)
-        grad = tape.gradient(loss, spectrum)
+    def step(*arguments):
+        """One Adam step; ``arguments`` as ``STEP_SIGNATURE`` lists them."""
+        spectrum, first, second, count, draws, scale, units, diversity, learning_rate = arguments
+        _, per_image, grad = value_and_gradient(spectrum, draws, scale, units, diversity)
         first = beta1 * first + (1.0 - beta1) * grad
         second = beta2 * second + (1.0 - beta2) * grad * grad
-        corrected = learning_rate * tf.sqrt(1.0 - beta2**count) / (1.0 - beta1**count)
-        spectrum = spectrum - corrected * first / (tf.sqrt(second) + ADAM_EPSILON)
+        corrected = learning_rate * ops.sqrt(1.0 - beta2**count) / (1.0 - beta1**count)
+        spectrum = spectrum - corrected * first / (ops.sqrt(second) + ADAM_EPSILON)
         return spectrum, first, second, per_image
 
-    return step
+    return backend.compile_step(step, STEP_SIGNATURE, getattr(network.features, "variables", ()))
 
 
 def fourier_renderer(adapter: ModelAdapter, scores, diversity_layer: str | None = None,

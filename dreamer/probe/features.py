@@ -122,19 +122,21 @@ def _every_layer(adapter) -> list[ProbeLayer]:
 def feature_function(adapter, layers: Sequence[ProbeLayer]):
     """A callable: [0, 1] NHWC numpy batch -> {layer name: numpy activations}, one model call per batch.
 
-    The call is compiled once (``tf.function`` with free batch and image sizes).
+    The call is compiled for the Keras backend (``dreamer.backend``: once for
+    free batch and image sizes under TensorFlow, once per size under JAX).
     """
-    import tensorflow as tf
+    from dreamer import backend
 
     model = adapter.feature_model([layer.name for layer in layers])
     preprocess = adapter.preprocess
 
-    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
-    def compiled(batch):
+    def call(batch):
         return model(preprocess(batch), training=False)
 
+    compiled = backend.compile_step(call, [((None, None, None, 3), "float32")], getattr(model, "variables", ()))
+
     def features(batch: np.ndarray) -> dict[str, np.ndarray]:
-        outputs = compiled(tf.constant(batch, tf.float32))
+        outputs = backend.to_numpy(compiled(np.asarray(batch, np.float32)))
         return {name: np.asarray(value, dtype=np.float32) for name, value in outputs.items()}
 
     return features
