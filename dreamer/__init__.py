@@ -2,14 +2,15 @@
 
 ``from dreamer import dream`` is the public entry point; ``from dreamer import
 Dreamer`` keeps a model loaded for many images, and ``from dreamer import
-save`` writes a result with every setting it carries. TensorFlow is imported
+save`` writes a result with every setting it carries; ``from dreamer import
+explain`` makes attribution maps (``dreamer.attribution``). TensorFlow is imported
 lazily, so importing this package (and ``dream --help``) stays fast;
 ``python -m dreamer`` runs the CLI.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["DreamConfig", "Dreamer", "dream", "save", "__version__"]
+__all__ = ["DreamConfig", "Dreamer", "dream", "explain", "save", "__version__"]
 
 
 def __getattr__(name):
@@ -17,6 +18,10 @@ def __getattr__(name):
         from dreamer import api
 
         return getattr(api, name)
+    if name == "explain":
+        from dreamer.attribution.api import explain
+
+        return explain
     if name == "DreamConfig":
         from dreamer.config import DreamConfig
 

@@ -19,7 +19,8 @@ LAYERS = [
     ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),
     ("engine", ["dreamer.engine", "dreamer.param"]),
     ("api", ["dreamer.api"]),
-    ("features", ["dreamer.atlas", "dreamer.batch", "dreamer.video", "dreamer.probe", "dreamer.executors"]),
+    ("features", ["dreamer.atlas", "dreamer.batch", "dreamer.video", "dreamer.probe", "dreamer.executors",
+                  "dreamer.attribution"]),
     ("cli", ["dreamer.cli", "dreamer.__main__"]),
 ]
 #: ``dreamer/__init__.py`` is the facade: it re-exports the API lazily, and everyone may read its ``__version__``.
