@@ -93,14 +93,12 @@ def randomisation_check(model, heat: np.ndarray, remake: Callable[[], np.ndarray
     steps = []
     for count in cascade:
         with randomised_top(model, count, seed) as names:
-            if not names:
-                break
+            if not names or (steps and steps[-1]["layers"] == len(names)):
+                break  # no (more) weighted layers to shuffle
             try:
                 correlation = rank_correlation(heat, remake())
             except ModelError:
                 correlation = None
         steps.append({"layers": len(names), "top_layer": names[0], "deepest_layer": names[-1],
                       "rank_correlation": correlation})
-        if len(names) < count:  # the network has no more weighted layers
-            break
     return steps
