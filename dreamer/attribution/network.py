@@ -153,6 +153,7 @@ def resolve_target(adapter, spec: TargetSpec, image: np.ndarray) -> Target:
     from dreamer.objectives import bind, class_logit, combine, layer
 
     if spec.kind == "class":
+        class_output(adapter)
         return class_target(bind(class_logit(spec.text), adapter), adapter)
     if spec.kind == "objective":
         objective = bind(combine(spec.text), adapter)
@@ -161,13 +162,26 @@ def resolve_target(adapter, spec: TargetSpec, image: np.ndarray) -> Target:
             return class_target(terms[0][1], adapter)
         return Target(objective, objective.name)
     try:
-        output = adapter.class_layer()
+        output = class_output(adapter)
     except ModelError:
         objective = bind(layer(adapter.default_layer), adapter)
         return Target(objective, f"{objective.name} (no class output: the default layer)")
     provisional = Target(bind(class_logit("0"), adapter), "", 0, output.name)
     logits = Network(adapter, provisional).activations(image[None], output.name)[0]
     return class_target(bind(class_logit(str(int(np.argmax(logits)))), adapter), adapter)
+
+
+def class_output(adapter):
+    """The adapter's class output layer (``LayerInfo``).
+
+    Raises:
+        ModelError: the model has none, or none a layer of it can be read at (a GraphDef's).
+    """
+    try:
+        return adapter.class_layer()
+    except AttributeError:
+        raise ModelError(f"model {adapter.name!r} has no class output that can be explained (a GraphDef's "
+                         "classes are not a layer here); explain a layer or channel with --target") from None
 
 
 def class_target(objective, adapter) -> Target:
