@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from tiny_models import EVIDENCE_REGION, region_classifier_model, region_photo, save_photo, tiny_classifier_model
+from tiny_models import EVIDENCE_REGION, region_classifier_model, region_photo, save_photo
 
 from dreamer.attribution import METHODS, ExplainSettings, TargetSpec, explain_image, parse_methods
 from dreamer.attribution.trust import area, deletion_insertion, randomised_top, rank_correlation
@@ -142,7 +142,7 @@ def test_area_and_rank_correlation_on_small_arrays():
 
 
 @pytest.mark.parametrize("texts, expected", [
-    ((), ("gradcam", "integrated-gradients")),
+    ((), ("gradcam", "smoothgrad")),
     (("ig,gradcam",), ("integrated-gradients", "gradcam")),
     (("Grad-CAM++", "saliency", "gradients"), ("gradcam++", "gradients")),
     (("all",), tuple(METHODS)),

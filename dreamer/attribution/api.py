@@ -28,7 +28,7 @@ def explain(images, model=None, methods: Sequence[str] | str | None = None, *, t
     Args:
         images: photo path(s) or array(s) (uint8, or float in [0, 1]).
         model: a registered name, a model file, a ``keras.Model`` or a loaded adapter (default: the default model).
-        methods: names or aliases from ``dreamer.attribution.METHODS`` (default: Grad-CAM and Integrated Gradients).
+        methods: names or aliases from ``dreamer.attribution.METHODS`` (default: Grad-CAM and SmoothGrad).
         target: objective text (``"block5c_add:37"``, ``"class(tabby)"``) instead of the predicted class.
         class_name: a class name or index instead of the predicted class.
         check: also measure deletion/insertion and the randomisation check.

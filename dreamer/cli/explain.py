@@ -36,7 +36,7 @@ SHEET_NAME = "explain_sheet.png"
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(), metavar="IMAGE|FOLDER|GLOB...")
 @click.option("--method", "methods", multiple=True, metavar="NAME[,NAME...]",
               help="gradients, smoothgrad, integrated-gradients (ig), gradcam, gradcam++, scorecam, occlusion, "
-                   "or all; repeatable or comma-separated. [default: gradcam,integrated-gradients]")
+                   "or all; repeatable or comma-separated. [default: gradcam,smoothgrad]")
 @click.option("-c", "--class", "class_name", default=None, metavar="NAME|INDEX",
               help="Explain this class (a name from the model's labels, or an index). [default: the predicted class]")
 @click.option("-t", "--target", default=None, metavar="OBJECTIVE",
