@@ -15,7 +15,8 @@ import numpy as np
 
 
 def gradients(network, images: np.ndarray, layer: str | None = None):
-    """Scores and gradients of a batch of [0, 1] images (TensorFlow's tape, compiled once per layer).
+    """Scores and gradients of a batch of [0, 1] images (TensorFlow's tape, compiled once per model, layers
+    and objective; a class's index is an argument, so every class shares one).
 
     Args:
         network: a ``dreamer.attribution.network.Network``.
@@ -27,22 +28,25 @@ def gradients(network, images: np.ndarray, layer: str | None = None):
         (scores (N,), the layer's activations or None, the gradient as float32;
         zeros where the target does not depend on it).
     """
-    if layer not in network.gradient_functions:
-        network.gradient_functions[layer] = _compiled(network, layer)
-    activations, grad = network.run(network.gradient_functions[layer], images)
+    key = network.gradient_key(layer)
+    if key not in network.kept.gradients:
+        network.kept.gradients[key] = _compiled(network, layer)
+    function, index = network.kept.gradients[key], network.index()
+    activations, grad = network.run(lambda x: function(x, index), images)
     scores = np.asarray(network.scores(activations), np.float32)
     return scores, None if layer is None else np.asarray(activations[layer], np.float32), np.asarray(grad, np.float32)
 
 
 def _compiled(network, layer: str | None):
-    """A ``tf.function`` images -> (activations, d sum(scores) / d images or the layer's activations)."""
+    """A ``tf.function`` (images, class index) -> (activations, d sum(scores) / d images or the layer's
+    activations)."""
     import tensorflow as tf
 
-    def run(images):
+    def run(images, index):
         with tf.GradientTape() as tape:
             tape.watch(images)
             activations = network.raw_outputs(images)
-            total = network.batch_total(activations)
+            total = network.batch_total(activations, index)
         wrt = images if layer is None else activations[layer]
         grad = tape.gradient(total, wrt)
         return activations, tf.zeros_like(wrt) if grad is None else grad

@@ -58,27 +58,27 @@ class Network:
         for extra in (layer, target.class_layer):
             if extra and extra not in names:
                 names.append(extra)
-        self._features = adapter.feature_model(names)
         self._names = names
-        self._compiled = None
-        self.gradient_functions: dict = {}  # layer -> compiled gradient, kept by dreamer.attribution.gradient
+        self.kept = kept_network(adapter, tuple(names))
 
     def outputs(self, images):
-        """One forward pass (compiled once per image shape): {layer name: float32 activation}."""
+        """One forward pass (compiled once per model and layers): {layer name: float32 activation}."""
+        return self.run(self.kept.forward, images)
+
+    def gradient_key(self, layer: str | None):
+        """What a compiled gradient depends on besides the layers: the layer, and the objective (a class's
+        index is an argument of the compiled function, so every class shares one)."""
+        return layer, "class" if self.target.is_class else self.target.objective
+
+    def index(self):
+        """The class index as the compiled functions take it (0 for an objective: unused)."""
         import tensorflow as tf
 
-        if self._compiled is None:
-            self._compiled = tf.function(self.raw_outputs, reduce_retracing=True)
-        return self.run(self._compiled, images)
+        return tf.constant(self.target.index or 0, tf.int32)
 
     def raw_outputs(self, images):
         """The forward pass itself, to be traced: {layer name: float32 activation}."""
-        import tensorflow as tf
-
-        out = self._features(self.adapter.preprocess(images), training=False)
-        if not isinstance(out, dict):
-            out = {self._names[0]: out}
-        return {name: tf.cast(value, tf.float32) for name, value in out.items()}
+        return self.kept.raw_outputs(images)
 
     def run(self, function, images):
         """``function(images)``, a network that can't run at this size said in one line."""
@@ -98,14 +98,19 @@ class Network:
         """The target's score for each image (the objective on that image alone), shape (N,)."""
         import tensorflow as tf
 
+        if self.target.is_class:
+            return activations[self.target.class_layer][:, self.target.index]
         count = int(next(iter(activations.values())).shape[0])
         return tf.stack([tf.cast(self.target.objective({k: v[i:i + 1] for k, v in activations.items()}),
                                  tf.float32) for i in range(count)])
 
-    def batch_total(self, activations):
-        """The sum of the images' scores, traceable: every objective is a mean over the batch, so N times it."""
+    def batch_total(self, activations, index):
+        """The sum of the images' scores, traceable: a class's logits at ``index`` (a tensor); an objective,
+        which is a mean over the batch, times the batch size."""
         import tensorflow as tf
 
+        if self.target.is_class:
+            return tf.reduce_sum(tf.gather(activations[self.target.class_layer], index, axis=1))
         count = tf.cast(tf.shape(next(iter(activations.values())))[0], tf.float32)
         return tf.cast(self.target.objective(activations), tf.float32) * count
 
@@ -132,6 +137,48 @@ class Network:
         parts = [reduce(self.outputs(images[start:start + self.batch]))
                  for start in range(0, len(images), self.batch)]
         return np.concatenate(parts).astype(np.float32)
+
+
+class KeptNetwork:
+    """The feature model for some layers and its compiled functions, kept on the model object (so a
+    batch of photos traces them once; the compiled functions read the weights, so the randomisation
+    check's shuffles reach them)."""
+
+    def __init__(self, adapter, names: tuple[str, ...]):
+        import tensorflow as tf
+
+        self.adapter = adapter
+        self.names = names
+        self.features = adapter.feature_model(list(names))
+        self.forward = tf.function(self.raw_outputs, reduce_retracing=True)
+        self.gradients: dict = {}  # Network.gradient_key -> compiled gradient (dreamer.attribution.gradient)
+
+    def raw_outputs(self, images):
+        import tensorflow as tf
+
+        out = self.features(self.adapter.preprocess(images), training=False)
+        if not isinstance(out, dict):
+            out = {self.names[0]: out}
+        return {name: tf.cast(value, tf.float32) for name, value in out.items()}
+
+
+#: Where the kept networks live on a model object (not a Keras attribute: not tracked, not saved).
+_KEPT = "_dreamer_explain"
+
+
+def kept_network(adapter, names: tuple[str, ...]) -> KeptNetwork:
+    """The ``KeptNetwork`` of ``adapter``'s model for ``names``, built on first use."""
+    holder = getattr(adapter.model, "__dict__", None)
+    if holder is None:
+        return KeptNetwork(adapter, names)
+    kept = holder.get(_KEPT)
+    if kept is None:
+        kept = {}
+        object.__setattr__(adapter.model, _KEPT, kept)
+    key = (names, id(adapter.preprocess))
+    if key not in kept:
+        kept[key] = KeptNetwork(adapter, names)
+    return kept[key]
 
 
 def _probabilities(scores: np.ndarray) -> np.ndarray:
