@@ -242,6 +242,10 @@ def run_and_report(batch, executor, unreadable, options: dict, say) -> None:
             executor.close()
     summary.failed[:0] = unreadable
     say(summary_text(summary))
+    if options["executor"] == "ray" and executor.shares:
+        from dreamer.executors.tally import shares_text
+
+        say("per worker:\n" + shares_text(executor.shares))
     if options["check"]:
         click.echo(trust_table(finished_records(batch)))
     if options["sheet"]:
