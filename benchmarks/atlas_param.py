@@ -96,7 +96,7 @@ def fft_step_time(adapter, layer: str, channels, size: int, steps: int) -> float
     from dataclasses import replace
 
     from dreamer.atlas import render_channels_fourier
-    from dreamer.config import FOURIER_ATLAS_CONFIG
+    from dreamer.param.settings import FOURIER_ATLAS_CONFIG
 
     stamps = []
     render_channels_fourier(adapter, layer, channels, replace(FOURIER_ATLAS_CONFIG, steps=steps), size,
@@ -121,10 +121,11 @@ def main(argv=None) -> None:
     from dataclasses import replace
 
     from dreamer.atlas import contact_sheet, render_channels, render_channels_fourier
-    from dreamer.config import ATLAS_CONFIG, FOURIER_ATLAS_CONFIG
+    from dreamer.atlas_settings import ATLAS_CONFIG
     from dreamer.fileio import default_cache_dir
     from dreamer.models import load_model
     from dreamer.objectives import parse_channel_list
+    from dreamer.param.settings import FOURIER_ATLAS_CONFIG
 
     args = parse_args(argv)
     channels = list(parse_channel_list(args.channels))

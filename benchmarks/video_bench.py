@@ -67,7 +67,7 @@ def run_mode(dreamers, clip: Path, out_dir: Path, flow: bool, seed: int) -> dict
     coherence = Coherence(flow=flow)
     output = jobs.Output(frames=out_dir / f"frames_{flow}", video=out_dir / f"dreamed_{flow}.mp4")
     started = time.perf_counter()
-    summary = jobs.video(clip, output, dreamers, config, coherence)
+    summary = jobs.video(clip, output, dreamers, config, jobs.VideoRun(coherence))
     seconds = time.perf_counter() - started
     return {"mode": "flow" if flow else "naive", "frames": summary.frames, "seconds": round(seconds, 2),
             "frames_per_minute": round(60 * summary.frames / seconds, 1), "flicker": round(summary.flicker, 3),

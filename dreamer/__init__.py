@@ -8,7 +8,7 @@ lazily, so importing this package (and ``dream --help``) stays fast;
 ``python -m dreamer`` runs the CLI.
 """
 
-__version__ = "0.1.0"
+from dreamer.version import __version__
 
 __all__ = ["DreamConfig", "Dreamer", "dream", "explain", "save", "__version__"]
 

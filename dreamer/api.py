@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamer import __version__
 from dreamer.config import DreamConfig, defaults, settings
 from dreamer.engine import ObjectiveGradient, ProgressCallback, ascend
 from dreamer.engine.colors import is_grayscale
@@ -29,6 +28,7 @@ from dreamer.models import DEFAULT_MODEL, ModelAdapter, feature_network, load_mo
 from dreamer.models.model_cache import kept_for_model
 from dreamer.objectives import Objective, bind, class_logit, combine, guided
 from dreamer.precision import resolve_precision
+from dreamer.version import __version__
 
 #: A guide image is scaled down to fit in this many pixels (long side) before its features are taken.
 GUIDE_MAX_SIZE = 512
@@ -70,7 +70,7 @@ def noise_config(param: str, config=None):
     Raises:
         DreamerError: an unknown parameterisation, or a config of the other kind.
     """
-    from dreamer.config import PARAMETERISATIONS, FourierConfig
+    from dreamer.param.settings import PARAMETERISATIONS, FourierConfig
 
     if param not in PARAMETERISATIONS:
         raise DreamerError(f"unknown parameterisation {param!r}; choose {' or '.join(PARAMETERISATIONS)}")

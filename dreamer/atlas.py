@@ -26,20 +26,15 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dreamer.api import fourier_renderer, objective_gradient
-from dreamer.config import (
-    ATLAS_CONFIG,
-    ATLAS_PARAM,
-    FOURIER_ATLAS_CONFIG,
-    PARAMETERISATIONS,
-    DreamConfig,
-    FourierConfig,
-)
-from dreamer.config import ATLAS_TILE_SIZE as TILE_SIZE
+from dreamer.atlas_settings import ATLAS_CONFIG, ATLAS_PARAM
+from dreamer.atlas_settings import ATLAS_TILE_SIZE as TILE_SIZE
+from dreamer.config import DreamConfig
 from dreamer.engine import Progress, ascend
 from dreamer.errors import DreamerError, ModelError
 from dreamer.objectives import Objective, activation_loss, bind, check_channels, class_logit, parse_channel_list
 from dreamer.param.pixels import start_image
 from dreamer.param.render import UnitScores
+from dreamer.param.settings import FOURIER_ATLAS_CONFIG, PARAMETERISATIONS, FourierConfig
 
 __all__ = ["AtlasPlan", "contact_sheet", "plan_sheet", "render_channels", "render_channels_fourier", "render_plan",
            "start_image"]

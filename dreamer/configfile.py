@@ -1,12 +1,19 @@
 """Settings kept in TOML files: the user's defaults, and ``--config FILE.toml``.
 
-A settings file has one key per option of ``dream``, at the top level:
+A settings file has one key per option of ``dream`` at the top level, and a
+table per other command (``[atlas]``, ``[probe]``, ``[video]``, ``[zoom]``)
+with that command's options:
 
     preset = "deep"                 # a named preset (dreamer.presets) under the keys below
     layer = ["block4c_add"]         # --layer, repeatable: a list (or one string)
     iterations = 20                 # --iterations
     octave-scale = 1.5              # --octave-scale (octave_scale works too)
     output = "results/"             # -o
+
+    [zoom]                          # dream zoom's settings (the top-level keys are dream's only)
+    frames = 120
+    layer = ["block4c_add"]
+    layer-from = [[60, "block5c_add"], [90, "block3b_add"]]   # the schedule: from frame 60 on, ...
 
 A key is an option's long name without the dashes (``octave-scale``) or its
 Python name (``octave_scale``, ``laplacian_levels``). The user's file is
@@ -26,6 +33,7 @@ from typing import Any, Mapping
 
 from dreamer.config import settings
 from dreamer.errors import DreamerError
+from dreamer.settings import MAX_SIZE_SETTING
 
 try:
     import tomllib
@@ -38,8 +46,10 @@ COMMAND_ONLY = ("output", "overwrite", "quiet", "recursive", "force")
 API_KEYS: dict[str, tuple[type, ...]] = {
     "model": (str,), "layers": (list, str), "classes": (list, str, int), "guide": (str,), "mask": (str,),
     "max_size": (int,), "loss": (str,), "precision": (str,), "weights": (str,), "preprocess": (str,),
-    "unsafe_load": (bool,), "cache_dir": (str,), "seed": (int,),
+    "unsafe_load": (bool,), "cache_dir": (str,), "seed": (int,), "input_name": (str,),
 }
+#: The commands with a table of their own in a settings file.
+COMMAND_TABLES = ("atlas", "probe", "video", "zoom")
 #: Spellings of the repeatable options as the command line writes them.
 _ALIASES = {"layer": "layers", "class": "classes"}
 
@@ -52,11 +62,12 @@ def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
     return base / "dreamer" / "config.toml"
 
 
-def read_toml(path: str | os.PathLike) -> dict[str, Any]:
-    """A settings file's top-level keys and values.
+def read_toml(path: str | os.PathLike, table: str | None = None) -> dict[str, Any]:
+    """A settings file's keys and values for ``dream`` (its top-level keys) or for the command ``table``
+    (its ``[table]``; empty when the file has none).
 
     Raises:
-        DreamerError: the file is missing, unreadable, not TOML, or has a table.
+        DreamerError: the file is missing, unreadable or not TOML, or a table is not a command's.
     """
     path = Path(path)
     try:
@@ -67,10 +78,17 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
         raise DreamerError(f"{path}: cannot read the settings file ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise DreamerError(f"{path}: not valid TOML ({exc})") from None
-    for key, value in data.items():
+    tables = {key for key, value in data.items() if isinstance(value, dict)}
+    for key in tables - set(COMMAND_TABLES):
+        raise DreamerError(f"{path}: [{key}] is a table; dream's settings are top-level keys (iterations = 20), "
+                           f"and only {', '.join(f'[{name}]' for name in COMMAND_TABLES)} tables are read")
+    if table is None:
+        return {key: value for key, value in data.items() if key not in tables}
+    chosen = data.get(table, {})
+    for key, value in chosen.items():
         if isinstance(value, dict):
-            raise DreamerError(f"{path}: [{key}] is a table; settings are top-level keys (iterations = 20)")
-    return data
+            raise DreamerError(f"{path}: [{table}.{key}] is a table; [{table}] holds keys only (frames = 60)")
+    return dict(chosen)
 
 
 def setting_name(key: str) -> str:
@@ -111,12 +129,10 @@ def check_value(name: str, value: Any, where: str) -> None:
     Raises:
         DreamerError: naming ``where`` (the file and key).
     """
-    known = settings()
+    known = {**settings(), "max_size": MAX_SIZE_SETTING}
     if name in known:
-        setting = known[name]
-        kinds = (int, float) if setting.kind is float else (int,)
-        if isinstance(value, bool) or not isinstance(value, kinds) or not setting.allows(value):
-            raise DreamerError(f"{where}: {value!r} is not allowed ({setting.error})")
+        if known[name].problem(value):
+            raise DreamerError(f"{where}: {known[name].problem(value)}")
         return
     if name not in API_KEYS:
         raise DreamerError(f"{where}: not a setting of dream")

@@ -1,9 +1,13 @@
-"""Where results go: checking ``-o`` before any work, and naming each output.
+"""Where results go: checking ``-o`` before any work, naming each output, making its folder.
 
-An input is never overwritten; an existing file only with ``overwrite``,
-otherwise a free name (``..._1.png``) is chosen, and the Target says why
-(``renamed``), for the caller to report once the file is written. Errors
-are DreamerErrors with one-line messages.
+The one home of output naming for every writer (``dream``, the batch, zoom
+and video, the probe, the atlas): ``result_file_name`` and ``safe_name``
+build names, ``ensure_folder`` makes a folder or says in one line why it
+can't, ``free_name`` / ``numbered`` find the ``_1``, ``_2``... name beside
+a taken one. An input is never overwritten; an existing file only with
+``overwrite``, otherwise a free name (``..._1.png``) is chosen, and the
+Target says why (``renamed``), for the caller to report once the file is
+written. Errors are DreamerErrors with one-line messages.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import glob
 import os
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Callable, Iterator, TypeVar
 
 from dreamer.errors import DreamerError, ImageError
 from dreamer.images import writable_format
 
 DEFAULT_OUTPUT_DIR = Path("outputs")
+#: How many numbered names ``free_name`` tries before giving up.
+MAX_NUMBERED = 100_000
+P = TypeVar("P", bound=PurePath)
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ def plan_outputs(inputs: list[Path], output_text: str | None) -> list[Target]:
     output = Path(output_text) if output_text else None
     if output is not None and len(inputs) == 1 and not is_folder_like(output_text):
         writable_format(output)
-        _ensure_folder(output.parent if str(output.parent) else Path("."))
+        ensure_folder(output.parent if str(output.parent) else Path("."))
         return [Target(inputs[0], output=output)]
     folder = output_folder(output_text)
     return [Target(path, folder=folder) for path in inputs]
@@ -74,7 +82,7 @@ def output_folder(output_text: str | None) -> Path:
     folder = DEFAULT_OUTPUT_DIR if not output_text else Path(output_text)
     if folder.exists() and not folder.is_dir():
         raise DreamerError(f"{folder}: several inputs need -o to be a folder, and this is a file")
-    _ensure_folder(folder)
+    ensure_folder(folder)
     return folder
 
 
@@ -116,7 +124,12 @@ def is_folder_like(text: str) -> bool:
     return Path(text).is_dir() or text.endswith((os.sep, "/"))
 
 
-def _ensure_folder(folder: Path) -> None:
+def ensure_folder(folder: Path) -> None:
+    """Make ``folder`` (and its parents) if missing, and check that files can be written in it.
+
+    Raises:
+        ImageError: one line saying why not (a file in the way, no permission).
+    """
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -144,9 +157,27 @@ def _why_taken(path: Path, source: Path, claimed: set[Path], overwrite: bool) ->
     return ""
 
 
+def numbered(path: P) -> Iterator[P]:
+    """``a_1.png``, ``a_2.png``, ... beside ``a.png`` (a ``Path`` or a ``PurePosixPath``)."""
+    for n in range(1, MAX_NUMBERED):
+        yield path.with_name(f"{path.stem}_{n}{path.suffix}")
+
+
+def free_name(path: P, taken: Callable[[P], bool] | None = None) -> P:
+    """The first of ``path``, ``numbered(path)`` that is not ``taken`` (default: that exists on disk).
+
+    Raises:
+        DreamerError: every numbered name is taken.
+    """
+    taken = taken or (lambda candidate: Path(candidate).exists())
+    if not taken(path):
+        return path
+    found = next((candidate for candidate in numbered(path) if not taken(candidate)), None)
+    if found is None:
+        raise DreamerError(f"{path}: no free output name left")
+    return found
+
+
 def _free_name(path: Path, source: Path, claimed: set[Path]) -> Path:
-    for n in range(1, 100_000):
-        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
-        if not _why_taken(candidate, source, claimed, overwrite=False):
-            return candidate
-    raise DreamerError(f"{path}: no free output name left")
+    return free_name(path, lambda candidate: bool(_why_taken(candidate, source, claimed, overwrite=False))
+                     or candidate == path)

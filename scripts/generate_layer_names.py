@@ -17,7 +17,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from dreamer.fileio import atomic_path  # noqa: E402
-from dreamer.models.catalog import DATA_FILE, generate, to_json  # noqa: E402
+from dreamer.models.catalog import DATA_FILE, to_json  # noqa: E402
+from dreamer.models.catalog_build import generate  # noqa: E402
 
 
 def main() -> None:

@@ -143,3 +143,30 @@ def test_zoom_continues_from_the_last_complete_frame(runner, model_file, workdir
     result = runner.invoke(main, [a for a in args if a not in ("--seed", "5")])  # the seed is recorded
     assert result.exit_code == 0 and "3 made now" in result.output
     assert all(np.array_equal(a, b) for a, b in zip(frames_of(workdir / "fr", 6), whole))
+
+
+def test_a_zoom_table_in_a_settings_file_drives_dream_zoom_schedule_included(runner, model_file, workdir):
+    (workdir / "look.toml").write_text(
+        'iterations = 9\n'  # dream's own key: not read by zoom
+        '[zoom]\n'
+        f'model = "{model_file}"\npreprocess = "unit"\nlayer = ["conv3"]\nlayer-from = [[2, "conv2"]]\n'
+        'iterations = 2\noctaves = 1\njitter = 4\nseed = 5\nsize = "48x40"\nframes = 4\noutput = "z.gif"\n'
+        'keep-frames = true\n')
+    result = runner.invoke(main, ["zoom", "--config", "look.toml"])
+    assert result.exit_code == 0, result.output
+    assert media.probe(workdir / "z.gif").frames == 4
+    facts = list(FramesFolder(workdir / "z_frames").facts(4))
+    assert [f["objective"] for f in facts] == ["conv3", "conv3", "conv2", "conv2"]
+    shown = runner.invoke(main, ["zoom", "--config", "look.toml", "--frames", "3", "--show-config"]).output
+    rows = {line.split()[0]: line for line in shown.splitlines() if line.strip()}
+    assert "2 conv2" in rows["--layer-from"] and "(config look.toml [zoom])" in rows["--layer-from"]
+    assert "3" in rows["--frames"] and "(command line)" in rows["--frames"]
+    assert " 2 " in rows["--iterations"]
+
+
+def test_a_bad_key_in_a_zoom_table_is_one_line_naming_the_command(runner, workdir):
+    (workdir / "bad.toml").write_text("[zoom]\nfrmaes = 3\n")
+    result = runner.invoke(main, ["zoom", "--config", "bad.toml"])
+    assert result.exit_code == 2
+    assert "bad.toml: 'frmaes' is not a setting of dream zoom (did you mean frames" in result.output
+    assert len(result.output.strip().splitlines()) == 1

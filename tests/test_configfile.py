@@ -12,7 +12,8 @@ from tiny_models import save_photo
 
 from dreamer.api import dream
 from dreamer.cli import main
-from dreamer.configfile import load_settings, setting_name, user_config_path
+from dreamer.config import DreamConfig
+from dreamer.configfile import check_value, load_settings, setting_name, user_config_path
 from dreamer.errors import DreamerError
 from dreamer.images import read_metadata
 from dreamer.presets import PRESETS, preset_settings
@@ -83,11 +84,11 @@ def test_user_config_gives_defaults_and_show_config_says_where_each_came_from(ru
     result = runner.invoke(main, ["--show-config", "--config", "look.toml", "--preset", "subtle", "--jitter", "4"])
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
-    assert "5" in rows["iterations"] and "(config look.toml)" in rows["iterations"]
-    assert "4" in rows["jitter"] and "(command line)" in rows["jitter"]
-    assert "0.8" in rows["step_size"] and "(preset subtle)" in rows["step_size"]
-    assert "float32" in rows["precision"] and f"(user config {user})" in rows["precision"]
-    assert "(default)" in rows["tv"]
+    assert "5" in rows["--iterations"] and "(config look.toml)" in rows["--iterations"]
+    assert "4" in rows["--jitter"] and "(command line)" in rows["--jitter"]
+    assert "0.8" in rows["--step-size"] and "(preset subtle)" in rows["--step-size"]
+    assert "float32" in rows["--precision"] and f"(user config {user})" in rows["--precision"]
+    assert "(default)" in rows["--tv"]
 
 
 def test_user_config_applies_to_a_run(runner, model_file, workdir):
@@ -217,3 +218,73 @@ def test_info_prints_settings_readably_and_as_json(runner, model_file, workdir):
     assert "seed" in text.output and "9" in text.output and "iterations" in text.output
     as_json = runner.invoke(main, ["info", "--json", "r.png"])
     assert json.loads(as_json.output) == read_metadata(workdir / "r.png")
+
+
+# -- every command reads its table; counts have bounds ----------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["atlas", "zoom", "video", "probe"])
+def test_every_command_takes_config_and_show_config(runner, command):
+    result = runner.invoke(main, [command, "--help"])
+    assert "--config FILE.toml" in result.output and "--show-config" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--iterations", "1000000000000"], "1000000000000 is not in the range 1<=x<=10000"),
+    (["--octaves", "99"], "99 is not in the range 1<=x<=20"),
+    (["--param", "fft", "--size", "100000"], "100000 is not in the range 16<=x<=4096"),
+    (["--max-size", "8"], "8 is not in the range 16<=x<=65536"),
+])
+def test_counts_on_the_command_line_are_bounded(runner, workdir, args, message):
+    save_photo(workdir / "a.png")
+    result = runner.invoke(main, [*args, *([] if "--param" in args else ["a.png"])])
+    assert result.exit_code == 2 and message in result.output
+    assert not (workdir / "outputs").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("iterations = 1e12", "iterations = 1000000000000.0: should be a whole number from 1 to 10000"),
+    ("iterations = 1.5", "iterations = 1.5: should be a whole number from 1 to 10000"),
+    ("iterations = 1000000000000", "1000000000000 is not in the range 1<=x<=10000"),
+    ("max-size = 2.5", "max-size = 2.5: should be a whole number from 16 to 65536"),
+    ("variants = true", "variants = True: should be a whole number from 1 to 64"),
+])
+def test_counts_in_a_file_are_whole_and_bounded_before_any_work(runner, workdir, text, message):
+    save_photo(workdir / "a.png")
+    (workdir / "bad.toml").write_text(text + "\n")
+    result = runner.invoke(main, ["--config", "bad.toml", "a.png"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (workdir / "outputs").exists()
+
+
+@pytest.mark.parametrize("command, text, message", [
+    ("atlas", "[atlas]\nvariants = 1.5", "variants = 1.5: should be a whole number from 1 to 64"),
+    ("probe", "[probe]\nfolds = 1e3", "folds = 1000.0: should be a whole number from 2 to 100"),
+    ("video", "[video]\nmax-frames = 0", "max-frames = 0: 0 is not in the range 1<=x<=10000000"),
+    ("zoom", "[zoom]\nframes = 1e12", "frames = 1000000000000.0: should be a whole number from 1 to 100000"),
+])
+def test_each_commands_counts_are_checked_by_the_same_rule(runner, workdir, command, text, message):
+    (workdir / "clip.mp4").write_bytes(b"")
+    (workdir / "bad.toml").write_text(text + "\n")
+    result = runner.invoke(main, [command, "--config", "bad.toml", *(["clip.mp4"] if command == "video" else [])])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_api_settings_refuse_counts_out_of_range_and_not_whole():
+    with pytest.raises(DreamerError, match=r"iterations must be a whole number from 1 to 10000 \(not 1000000000000\)"):
+        DreamConfig(iterations=10**12)
+    with pytest.raises(DreamerError, match="iterations must be a whole number"):
+        DreamConfig(iterations=1.5)
+    with pytest.raises(DreamerError, match="bad.toml: iterations: iterations must be a whole number"):
+        check_value("iterations", 1e12, "bad.toml: iterations")
+
+
+def test_show_config_shows_the_flags_a_user_types(runner, workdir):
+    result = runner.invoke(main, ["--show-config", "--param", "fft", "--size", "64"])
+    assert result.exit_code == 0, result.output
+    names = [line.split()[0] for line in result.output.splitlines() if line.startswith("-")]
+    assert "--size" in names and "--class" in names and "--max-size" in names
+    assert "noise_size" not in result.output and "Sentinel" not in result.output and "UNSET" not in result.output
+    assert all(name.startswith("--") for name in names)

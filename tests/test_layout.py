@@ -1,4 +1,4 @@
-"""The package's layout rules: layers import only downward, and functions stay short.
+"""The package's layout rules: layers import only downward, no import circles, and functions stay short.
 
 The layers, bottom to top, as the README's Layout section states them. A
 module may import from its own layer and the layers below; never from above.
@@ -13,13 +13,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "dreamer"
 
 LAYERS = [
-    ("files and settings", ["dreamer.errors", "dreamer.fileio", "dreamer.images", "dreamer.config",
-                            "dreamer.precision", "dreamer.outputs", "dreamer.presets",
-                            "dreamer.configfile"]),
+    ("files and settings", ["dreamer.version", "dreamer.settings", "dreamer.errors", "dreamer.fileio",
+                            "dreamer.images", "dreamer.config", "dreamer.precision", "dreamer.outputs",
+                            "dreamer.presets", "dreamer.configfile"]),
     ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),
     ("engine", ["dreamer.engine", "dreamer.param"]),
     ("api", ["dreamer.api"]),
-    ("features", ["dreamer.atlas", "dreamer.batch", "dreamer.video", "dreamer.probe", "dreamer.executors",
+    ("features", ["dreamer.atlas", "dreamer.atlas_settings", "dreamer.batch", "dreamer.video", "dreamer.probe",
+                  "dreamer.executors",
                   "dreamer.attribution"]),
     ("cli", ["dreamer.cli", "dreamer.__main__"]),
 ]
@@ -94,3 +95,54 @@ def test_no_function_over_50_lines(path):
             if lines > MAX_FUNCTION_LINES:
                 long.append(f"{node.name} ({lines} lines)")
     assert not long, f"{module_name(path)}: {', '.join(long)}"
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each file of dreamer/ (the facade included) -> the files it imports, at the top or inside functions.
+
+    ``from dreamer.models import catalog`` names the file ``dreamer/models/catalog.py``;
+    ``from dreamer.models import load_model`` names ``dreamer/models/__init__.py``.
+    """
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for module, path in files.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                edges |= {alias.name for alias in node.names if alias.name in files}
+            elif isinstance(node, ast.ImportFrom) and node.module in files:
+                for alias in node.names:
+                    edges.add(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in files else node.module)
+        graph[module] = edges - {module}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of ``graph``: each one found as a path that comes back to its start."""
+    found, done = [], set()
+
+    def visit(module: str, path: list[str]) -> None:
+        for target in sorted(graph.get(module, ())):
+            if target in path:
+                found.append(path[path.index(target):] + [target])
+            elif target not in done:
+                visit(target, path + [target])
+        done.add(module)
+
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start])
+    return found
+
+
+def test_the_import_graph_sees_imports_inside_functions():
+    graph = import_graph()
+    assert "dreamer.api" in graph["dreamer"]  # the facade's lazy import, inside __getattr__
+    assert "dreamer.models.catalog" in graph["dreamer.models.registry"]  # from dreamer.models import catalog
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circles():
+    found = circles(import_graph())
+    assert not found, "import circles: " + "; ".join(" -> ".join(c) for c in found)

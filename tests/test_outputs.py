@@ -47,3 +47,30 @@ def test_a_twin_is_renamed_for_the_batch_not_the_disk(tmp_path):
     named = name_outputs(targets, "m", "l", overwrite=True)
     assert [t.output.name for t in named] == ["a_m_l.png", "a_m_l_1.png"]
     assert [t.renamed for t in named] == ["", f"{tmp_path / 'a_m_l.png'} is taken by another input of this batch"]
+
+
+def test_free_name_is_the_first_numbered_name_not_taken(tmp_path):
+    from pathlib import PurePosixPath
+
+    from dreamer.outputs import free_name, numbered
+
+    wanted = tmp_path / "a.png"
+    assert free_name(wanted) == wanted
+    wanted.write_bytes(b"x")
+    (tmp_path / "a_1.png").write_bytes(b"x")
+    assert free_name(wanted) == tmp_path / "a_2.png"
+    taken = {PurePosixPath("d/a.png"), PurePosixPath("d/a_1.png")}
+    assert free_name(PurePosixPath("d/a.png"), taken.__contains__) == PurePosixPath("d/a_2.png")
+    assert next(numbered(PurePosixPath("a.tar.png"))) == PurePosixPath("a.tar_1.png")
+
+
+def test_ensure_folder_says_in_one_line_why_not(tmp_path):
+    from dreamer.errors import DreamerError
+    from dreamer.outputs import ensure_folder
+
+    (tmp_path / "file").write_text("x")
+    ensure_folder(tmp_path / "new" / "deeper")
+    assert (tmp_path / "new" / "deeper").is_dir()
+    with pytest.raises(DreamerError, match=r"file/sub: cannot create the output folder") as caught:
+        ensure_folder(tmp_path / "file" / "sub")
+    assert "\n" not in str(caught.value)

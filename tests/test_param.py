@@ -13,7 +13,7 @@ from tiny_models import tiny_classifier_model, tiny_conv_model
 from dreamer.api import fourier_renderer, objective_gradient
 from dreamer.atlas import AtlasPlan, render_plan
 from dreamer.cli import main
-from dreamer.config import DreamConfig, FourierConfig, Moves
+from dreamer.config import DreamConfig
 from dreamer.engine.tiles import tiled_gradient
 from dreamer.images import read_metadata
 from dreamer.models import adapter_for_keras
@@ -21,6 +21,7 @@ from dreamer.objectives import channel, neuron
 from dreamer.param.colour import COLOUR_SQRT, SAMPLE_PHOTOS, colour_covariance, colour_sqrt, decorrelation_matrix
 from dreamer.param.fourier import fourier_image, frequency_scale, initial_spectrum
 from dreamer.param.render import ObjectiveScores, UnitScores, diversity_penalty
+from dreamer.param.settings import FourierConfig, Moves
 from dreamer.param.transforms import apply_moves, draw_moves
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

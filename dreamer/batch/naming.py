@@ -13,10 +13,10 @@ numbers are the same on every run.
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from dreamer.batch.inputs import Input
-from dreamer.outputs import result_file_name
+from dreamer.outputs import numbered, result_file_name
 
 
 def result_names(inputs: Sequence[Input], model: str, objective: str) -> list[PurePosixPath]:
@@ -27,15 +27,8 @@ def result_names(inputs: Sequence[Input], model: str, objective: str) -> list[Pu
     names = []
     for name in plain:
         if name in seen:
-            name = next(c for c in _numbered(name) if c not in taken)
+            name = next(c for c in numbered(name) if c not in taken)
             taken.add(name)
         seen.add(name)
         names.append(name)
     return names
-
-
-def _numbered(name: PurePosixPath) -> Iterator[PurePosixPath]:
-    n = 1
-    while True:
-        yield name.with_name(f"{name.stem}_{n}{name.suffix}")
-        n += 1

@@ -33,8 +33,10 @@ from dreamer.batch.claims import Claim, try_claim
 from dreamer.batch.inputs import Input
 from dreamer.batch.manifest import Manifest, record_for
 from dreamer.batch.settings import same_recipe
+from dreamer.errors import DreamerError
 from dreamer.executors.base import Executor, Job, Outcome
 from dreamer.fileio import atomic_path
+from dreamer.outputs import ensure_folder, free_name
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,11 @@ class Batch:
             reason = (outcome.error or "no result").replace(str(item.input.path.resolve()), str(item.input.path))
             self._fail(item, input_hash, reason, outcome)
             return
-        path = self._output_path(item)
+        try:
+            path = self._output_path(item)
+        except DreamerError as exc:  # its sub-folder can't be made
+            self._fail(item, input_hash, str(exc), outcome)
+            return
         try:
             for suffix, data in outcome.files.items():  # first, so a result's file means its side files are there
                 write_atomically(path.with_name(path.stem + suffix), data)
@@ -266,16 +272,13 @@ class Batch:
         """The planned path, or a free ``_N`` name beside it (not planned for another input) if a
         file not ours is there."""
         planned = self.folder / item.key
-        planned.parent.mkdir(parents=True, exist_ok=True)
+        ensure_folder(planned.parent)
         remove_stale_parts(planned)
         if self.overwrite or not planned.exists():
             return planned
         others = {other.key for other in self.items}
-        for n in range(1, 100_000):
-            candidate = planned.with_name(f"{planned.stem}_{n}{planned.suffix}")
-            if not candidate.exists() and candidate.relative_to(self.folder).as_posix() not in others:
-                return candidate
-        raise OSError(f"no free name beside {planned}")
+        return free_name(planned, lambda candidate: candidate == planned or candidate.exists()
+                         or candidate.relative_to(self.folder).as_posix() in others)
 
     def _fail(self, item: Item, input_hash: str | None, reason: str, outcome: Outcome | None = None) -> None:
         name = str(item.input.path)

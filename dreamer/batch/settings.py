@@ -62,6 +62,27 @@ def model_settings(recipe: Mapping[str, Any]) -> dict:
     return chosen
 
 
+def dreamer_from_recipe(settings: Mapping[str, Any], cache_dir=None, download_progress=None, adapter=None):
+    """The ``Dreamer`` (model, objective, compiled gradient) that a recipe's model part describes: the one way
+    a ``Dreamer`` is built from a recipe (the CLI's ``make_dreamer``, the local batch worker and each Ray
+    actor's ``dreamer.batch.worker.load_dreamer`` call it).
+
+    ``adapter``: an already loaded model to use instead of the recipe's (its file settings then unused).
+    """
+    from dreamer.api import Dreamer
+
+    chosen = model_settings(settings)
+    dreamer = Dreamer(
+        adapter if adapter is not None else chosen["model"], list(chosen["layers"]) or None, loss=chosen["loss"],
+        cache_dir=cache_dir,
+        weights=chosen["weights"], preprocess=chosen["preprocess"], classes=tuple(chosen["classes"]),
+        guide=chosen["guide"], unsafe_load=chosen["unsafe_load"], precision=chosen["precision"],
+        input_name=chosen["input_name"], download_progress=download_progress,
+    )
+    dreamer.gradient  # noqa: B018 - compiled once, before the first job
+    return dreamer
+
+
 def dream_config(recipe: Mapping[str, Any]):
     """The recipe's ``DreamConfig`` (its seed must be set).
 

@@ -20,7 +20,7 @@ import platform
 import time
 from typing import Any, Mapping
 
-from dreamer.batch.settings import MODEL_KEYS, dream_config, model_settings
+from dreamer.batch.settings import MODEL_KEYS, dream_config, dreamer_from_recipe, model_settings
 from dreamer.errors import DreamerError
 from dreamer.executors.base import Job, Outcome, Worker
 
@@ -37,18 +37,9 @@ def build_worker(settings: dict, cache_dir: str | None = None) -> Worker:
 
 
 def load_dreamer(settings: Mapping[str, Any], cache_dir=None, download_progress=None):
-    """The ``Dreamer`` (model, objective, compiled gradient) that ``settings`` describe."""
-    from dreamer.api import Dreamer
-
-    chosen = model_settings(settings)
-    dreamer = Dreamer(
-        chosen["model"], list(chosen["layers"]) or None, loss=chosen["loss"], cache_dir=cache_dir,
-        weights=chosen["weights"], preprocess=chosen["preprocess"], classes=tuple(chosen["classes"]),
-        guide=chosen["guide"], unsafe_load=chosen["unsafe_load"], precision=chosen["precision"],
-        input_name=chosen["input_name"], download_progress=download_progress,
-    )
-    dreamer.gradient  # noqa: B018 - compiled once, before the first job
-    return dreamer
+    """The ``Dreamer`` that ``settings`` describe, as each worker (local or a Ray actor) loads it once
+    (``dreamer.batch.settings.dreamer_from_recipe``, the one way a recipe becomes a Dreamer)."""
+    return dreamer_from_recipe(settings, cache_dir, download_progress)
 
 
 def worker_for(dreamer, settings: Mapping[str, Any], name: str | None = None) -> Worker:

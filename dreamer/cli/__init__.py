@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import click
 
-from dreamer import __version__
 from dreamer.cli.again import again_command
 from dreamer.cli.atlas import atlas_command
 from dreamer.cli.classify import classify_command
@@ -36,6 +35,7 @@ from dreamer.cli.presets import presets_command
 from dreamer.cli.probe import probe_command
 from dreamer.cli.video import video_command
 from dreamer.cli.zoom import zoom_command
+from dreamer.version import __version__
 
 __all__ = [
     "EXIT_FAILED_INPUT", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "UserError", "main",

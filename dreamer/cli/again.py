@@ -9,8 +9,9 @@ import click
 from click.core import ParameterSource
 
 from dreamer.cli.common import EXIT_FAILED_INPUT, make_say, signals_as_exceptions, user_errors
-from dreamer.cli.options import config_options
+from dreamer.cli.options import config_options, setting_option
 from dreamer.errors import DreamerError
+from dreamer.settings import MAX_SIZE_SETTING
 
 #: The options of ``again`` that change the recipe when given on the command line.
 OVERRIDES = ("layers", "max_size", "precision")
@@ -22,7 +23,7 @@ OVERRIDES = ("layers", "max_size", "precision")
               help="The input to render. [default: the one the result was made from, if it is still there]")
 @click.option("-l", "--layer", "layers", multiple=True, metavar="OBJECTIVE", help="Another objective.")
 @config_options
-@click.option("--max-size", type=click.IntRange(min=1), default=None, help="Another size limit.")
+@setting_option("max_size", MAX_SIZE_SETTING, None)
 @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
               help="Another arithmetic. [default: the result's]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,

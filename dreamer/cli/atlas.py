@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
+from dreamer.atlas_settings import AtlasSettings
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
+    ModelChoice,
     input_name_option,
     load_adapter,
     make_say,
     model_options,
     signals_as_exceptions,
+    take,
     user_errors,
 )
-from dreamer.config import ATLAS_CONFIG, ATLAS_PARAM, ATLAS_TILE_SIZE, FOURIER_ATLAS_CONFIG, PARAMETERISATIONS
+from dreamer.cli.configured import ConfiguredCommand, config_file_options
+from dreamer.cli.options import options_from
 from dreamer.errors import DreamerError
 
 
-@click.command("atlas")
+@click.command("atlas", cls=ConfiguredCommand, table="atlas")
 @click.option("-l", "--layer", default=None, metavar="NAME",
               help="The layer to map; with --class, the layer where variants must differ. [default: the model's]")
 @click.option("--channels", default=None, metavar="LIST",
@@ -31,37 +35,15 @@ from dreamer.errors import DreamerError
                    "'Egyptian cat', 281); repeatable. Your own model's names come from --labels.")
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A text file of class names, one per line, for your own classifier.")
-@click.option("--param", type=click.Choice(PARAMETERISATIONS), default=ATLAS_PARAM, show_default=True,
-              help="fft: Fourier coefficients in decorrelated colour, Adam, random pad/shift/scale/rotation "
-                   "(less grain); pixels: gradient ascent on the pixels over octaves.")
-@click.option("--variants", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Tiles per channel or class, a row each. With fft a diversity term makes them differ; "
-                   "with pixels they differ by their seed only.")
-@click.option("--diversity", type=click.FloatRange(0, 1e6), default=FOURIER_ATLAS_CONFIG.diversity,
-              show_default=True, help="fft: the weight of the diversity term between variants.")
-@click.option("--size", type=click.IntRange(min=32), default=ATLAS_TILE_SIZE, show_default=True,
-              help="Each tile's side in pixels.")
-@click.option("-i", "--iterations", type=click.IntRange(min=1), default=None,
-              help=f"fft: Adam steps; pixels: gradient-ascent steps per octave. [default: "
-                   f"{FOURIER_ATLAS_CONFIG.steps} for fft, {ATLAS_CONFIG.iterations} for pixels]")
-@click.option("--octaves", type=click.IntRange(min=1), default=ATLAS_CONFIG.octaves, show_default=True,
-              help="pixels: number of scales, the full tile size included.")
-@click.option("--laplacian", "laplacian_levels", type=click.IntRange(0, 12),
-              default=ATLAS_CONFIG.laplacian_levels, show_default=True,
-              help="pixels: Laplacian-pyramid gradient normalisation levels; 0 is off.")
-@click.option("--columns", type=click.IntRange(min=1), default=None,
-              help="Tiles per row. [default: about square; with --variants, one row per channel or class]")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Random seed of the start noise and the jitter (channel c uses seed + c).")
+@options_from(AtlasSettings)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Output file. [default: outputs/atlas_<model>_<layer>_<channels>.png]")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file instead of choosing a free name.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
 @input_name_option
-def atlas_command(layer, channels, classes, labels, param, variants, diversity, size, iterations, octaves,
-                  laplacian_levels, columns, seed, output, overwrite, quiet, model, weights, preprocess, unsafe_load,
-                  cache_dir, input_name):
+@config_file_options
+def atlas_command(layer, channels, classes, labels, output, overwrite, quiet, **options):
     """Map a layer: each channel's favourite pattern, on one labelled contact sheet.
 
     Every channel (or, with --class, every class) is rendered from noise: by
@@ -84,34 +66,31 @@ def atlas_command(layer, channels, classes, labels, param, variants, diversity, 
 
     say = make_say(quiet)
     with user_errors():
-        pixel_config = replace(ATLAS_CONFIG, iterations=iterations or ATLAS_CONFIG.iterations, octaves=octaves,
-                               laplacian_levels=laplacian_levels, seed=seed)
-        fourier_config = replace(FOURIER_ATLAS_CONFIG, steps=iterations or FOURIER_ATLAS_CONFIG.steps, seed=seed,
-                                 diversity=diversity)
-        adapter = load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load, quiet=quiet,
-                               input_name=input_name)
-        plan = plan_sheet(adapter, layer, channels, classes, param, variants)
+        choice, settings = take(ModelChoice, options), take(AtlasSettings, options)
+        adapter = load_adapter(choice, labels, quiet=quiet)
+        plan = plan_sheet(adapter, layer, channels, classes, settings.param, settings.variants)
         target = plan_outputs([Path("atlas")], output)
         target = name_outputs(target, adapter.name, plan.name, overwrite)[0]
     with signals_as_exceptions():
         try:
-            written = render_atlas(adapter, plan, pixel_config, fourier_config, size, columns, target.output, quiet)
+            written = render_atlas(adapter, plan, settings, target.output, quiet)
         except DreamerError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
     what = f"{len(plan.units)} classes" if classes else f"{len(plan.units)} channels of {plan.layer}"
-    say(f"wrote {written} ({what}, {param}" + (f"; {target.renamed}" if target.renamed else "") + ")")
+    say(f"wrote {written} ({what}, {settings.param}" + (f"; {target.renamed}" if target.renamed else "") + ")")
 
 
-def render_atlas(adapter, plan, pixel_config, fourier_config, size: int, columns: int | None,
-                 output: Path, quiet: bool) -> Path:
-    """Render the plan's tiles with a progress bar on stderr, lay them out and save the sheet."""
-    from dreamer import __version__
+def render_atlas(adapter, plan, settings, output: Path, quiet: bool) -> Path:
+    """Render the plan's tiles (``settings``: an ``AtlasSettings``) with a progress bar on stderr, lay them out
+    and save the sheet."""
     from dreamer.atlas import contact_sheet, plan_steps, render_plan
     from dreamer.cli.progress import LazyBar
     from dreamer.images import save_image
     from dreamer.objectives import channel_list_text
+    from dreamer.version import __version__
 
+    pixel_config, fourier_config, size = settings.pixel_config(), settings.fourier_config(), settings.size
     length = plan_steps(plan, pixel_config, fourier_config)
     with LazyBar(quiet) as bar:
 
@@ -122,7 +101,7 @@ def render_atlas(adapter, plan, pixel_config, fourier_config, size: int, columns
 
         tiles = render_plan(adapter, plan, pixel_config, fourier_config, size, progress)
     labels = [label for label in plan.labels for _ in range(plan.variants)]
-    sheet = contact_sheet(tiles, labels, columns or (plan.variants if plan.variants > 1 else None))
+    sheet = contact_sheet(tiles, labels, settings.columns or (plan.variants if plan.variants > 1 else None))
     metadata = {
         "dreamer_version": __version__, "model": adapter.name, "atlas_layer": plan.layer,
         "channels": channel_list_text(plan.units), "labels": list(plan.labels), "param": plan.param,

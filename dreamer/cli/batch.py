@@ -42,7 +42,7 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
     """
     from dreamer.batch import make_recipe
     from dreamer.batch.worker import build_worker
-    from dreamer.cli.dream import ensure_network
+    from dreamer.cli.shared import ensure_network
     from dreamer.executors import LocalExecutor
     from dreamer.executors.tally import Tally, shares_text
 
@@ -92,7 +92,7 @@ def batch_inputs(inputs, output, model, max_size, flags: BatchFlags):
     """
     from dreamer.batch import find_inputs
     from dreamer.cli import preflight
-    from dreamer.cli.dream import checked_inputs
+    from dreamer.cli.shared import checked_inputs
     from dreamer.outputs import DEFAULT_OUTPUT_DIR
 
     say = make_say(flags.quiet)
@@ -139,15 +139,10 @@ def prepare_batch(planned, found, output, model, recipe: dict, chosen: dict, cac
         DreamerError: a bad model, layer or setting, or an output folder that can't be made.
     """
     from dreamer.batch import result_names
-    from dreamer.batch.settings import MODEL_DEFAULTS
-    from dreamer.cli.dream import make_dreamer
+    from dreamer.cli.shared import make_dreamer
     from dreamer.outputs import output_folder
 
-    chosen = {**MODEL_DEFAULTS, **chosen}
-    dreamer = make_dreamer(model, list(chosen["layers"]), chosen["loss"], cache_dir, chosen["weights"],
-                           chosen["preprocess"], chosen["classes"], chosen["guide"], unsafe_load=chosen["unsafe_load"],
-                           quiet=flags.quiet, say=make_say(flags.quiet), precision=chosen["precision"],
-                           input_name=chosen["input_name"])
+    dreamer = make_dreamer({**chosen, "model": model}, cache_dir, quiet=flags.quiet, say=make_say(flags.quiet))
     labels = (dreamer.adapter.name, dreamer.objective.name)
     if planned is not None and [item.key for item in planned.items] == [str(n) for n in result_names(found, *labels)]:
         return planned, dreamer  # named alike, and its inputs are hashed already

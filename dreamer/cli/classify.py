@@ -9,6 +9,7 @@ import click
 
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
+    ModelChoice,
     input_name_option,
     load_adapter,
     model_options,
@@ -27,7 +28,7 @@ from dreamer.errors import DreamerError
               help="A text file of class names, one per line, for your own classifier.")
 @model_options
 @input_name_option
-def classify_command(images, top, labels, model, weights, preprocess, unsafe_load, cache_dir, input_name):
+def classify_command(images, top, labels, **model_choice):
     """Show what a classifier sees in IMAGE: its top classes with probabilities.
 
     This is also how to check that a model and its preprocessing are right.
@@ -41,8 +42,7 @@ def classify_command(images, top, labels, model, weights, preprocess, unsafe_loa
     if not readable:
         sys.exit(EXIT_FAILED_INPUT)
     with user_errors():
-        adapter = load_adapter(model, cache_dir, weights, preprocess, labels, unsafe_load=unsafe_load,
-                               classifier=True, input_name=input_name)
+        adapter = load_adapter(ModelChoice(**model_choice), labels, classifier=True)
     with signals_as_exceptions():
         for image in readable:
             try:

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -99,10 +99,27 @@ def weights_from_environment(model) -> str | None:
     return None
 
 
-def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None = None, *,
-                 unsafe_load: bool = False, quiet: bool = False, classifier: bool = False,
-                 input_name: str | None = None):
-    """The adapter alone (for ``layers``, ``classify`` and ``atlas``), with a download bar.
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model options of a command: --model, --weights, --preprocess, --unsafe-load, --cache-dir, --input-name."""
+
+    model: str | None = None
+    weights: str | None = None
+    preprocess: str | None = None
+    unsafe_load: bool = False
+    cache_dir: str | None = None
+    input_name: str | None = None
+
+
+def take(cls, options: dict):
+    """An instance of the dataclass ``cls`` from its fields in ``options`` (a command's keyword
+    arguments), which are removed from ``options``: how a command turns its options into request objects."""
+    return cls(**{f.name: options.pop(f.name) for f in fields(cls) if f.name in options})
+
+
+def load_adapter(choice: ModelChoice, labels_file: str | None = None, *, quiet: bool = False,
+                 classifier: bool = False):
+    """The adapter alone (for ``layers``, ``classify``, ``atlas`` and ``probe``), with a download bar.
 
     With ``labels_file``, the adapter gets those class names; with
     ``classifier``, check that it has class names and load its
@@ -112,11 +129,12 @@ def load_adapter(model, cache_dir, weights, preprocess, labels_file: str | None 
     from dreamer.models import load_model
     from dreamer.models.labels import read_labels
 
-    model = model or DEFAULT_MODEL_NAME
-    weights = weights or weights_from_environment(model)
+    model = choice.model or DEFAULT_MODEL_NAME
+    weights = choice.weights or weights_from_environment(model)
     with DownloadBar(quiet) as bar:
-        adapter = load_model(model, cache_folder(cache_dir), Path(weights) if weights else None, preprocess,
-                             unsafe=unsafe_load, progress=bar.update, input_name=input_name)
+        adapter = load_model(model, cache_folder(choice.cache_dir), Path(weights) if weights else None,
+                             choice.preprocess, unsafe=choice.unsafe_load, progress=bar.update,
+                             input_name=choice.input_name)
         if labels_file is not None:
             adapter = replace(adapter, labels=read_labels(Path(labels_file)))
         if classifier:

@@ -11,9 +11,7 @@ import click
 from dreamer.cli import preflight
 from dreamer.cli.batch import BatchFlags, run_batch
 from dreamer.cli.common import (
-    DEFAULT_MODEL_NAME,
     EXIT_FAILED_INPUT,
-    cache_folder,
     input_name_option,
     make_say,
     model_options,
@@ -21,13 +19,14 @@ from dreamer.cli.common import (
     signals_as_exceptions,
     usage_errors,
     user_errors,
-    weights_from_environment,
 )
 from dreamer.cli.configured import ConfiguredCommand, settings_file_options
 from dreamer.cli.executors import check_executor_options, executor_for, executor_options
 from dreamer.cli.noise import NoiseRequest, given_steps, noise_options, render_from_noise
-from dreamer.cli.options import config_options
+from dreamer.cli.options import config_options, setting_option
+from dreamer.cli.shared import checked_inputs, make_config, make_dreamer, prepared_outputs
 from dreamer.errors import DreamerError
+from dreamer.settings import MAX_SIZE_SETTING
 
 
 class _DefaultCommandContext(click.Context):
@@ -61,9 +60,7 @@ class DefaultCommand(ConfiguredCommand):
               help="Only the white part of this image changes; grey blends; black stays exactly as the input. "
                    "Stretched to each input's size.")
 @config_options
-@click.option("--max-size", type=click.IntRange(min=1), default=None,
-              help="Downscale the input so its long side is at most this (above 4 megapixels, 1024 gives "
-                   "larger patterns, sooner). [default: full resolution]")
+@setting_option("max_size", MAX_SIZE_SETTING, None)
 @click.option("--loss", type=click.Choice(["l2", "mean"]), default=None,
               help="l2: mean squared activation (DeepDream); mean: mean activation. Applies to every layer, "
                    "channel and neuron term without its own [l2]/[mean]; a class is always its logit. "
@@ -154,9 +151,7 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
     with usage_errors():
         targets = prepared_outputs(source, output, model, cache_dir, weights, quiet)
     with user_errors():
-        dreamer = make_dreamer(model, list(layers), loss, cache_dir, weights, preprocess, classes, guide,
-                               unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision,
-                               input_name=input_name)
+        dreamer = make_dreamer({**chosen, "model": model}, cache_dir, quiet=quiet, say=say)
         targets = name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite)
         recipe = make_recipe(model, asdict(config), max_size, **chosen)
     if dream_all(dreamer, targets, config, max_size, quiet, mask, say, recipe):
@@ -182,49 +177,6 @@ def checked_setup(inputs: list[Path], output: str | None, model: str | None, lay
     return model
 
 
-def checked_inputs(paths: list[Path], max_size: int | None, min_side: int | None,
-                   say) -> tuple[list[Path], list[tuple[str, str]]]:
-    """The inputs whose headers read and that are big enough, and the (input, reason) of each other
-    (each reported on stderr at once). A large input dreamed at full size gets one note about ``--max-size``."""
-    good, failures, hinted = [], [], False
-    for path in paths:
-        try:
-            width, height = preflight.check_input(path, max_size, min_side)
-        except DreamerError as exc:
-            failures.append((str(path), naming(path, exc)))
-            click.echo(f"error: {failures[-1][1]}", err=True)
-            continue
-        good.append(path)
-        if max_size is None and width * height > preflight.LARGE_IMAGE_PIXELS and not hinted:
-            say(preflight.large_image_hint(path, (width, height)))
-            hinted = True
-    return good, failures
-
-
-def prepared_outputs(paths: list[Path], output: str | None, model: str, cache_dir, weights, quiet: bool):
-    """The network's file in place (``ensure_network``), and the output folder made
-    (``-o`` read against all the inputs given, as the user meant it)."""
-    from dreamer.outputs import plan_outputs
-
-    ensure_network(model, cache_dir, weights, quiet)
-    return plan_outputs(paths, output)
-
-
-def ensure_network(model: str, cache_dir, weights, quiet: bool) -> None:
-    """GoogLeNet's file fetched or handed over if it is the model, still before TensorFlow loads
-    (offline, a few short lines say what is missing and the command that hands it over)."""
-    from dreamer.cli.progress import DownloadBar
-    from dreamer.models import find_spec
-    from dreamer.models.inception5h import MODEL_NAME
-
-    spec = find_spec(model)
-    if spec is not None and spec.name == MODEL_NAME:
-        with DownloadBar(quiet) as bar:
-            argv = click.get_current_context().meta.get("dreamer.argv", [])
-            preflight.ensure_inception5h(cache_folder(cache_dir), weights or weights_from_environment(model),
-                                         bar.update, argv)
-
-
 def dream_all(dreamer, targets, config, max_size: int | None, quiet: bool, mask: str | None, say,
               recipe=None) -> int:
     """Dream each target; report each written file (and why it was renamed); returns the failures."""
@@ -240,43 +192,6 @@ def dream_all(dreamer, targets, config, max_size: int | None, quiet: bool, mask:
             renamed = f"; {target.renamed}" if target.renamed else ""
             say(f"wrote {written} (seed {config.seed}{renamed})")
     return failures
-
-
-def make_config(seed: int | None, **config_settings):
-    """A DreamConfig from the options; a missing seed is drawn now (and recorded)."""
-    from dreamer.api import new_seed
-    from dreamer.config import DreamConfig
-
-    return DreamConfig(seed=new_seed() if seed is None else seed, **config_settings)
-
-
-def make_dreamer(model, layers: list[str], loss: str | None, cache_dir, weights, preprocess,
-                 classes: tuple[str, ...] = (), guide: str | None = None, *,
-                 unsafe_load: bool = False, quiet: bool = False, say=None, precision: str = "auto",
-                 input_name: str | None = None):
-    """Load the model once, prepare the objective (checks every layer, channel
-    and class) and build the gradient (so a model that can't run in the asked
-    precision is refused before any work).
-
-    Without ``model``, layers that the default model lacks but exactly one
-    registered model has choose that model (``say`` reports it).
-    """
-    from dreamer.api import Dreamer
-    from dreamer.cli.progress import DownloadBar
-
-    cache_dir = cache_folder(cache_dir)
-    if model is None:
-        model = preflight.choose_model(model, layers, say or (lambda _msg: None))
-    model = model or DEFAULT_MODEL_NAME
-    with DownloadBar(quiet) as bar:
-        dreamer = Dreamer(
-            model, layers or None, loss=loss, cache_dir=cache_dir,
-            weights=weights or weights_from_environment(model), preprocess=preprocess,
-            unsafe_load=unsafe_load, download_progress=bar.update, classes=tuple(classes), guide=guide,
-            precision=precision, input_name=input_name,
-        )
-    dreamer.gradient  # noqa: B018 - compiled once here for the whole batch
-    return dreamer
 
 
 def dream_file(dreamer, target, config, max_size: int | None, quiet: bool, mask=None, recipe=None) -> Path:

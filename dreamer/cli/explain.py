@@ -177,7 +177,7 @@ def batch_executor(batch, model: str, recipe: dict, options: dict, flags: BatchF
     """Who explains the photos left: nobody new when none is left; else Ray's workers, or this process
     with the model loaded (and the target and CAM layer checked on it) here once."""
     from dreamer.attribution.results import build_explain_worker
-    from dreamer.cli.dream import ensure_network
+    from dreamer.cli.shared import ensure_network
     from dreamer.executors import LocalExecutor
     from dreamer.executors.tally import Tally
 
@@ -257,13 +257,11 @@ def run_and_report(batch, executor, unreadable, options: dict, say) -> None:
 def write_sheet(batch, data: bytes | None, overwrite: bool, say) -> None:
     """The sheet into the output folder (a free ``_N`` name if one is there, unless ``overwrite``)."""
     from dreamer.batch.runner import write_atomically
+    from dreamer.outputs import free_name
 
     if data is None:
         return
     path = batch.folder / SHEET_NAME
-    n = 0
-    while path.exists() and not overwrite:
-        n += 1
-        path = batch.folder / f"{Path(SHEET_NAME).stem}_{n}.png"
+    path = path if overwrite else free_name(path)
     write_atomically(path, data)
     say(f"wrote {path}")

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from dreamer.cli.common import EXIT_FAILED_INPUT, EXIT_USAGE, make_say
-from dreamer.cli.options import setting_option
+from dreamer.cli.common import EXIT_FAILED_INPUT, EXIT_USAGE, ModelChoice, make_say, take
+from dreamer.cli.options import options_from
 from dreamer.errors import DreamerError
-from dreamer.video.defaults import CRF
+from dreamer.video.settings import Encoding
 
 
 def stack(options):
@@ -33,12 +33,6 @@ def stack(options):
     return decorate
 
 
-def dataclass_options(cls, names: tuple[str, ...]):
-    """Options for the named fields of a settings dataclass, from each field's ``Setting`` and default."""
-    chosen = {f.name: f for f in fields(cls) if f.name in names}
-    return stack([setting_option(name, chosen[name].metadata["setting"], chosen[name].default) for name in names])
-
-
 objective_options = stack([
     click.option("-l", "--layer", "layers", multiple=True, metavar="OBJECTIVE",
                  help="What to excite (the forms of 'dream --help'); repeat to add terms. "
@@ -46,7 +40,7 @@ objective_options = stack([
     click.option("--layer-from", "layer_from", multiple=True, type=(click.IntRange(min=0), str),
                  metavar="FRAME OBJECTIVE",
                  help="From this frame on, dream on this objective instead; repeatable "
-                      "(--layer A --layer-from 100 B)."),
+                      "(--layer A --layer-from 100 B; in a settings file: layer-from = [[100, \"B\"]])."),
     click.option("--loss", type=click.Choice(["l2", "mean"]), default=None,
                  help="l2 (DeepDream) or mean, for terms without their own. "
                       "[default: l2 for layers, mean for channels]"),
@@ -61,8 +55,7 @@ def output_options(default_output: str):
         click.option("-o", "--output", type=click.Path(), default=None,
                      help=f"The video (.mp4, .mov, .mkv, .gif, .webp), or a folder ending in / for numbered "
                           f"frames only. [default: {default_output}]"),
-        click.option("--crf", type=click.IntRange(0, 51), default=CRF, show_default=True,
-                     help="H.264 quality: 0 lossless, 51 worst."),
+        options_from(Encoding, ("crf",)),
         click.option("--frames-dir", type=click.Path(file_okay=False), default=None,
                      help="The frames folder (the run's state). [default: <output>_frames beside the video]"),
         click.option("--keep-frames", is_flag=True, help="Keep the frames folder after the video is written."),
@@ -72,40 +65,66 @@ def output_options(default_output: str):
     ])
 
 
-def prepare(output: str | None, default_name: str, source: Path | None, objective: tuple, config_settings: dict,
-            model_settings: tuple, *, overwrite: bool, frames_dir: str | None, quiet: bool):
-    """The output plan, the config (seed resolved against the frames folder) and the schedule's Dreamers.
+@dataclass(frozen=True)
+class ScheduleChoice:
+    """The objective options of zoom and video: --layer, --layer-from, --loss, --precision."""
 
-    ``objective``: (layers, layer_from, loss, precision); ``model_settings``:
-    (model, weights, preprocess, unsafe_load, cache_dir).
+    layers: tuple[str, ...] = ()
+    layer_from: tuple[tuple[int, str], ...] = ()
+    loss: str | None = None
+    precision: str = "auto"
+
+
+@dataclass(frozen=True)
+class FramesOutput:
+    """Where a zoom's or video's result and frames go: -o, --frames-dir, and --quiet."""
+
+    output: str | None = None
+    frames_dir: str | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A zoom or video run, ready: the output plan, the settings (seed resolved), the schedule's Dreamers."""
+
+    output: object
+    config: object
+    dreamers: object
+    encoding: object
+    quiet: bool
+
+
+def prepare(options: dict, default_name: str, source: Path | None) -> Prepared:
+    """The output plan, the config (seed resolved against the frames folder) and the schedule's Dreamers,
+    from a zoom or video command's options other than its own (``options`` is emptied of what it used).
     """
-    from dreamer.cli.dream import make_config
+    from dreamer.cli.shared import make_config
+    from dreamer.config import settings
     from dreamer.video import jobs
     from dreamer.video.schedule import make_schedule
     from dreamer.video.state import FramesFolder
 
-    layers, layer_from, loss, precision = objective
-    out = jobs.plan_output(output, default_name, overwrite, frames_dir, source, make_say(quiet))
-    seed = jobs.resolve_seed(FramesFolder(out.frames), config_settings.pop("seed"), overwrite)
+    choice, schedule, where = take(ModelChoice, options), take(ScheduleChoice, options), take(FramesOutput, options)
+    encoding = take(jobs.Encoding, options)
+    out = jobs.plan_output(where.output, default_name, encoding.overwrite, where.frames_dir, source,
+                           make_say(where.quiet))
+    config_settings = {name: options.pop(name) for name in settings() if name in options}
+    seed = jobs.resolve_seed(FramesFolder(out.frames), config_settings.pop("seed"), encoding.overwrite)
     config = make_config(seed=seed, **config_settings)
-    make = dreamer_maker(loss, precision, model_settings, quiet)
-    return out, config, jobs.make_dreamers(make_schedule(layers, layer_from), make)
+    make = dreamer_maker(schedule, choice, where.quiet)
+    dreamers = jobs.make_dreamers(make_schedule(schedule.layers, schedule.layer_from), make)
+    return Prepared(out, config, dreamers, encoding, where.quiet)
 
 
-def dreamer_maker(loss: str | None, precision: str, model_settings: tuple, quiet: bool):
+def dreamer_maker(schedule: ScheduleChoice, choice: ModelChoice, quiet: bool):
     """``make(spec, adapter)``: a Dreamer of ``spec``, loading the model as ``dream`` does when ``adapter`` is None."""
-    from dreamer.api import Dreamer
-    from dreamer.cli.dream import make_dreamer
-
-    model, weights, preprocess, unsafe_load, cache_dir = model_settings
+    from dreamer.cli.shared import make_dreamer
 
     def make(spec, adapter):
-        if adapter is None:
-            return make_dreamer(model, list(spec), loss, cache_dir, weights, preprocess, unsafe_load=unsafe_load,
-                                quiet=quiet, say=make_say(quiet), precision=precision)
-        dreamer = Dreamer(adapter, list(spec) or None, loss=loss, precision=precision)
-        dreamer.gradient  # noqa: B018 - compiled now, before any frame
-        return dreamer
+        chosen = dict(model=choice.model, layers=list(spec), loss=schedule.loss, weights=choice.weights,
+                      preprocess=choice.preprocess, unsafe_load=choice.unsafe_load, precision=schedule.precision)
+        return make_dreamer(chosen, choice.cache_dir, quiet=quiet, say=make_say(quiet), adapter=adapter)
 
     return make
 

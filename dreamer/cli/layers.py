@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from dreamer.cli.common import DEFAULT_MODEL_NAME, input_name_option, load_adapter, model_options, user_errors
+from dreamer.cli.common import (
+    DEFAULT_MODEL_NAME,
+    ModelChoice,
+    input_name_option,
+    load_adapter,
+    model_options,
+    user_errors,
+)
 
 
 @click.command("layers")
@@ -13,7 +20,7 @@ from dreamer.cli.common import DEFAULT_MODEL_NAME, input_name_option, load_adapt
                    "for the layer). [default: ? for the free sizes]")
 @model_options
 @input_name_option
-def layers_command(size, model, weights, preprocess, unsafe_load, cache_dir, input_name):
+def layers_command(size, **model_choice):
     """List the layers of a model you can dream on, in network order.
 
     Registered models are listed from their architecture alone (nothing is
@@ -26,13 +33,11 @@ def layers_command(size, model, weights, preprocess, unsafe_load, cache_dir, inp
       dream layers --model my_classifier.keras
     """
     with user_errors():
-        text = layers_text(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, size=size,
-                           input_name=input_name)
+        text = layers_text(ModelChoice(**model_choice), size)
     click.echo(text)
 
 
-def layers_text(model, cache_dir, weights, preprocess, *, unsafe_load: bool = False, size: int | None = None,
-                input_name: str | None = None) -> str:
+def layers_text(choice: ModelChoice, size: int | None = None) -> str:
     """A registered model's layers come from its architecture (no download); others from the loaded model.
 
     Options for the user's own models (``--preprocess``, ``--input-name``) given with a registered
@@ -40,10 +45,10 @@ def layers_text(model, cache_dir, weights, preprocess, *, unsafe_load: bool = Fa
     """
     from dreamer.models import find_spec, model_architecture
 
-    spec = find_spec(str(model or DEFAULT_MODEL_NAME))
-    user_model_options = preprocess is not None or input_name is not None  # refused by load_model before loading
-    if spec is None or spec.architecture is None or weights is not None or user_model_options:
-        adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, input_name=input_name)
+    spec = find_spec(str(choice.model or DEFAULT_MODEL_NAME))
+    user_model_options = choice.preprocess is not None or choice.input_name is not None  # refused by load_model
+    if spec is None or spec.architecture is None or choice.weights is not None or user_model_options:
+        adapter = load_adapter(choice)
         return layers_table(adapter, size)
     text = layers_table(model_architecture(spec.name), size)
     return f"{text}\n{spec.description}\nweights: {spec.source}\n(other models: 'dream models')"

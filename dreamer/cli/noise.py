@@ -13,11 +13,10 @@ from pathlib import Path
 import click
 
 from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, user_errors
-from dreamer.config import FOURIER_ATLAS_CONFIG, PARAMETERISATIONS
+from dreamer.cli.options import setting_option
 from dreamer.errors import DreamerError
-
-#: The side of an image rendered from noise, unless --size says otherwise.
-NOISE_SIZE = 224
+from dreamer.param.settings import FOURIER_ATLAS_CONFIG, NOISE_SIZE, PARAMETERISATIONS
+from dreamer.settings import NOISE_SIZE_SETTING, VARIANTS_SETTING
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,8 @@ def noise_options(func):
                      help="Render from noise instead of dreaming on INPUT. fft: Fourier coefficients in "
                           f"decorrelated colour with Adam (-i: steps, default {FOURIER_ATLAS_CONFIG.steps}); "
                           "pixels: the usual ascent from grey noise."),
-        click.option("--size", "noise_size", type=click.IntRange(min=16), default=NOISE_SIZE, show_default=True,
-                     help="With --param: the side of the square image rendered from noise."),
-        click.option("--variants", type=click.IntRange(1, 64), default=1, show_default=True,
-                     help="With --param: how many images, side by side in the output (fft: made to differ)."),
+        setting_option("noise_size", NOISE_SIZE_SETTING, NOISE_SIZE),
+        setting_option("variants", VARIANTS_SETTING, 1),
     ]
     for option in reversed(options):
         func = option(func)
@@ -56,7 +53,7 @@ def given_steps(ctx: click.Context, config_settings: dict) -> int | None:
 def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, output, overwrite, precision, quiet,
                       say, model, weights, preprocess, unsafe_load, cache_dir, config_settings) -> None:
     """Check, load the model, render, save; exits 1 if the rendering fails."""
-    from dreamer.cli.dream import make_dreamer
+    from dreamer.cli.shared import make_dreamer
     from dreamer.outputs import name_outputs, plan_outputs
 
     with user_errors():
@@ -64,8 +61,9 @@ def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, outpu
             raise DreamerError("--guide needs an INPUT image to dream on; it does not work with --param")
         config = noise_config(request, config_settings)
         target = plan_outputs([Path("noise")], output)[0]
-        dreamer = make_dreamer(model, layers, loss, cache_dir, weights, preprocess, classes, None,
-                               unsafe_load=unsafe_load, quiet=quiet, say=say, precision=precision)
+        chosen = dict(model=model, layers=layers, classes=classes, loss=loss, weights=weights, preprocess=preprocess,
+                      unsafe_load=unsafe_load, precision=precision)
+        dreamer = make_dreamer(chosen, cache_dir, quiet=quiet, say=say)
         check_class_terms(dreamer.adapter, dreamer.objective)
         target = name_outputs([target], dreamer.adapter.name, dreamer.objective.name, overwrite)[0]
     with signals_as_exceptions():
@@ -89,7 +87,7 @@ def check_class_terms(adapter, objective) -> None:
 def noise_config(request: NoiseRequest, config_settings: dict):
     """fft: the atlas' FourierConfig (the request's steps, the seed); pixels: the DreamConfig of the options."""
     from dreamer.api import new_seed
-    from dreamer.cli.dream import make_config
+    from dreamer.cli.shared import make_config
 
     if request.param == "pixels":
         return make_config(**config_settings)

@@ -13,30 +13,21 @@ import click
 
 from dreamer.cli.common import (
     DEFAULT_MODEL_NAME,
+    ModelChoice,
     load_adapter,
     make_say,
     model_options,
     signals_as_exceptions,
+    take,
     user_errors,
 )
-from dreamer.cli.options import setting_option
+from dreamer.cli.configured import ConfiguredCommand, config_file_options
+from dreamer.cli.options import options_from
 from dreamer.cli.progress import LazyBar
-from dreamer.probe.settings import defaults, settings
+from dreamer.probe.settings import ProbeSettings
 
 
-def probe_options(func):
-    """Every ProbeSettings field as an option of ``func``."""
-    values = defaults()
-    for name, setting in reversed(list(settings().items())):
-        if setting.kind is str:
-            flags = sorted(setting.flags, key=len)
-            func = click.option(*flags, name, default=values[name], show_default=True, help=setting.help)(func)
-        else:
-            func = setting_option(name, setting, values[name])(func)
-    return func
-
-
-@click.command("probe")
+@click.command("probe", cls=ConfiguredCommand, table="probe")
 @click.argument("images", nargs=-1, type=click.Path(), metavar="[IMAGE|FOLDER]...")
 @click.option("-l", "--layer", "layers", multiple=True, metavar="NAME[,NAME...]",
               help="Layers to probe (repeatable, or comma-separated). [default: --max-layers of them spread over "
@@ -47,7 +38,7 @@ def probe_options(func):
                    "right image is the partner of its left one, instead of T(x).")
 @click.option("--classes", nargs=2, type=click.Path(exists=True, file_okay=False), default=None,
               metavar="DIR_A DIR_B", help="Two folders of images of two classes: how well each layer tells them apart.")
-@probe_options
+@options_from(ProbeSettings)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="The plot: .png, .svg or .pdf. [default: outputs/probe_<model>_<transform>.png]")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
@@ -55,8 +46,8 @@ def probe_options(func):
 @click.option("--overwrite", is_flag=True, help="Replace existing output files instead of choosing free names.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages; the table still prints.")
 @model_options
-def probe_command(images, layers, pairs, classes, output, json_path, overwrite, quiet, model, weights, preprocess,
-                  unsafe_load, cache_dir, **chosen):
+@config_file_options
+def probe_command(images, layers, pairs, classes, output, json_path, overwrite, quiet, **options):
     """At which layer does the network stop telling x from T(x)? Per layer: invariance, equivariance, decodability.
 
     Prints a table and a one-line answer (the deepest layer where T is still
@@ -70,7 +61,7 @@ def probe_command(images, layers, pairs, classes, output, json_path, overwrite, 
       dream probe --pairs coins/left coins/right
       dream probe --classes cats/ dogs/ --model my_net.keras --preprocess unit
     """
-    from dreamer.probe import ProbeSettings, probe
+    from dreamer.probe import probe
     from dreamer.probe.measure import plan_inputs
     from dreamer.probe.plot import save_plot
     from dreamer.probe.report import output_paths, table_text, write_json
@@ -80,12 +71,13 @@ def probe_command(images, layers, pairs, classes, output, json_path, overwrite, 
     names = [name.strip() for text in layers for name in text.split(",") if name.strip()] or None
     mode = "pairs" if pairs else "classes" if classes else "transform"
     with user_errors():
-        config = ProbeSettings(**chosen)
+        choice = take(ModelChoice, options)
+        config = take(ProbeSettings, options)
         parse_transform(config.transform)
         plan_inputs(images, pairs, classes)  # too few images: said before the model loads
-        plot_path, json_file = output_paths(str(model or DEFAULT_MODEL_NAME), config.transform, mode, output,
+        plot_path, json_file = output_paths(str(choice.model or DEFAULT_MODEL_NAME), config.transform, mode, output,
                                             json_path, overwrite)
-        adapter = load_adapter(model, cache_dir, weights, preprocess, unsafe_load=unsafe_load, quiet=quiet)
+        adapter = load_adapter(choice, quiet=quiet)
         with signals_as_exceptions(), ProbeBar(quiet) as bar:
             result = probe(images, model=adapter, layers=names, pairs=pairs, classes=classes, settings=config,
                            progress=bar.update)

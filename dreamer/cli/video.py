@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from dreamer.cli.common import make_say, model_options, signals_as_exceptions, user_errors
+from dreamer.cli.common import make_say, model_options, signals_as_exceptions, take, user_errors
+from dreamer.cli.configured import ConfiguredCommand, config_file_options
 from dreamer.cli.frames import (
-    dataclass_options,
     frame_progress,
     objective_options,
     output_options,
@@ -16,29 +17,24 @@ from dreamer.cli.frames import (
     resumed_note,
     run_errors,
 )
-from dreamer.cli.options import config_options_from
+from dreamer.cli.options import config_options_from, options_from
 from dreamer.video.defaults import VIDEO_CONFIG
-from dreamer.video.flow import FLOW_METHODS
-from dreamer.video.render import Coherence
+from dreamer.video.settings import FLOW_METHODS, Coherence, VideoRun
 
 
-@click.command("video")
+@click.command("video", cls=ConfiguredCommand, table="video")
 @click.argument("input", type=click.Path(exists=True, dir_okay=False), metavar="INPUT")
-@dataclass_options(Coherence, ("blend",))
+@options_from(Coherence, ("blend",))
 @click.option("--no-flow", is_flag=True, help="Dream every frame on its own (the naive way; it flickers).")
 @click.option("--flow-method", type=click.Choice(FLOW_METHODS), default=Coherence.method, show_default=True,
               help="OpenCV's optical flow: DIS (fast) or Farneback.")
-@click.option("--max-size", type=click.IntRange(min=32), default=None,
-              help="Downscale the frames so their long side is at most this. [default: the input's size]")
-@click.option("--max-frames", type=click.IntRange(min=1), default=None,
-              help="Dream only the first N frames. [default: all]")
+@options_from(VideoRun, ("max_size", "max_frames"))
 @objective_options
 @config_options_from(VIDEO_CONFIG)
 @output_options("outputs/<input>_dreamed.mp4")
 @model_options
-def video_command(input, blend, no_flow, flow_method, max_size, max_frames, layers, layer_from, loss, precision,
-                  output, crf, frames_dir, keep_frames, overwrite, quiet, model, weights, preprocess, unsafe_load,
-                  cache_dir, **config_settings):
+@config_file_options
+def video_command(input, **options):
     """Dream a video, keeping the dream coherent from frame to frame with optical flow.
 
     The previous frame's dream detail is moved along the motion between the
@@ -54,20 +50,21 @@ def video_command(input, blend, no_flow, flow_method, max_size, max_frames, laye
       dream video clip.mp4 -o outputs/clip_dreamed.mp4
       dream video clip.mp4 --max-size 640 --blend 0.8 --layer block4c_add
       dream video clip.mp4 --no-flow -o outputs/naive.mp4
+      dream video clip.mp4 --config look.toml    # its [video] table: blend, layer, layer-from ...
     """
     from dreamer.video import jobs
 
-    say = make_say(quiet)
     source = Path(input)
+    options.pop("config", None)
     with user_errors():
-        coherence = Coherence(flow=not no_flow, blend=blend, method=flow_method)
-        out, config, dreamers = prepare(
-            output, f"{source.stem}_dreamed.mp4", source, (layers, layer_from, loss, precision), config_settings,
-            (model, weights, preprocess, unsafe_load, cache_dir), overwrite=overwrite, frames_dir=frames_dir,
-            quiet=quiet)
+        coherence = Coherence(flow=not options.pop("no_flow"), blend=options.pop("blend"),
+                              method=options.pop("flow_method"))
+        run = replace(take(VideoRun, options), coherence=coherence)
+        ready = prepare(options, f"{source.stem}_dreamed.mp4", source)
+    say = make_say(ready.quiet)
     with signals_as_exceptions(), run_errors():
-        summary = jobs.video(source, out, dreamers, config, coherence, max_size=max_size, max_frames=max_frames,
-                             crf=crf, overwrite=overwrite, keep_frames=keep_frames, progress=frame_progress(quiet))
-    say(f"wrote {summary.output} ({summary.frames} frames{resumed_note(summary)}, seed {config.seed})")
+        summary = jobs.video(source, ready.output, ready.dreamers, ready.config, run, ready.encoding,
+                             frame_progress(ready.quiet))
+    say(f"wrote {summary.output} ({summary.frames} frames{resumed_note(summary)}, seed {ready.config.seed})")
     if summary.flicker is not None:
         say(f"flicker {summary.flicker:.2f} (the input's own: {summary.input_flicker:.2f}; 0-255 scale)")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from dreamer.cli.common import make_say, model_options, signals_as_exceptions, user_errors
+from dreamer.cli.common import make_say, model_options, signals_as_exceptions, take, user_errors
+from dreamer.cli.configured import ConfiguredCommand, config_file_options
 from dreamer.cli.frames import (
-    dataclass_options,
     frame_progress,
     objective_options,
     output_options,
@@ -16,9 +17,9 @@ from dreamer.cli.frames import (
     resumed_note,
     run_errors,
 )
-from dreamer.cli.options import config_options_from
-from dreamer.video.defaults import NOISE_SIZE, ZOOM_CONFIG, ZOOM_FPS, ZOOM_FRAMES
-from dreamer.video.zoom import ZoomMotion
+from dreamer.cli.options import config_options_from, options_from
+from dreamer.video.defaults import ZOOM_CONFIG, ZOOM_NOISE_SIZE
+from dreamer.video.settings import ZoomMotion, ZoomRun
 
 
 def parse_size(ctx, param, value: str) -> tuple[int, int]:
@@ -32,26 +33,21 @@ def parse_size(ctx, param, value: str) -> tuple[int, int]:
     return width, height
 
 
-@click.command("zoom")
+@click.command("zoom", cls=ConfiguredCommand, table="zoom")
 @click.argument("input", required=False, type=click.Path(exists=True, dir_okay=False), metavar="[INPUT]")
-@click.option("-n", "--frames", type=click.IntRange(min=1), default=ZOOM_FRAMES, show_default=True,
-              help="How many frames.")
-@dataclass_options(ZoomMotion, ("zoom", "spin"))
+@options_from(ZoomRun, ("frames",))
+@options_from(ZoomMotion, ("zoom", "spin"))
 @click.option("--pan", type=(float, float), default=(0.0, 0.0), show_default=True, metavar="DX DY",
               help="Pixels per frame that the view moves.")
-@click.option("--size", default="{}x{}".format(*NOISE_SIZE), show_default=True, callback=parse_size, metavar="WxH",
-              help="The frame size when starting from grey noise (no INPUT).")
-@click.option("--max-size", type=click.IntRange(min=32), default=None,
-              help="Downscale INPUT so its long side is at most this. [default: full resolution]")
-@click.option("--fps", type=click.FloatRange(min=0.1, max=1000), default=ZOOM_FPS, show_default=True,
-              help="Frames per second of the video.")
+@click.option("--size", default="{}x{}".format(*ZOOM_NOISE_SIZE), show_default=True, callback=parse_size,
+              metavar="WxH", help="The frame size when starting from grey noise (no INPUT).")
+@options_from(ZoomRun, ("max_size", "fps"))
 @objective_options
 @config_options_from(ZOOM_CONFIG)
 @output_options("outputs/<input>_zoom.mp4")
 @model_options
-def zoom_command(input, frames, zoom, spin, pan, size, max_size, fps, layers, layer_from, loss, precision, output,
-                 crf, frames_dir, keep_frames, overwrite, quiet, model, weights, preprocess, unsafe_load, cache_dir,
-                 **config_settings):
+@config_file_options
+def zoom_command(input, **options):
     """The infinite zoom: each frame is the previous one zoomed in a little and dreamed again.
 
     Starts from INPUT, or from grey noise without one. Run the same command
@@ -64,17 +60,18 @@ def zoom_command(input, frames, zoom, spin, pan, size, max_size, fps, layers, la
       dream zoom --size 640x360 --spin 0.5 -o outputs/noise_zoom.gif
       dream zoom photo.jpg --layer block4c_add --layer-from 100 block5c_add --frames 200
       dream zoom photo.jpg -o frames/            # numbered PNG frames only
+      dream zoom photo.jpg --config look.toml    # its [zoom] table: frames, layer, layer-from ...
     """
     from dreamer.video import jobs
 
     source = Path(input) if input else None
+    options.pop("config", None)
     with user_errors():
-        motion = ZoomMotion(zoom=zoom, spin=spin, pan=tuple(pan))
-        out, config, dreamers = prepare(
-            output, f"{source.stem if source else 'noise'}_zoom.mp4", source, (layers, layer_from, loss, precision),
-            config_settings, (model, weights, preprocess, unsafe_load, cache_dir),
-            overwrite=overwrite, frames_dir=frames_dir, quiet=quiet)
+        motion = ZoomMotion(zoom=options.pop("zoom"), spin=options.pop("spin"), pan=tuple(options.pop("pan")))
+        run = replace(take(ZoomRun, options), motion=motion)
+        ready = prepare(options, f"{source.stem if source else 'noise'}_zoom.mp4", source)
     with signals_as_exceptions(), run_errors():
-        summary = jobs.zoom(source, out, dreamers, config, motion, frames, size=size, max_size=max_size, fps=fps,
-                            crf=crf, overwrite=overwrite, keep_frames=keep_frames, progress=frame_progress(quiet))
-    make_say(quiet)(f"wrote {summary.output} ({summary.frames} frames{resumed_note(summary)}, seed {config.seed})")
+        summary = jobs.zoom(source, ready.output, ready.dreamers, ready.config, run, ready.encoding,
+                            frame_progress(ready.quiet))
+    make_say(ready.quiet)(f"wrote {summary.output} ({summary.frames} frames{resumed_note(summary)}, "
+                          f"seed {ready.config.seed})")

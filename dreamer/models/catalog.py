@@ -19,10 +19,10 @@ Contract:
   the names are Keras' own, so they are trusted only under the Keras version
   that wrote the file (read from the installed package's metadata, without
   importing it); under another, the loaded model checks the names instead;
-- ``generate(models)``: the data, built from the architectures (imports
+- ``dreamer.models.catalog_build.generate(models)``: the data, built from the architectures (imports
   TensorFlow; for the script and the test).
 
-Nothing here imports TensorFlow, except ``generate``.
+Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -117,34 +117,6 @@ def models_with(names: Sequence[str], candidates: Iterable[str]) -> list[str]:
     """The listed ``candidates`` whose layer lists hold every one of ``names``."""
     wanted = set(names)
     return [model for model in candidates if wanted <= set(layer_names(model) or ())]
-
-
-def generate(models: Iterable[str] | None = None) -> dict:
-    """``{"format", "keras", "models": {name: {"layers": [[layer, channels], ...], "any_op", "keras_names",
-    "min_size"}}}``.
-
-    Built from each registered model's architecture (no weights, no
-    download); imports TensorFlow.
-    """
-    import keras
-
-    from dreamer.models import REGISTRY
-    from dreamer.models.graphdef import GraphAdapter
-    from dreamer.models.zoo import ZooAdapter
-
-    entries = {}
-    for name in models if models is not None else REGISTRY:
-        spec = REGISTRY[name]
-        if spec.architecture is None:
-            continue
-        adapter = spec.architecture()
-        entries[name] = {
-            "layers": [[info.name, info.channels] for info in adapter.layer_infos()],
-            "any_op": isinstance(adapter, GraphAdapter),
-            "keras_names": isinstance(adapter, ZooAdapter),
-            "min_size": adapter.min_size,
-        }
-    return {"format": FORMAT, "keras": keras.__version__, "models": entries}
 
 
 def to_json(data: dict) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from dreamer.errors import ModelError, UnsafeFileError
 from dreamer.models.base import LayerInfo
 from dreamer.models.graphdef import GraphAdapter, ImportedGraph, read_graph_def
-from dreamer.models.user import DEFAULT_CLASSIFY_SIZE, graph_adapter
+from dreamer.models.userbase import DEFAULT_CLASSIFY_SIZE, graph_adapter
 
 #: Ops that touch files, run Python or reach the network when executed.
 UNSAFE_OPS = frozenset({

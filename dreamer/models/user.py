@@ -30,10 +30,10 @@ from typing import Sequence
 
 from dreamer.errors import ModelError, UnsafeFileError, first_line
 from dreamer.models.base import LayerInfo, ModelAdapter
+from dreamer.models.userbase import DEFAULT_CLASSIFY_SIZE, default_layer, graph_adapter, input_preprocess
 
 #: Separates a nested model's name from its inner layer's name.
 NESTED_SEPARATOR = "/"
-DEFAULT_CLASSIFY_SIZE = 224
 
 
 def load_user_model(path: Path, preprocess: str | None = None, unsafe: bool = False,
@@ -136,30 +136,6 @@ def load_saved_model(path: Path, preprocess: str | None = None) -> ModelAdapter:
     )
 
 
-def graph_adapter(path: Path, graph, channels: int, layers: list[LayerInfo], preprocess: str | None, *,
-                  classify_size: int, classifier_output: str, layer_note: str) -> ModelAdapter:
-    """The user's frozen graph (a SavedModel's or a GraphDef file's) as an adapter, with the user-model defaults."""
-    from dreamer.models.graphdef import GraphAdapter
-
-    return GraphAdapter(
-        name=str(path),
-        model=graph,
-        preprocess=input_preprocess(preprocess, channels),
-        default_layer=default_layer(layers),
-        min_size=8,
-        input_channels=channels,
-        classify_size=classify_size,
-        static_layers=tuple(layers),
-        classifier_output=classifier_output,
-        layer_note=layer_note,
-    )
-
-
-def default_layer(layers: Sequence[LayerInfo]) -> str:
-    """The layer a user's model is dreamed on by default: two thirds of the way in."""
-    return layers[(2 * len(layers)) // 3].name
-
-
 def scope_layers(graph) -> list[LayerInfo]:
     """One layer per name scope: the last 4-D feature op in it, named by the scope."""
     last: dict[str, object] = {}
@@ -179,22 +155,6 @@ def scope_layers(graph) -> list[LayerInfo]:
         if channels is not None:
             infos.append(LayerInfo(scope, (None, None, int(channels)), op=tensor.op.name))
     return infos
-
-
-def input_preprocess(preprocess: str | None, channels: int):
-    """The user's scheme, followed by RGB -> gray for a 1-channel model."""
-    import tensorflow as tf
-
-    from dreamer.models.preprocessing import scheme
-
-    scaled = scheme(preprocess or "none")
-    if channels == 3:
-        return scaled
-
-    def gray(x01):
-        return tf.reduce_mean(scaled(x01), axis=-1, keepdims=True)
-
-    return gray
 
 
 @dataclass

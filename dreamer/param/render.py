@@ -35,10 +35,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dreamer.config import FourierConfig
 from dreamer.engine import NumericalError, Progress
 from dreamer.errors import DreamerError
 from dreamer.param.fourier import frequency_scale, initial_spectrum, spectrum_to_image
+from dreamer.param.settings import FourierConfig
 from dreamer.param.transforms import apply_moves, draw_moves
 
 #: Adam's moment decay rates and epsilon (Kingma & Ba's defaults).

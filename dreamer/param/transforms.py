@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from dreamer.config import Moves
+from dreamer.param.settings import Moves
 
 #: The grey that padding and the area uncovered by a rotation show.
 FILL = 0.5

@@ -16,7 +16,6 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
-from dreamer import __version__
 from dreamer.errors import DreamerError
 from dreamer.probe.collect import LayerRecord, Progress, collect_classes, collect_pairs
 from dreamer.probe.decode import chance_band, cross_validated_accuracy
@@ -26,6 +25,7 @@ from dreamer.probe.scores import equivariance
 from dreamer.probe.settings import ProbeSettings
 from dreamer.probe.transforms import parse_transform
 from dreamer.probe.verdict import Verdict, verdict
+from dreamer.version import __version__
 
 
 @dataclass(frozen=True)

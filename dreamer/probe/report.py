@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 from dreamer.errors import ImageError
 from dreamer.fileio import atomic_path
+from dreamer.outputs import DEFAULT_OUTPUT_DIR, ensure_folder, free_name, safe_name
 
 COLUMNS = (
     ("layer", None), ("depth", None), ("shape", None),
@@ -81,33 +81,14 @@ def output_paths(model: str, transform: str, mode: str, plot: str | None, json_p
     from dreamer.probe.plot import check_plot_path
 
     label = transform if mode == "transform" else mode
-    plot_path = Path(plot) if plot else Path("outputs") / f"probe_{_safe(model)}_{_safe(label)}.png"
+    plot_path = Path(plot) if plot else DEFAULT_OUTPUT_DIR / f"probe_{safe_name(model)}_{safe_name(label)}.png"
     check_plot_path(plot_path)
     json_file = Path(json_path) if json_path else plot_path.with_suffix(".json")
     for folder in {plot_path.parent, json_file.parent}:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ImageError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from None
-    return free_path(plot_path, overwrite), free_path(json_file, overwrite)
-
-
-def free_path(path: Path, overwrite: bool) -> Path:
-    """``path``, or with ``_1``, ``_2``... before the extension if it exists and ``overwrite`` is off."""
-    if overwrite or not path.exists():
-        return path
-    for n in range(1, 100_000):
-        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
-        if not candidate.exists():
-            return candidate
-    raise ImageError(f"{path}: no free output name left")
-
-
-def _safe(text: str) -> str:
-    """A file-name-safe form of a model name (a path gives its stem) or a transform."""
-    if "/" in text or os.sep in text or Path(text).suffix in (".keras", ".h5"):
-        text = Path(text).stem
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-") or "probe"
+        ensure_folder(folder)
+    if overwrite:
+        return plot_path, json_file
+    return free_name(plot_path), free_name(json_file)
 
 
 def _plain(value):

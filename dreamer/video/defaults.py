@@ -16,6 +16,6 @@ VIDEO_CONFIG = DreamConfig(iterations=10, octaves=2)
 ZOOM_FRAMES = 60
 ZOOM_FPS = 24.0
 #: The frame size (W, H) of a zoom that starts from grey noise.
-NOISE_SIZE = (512, 512)
+ZOOM_NOISE_SIZE = (512, 512)
 #: H.264 quality (constant rate factor): 0 lossless, 51 worst; 18 looks like the source.
 CRF = 18

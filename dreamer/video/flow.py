@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dreamer.video.settings import FLOW_METHODS
+
 #: Flow methods of OpenCV that ``backward_flow`` can use.
-FLOW_METHODS = ("dis", "farneback")
 
 
 def backward_flow(earlier: np.ndarray, later: np.ndarray, method: str = "dis") -> np.ndarray:

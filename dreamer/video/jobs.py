@@ -15,12 +15,10 @@ from typing import Callable
 
 import numpy as np
 
-from dreamer.errors import DreamerError, first_line
-from dreamer.outputs import DEFAULT_OUTPUT_DIR
+from dreamer.errors import DreamerError
+from dreamer.outputs import DEFAULT_OUTPUT_DIR, ensure_folder, free_name
 from dreamer.video import media
-from dreamer.video.defaults import CRF, NOISE_SIZE
 from dreamer.video.render import (
-    Coherence,
     FrameProgress,
     carried_iterations,
     frame_dreamer,
@@ -30,10 +28,13 @@ from dreamer.video.render import (
     zoom_frames,
 )
 from dreamer.video.schedule import Schedule, ScheduledDreamers
+from dreamer.video.settings import Encoding, VideoRun, ZoomRun
 from dreamer.video.state import FramesFolder
-from dreamer.video.zoom import ZoomMotion, grey_noise
+from dreamer.video.zoom import grey_noise
 
 Say = Callable[[str], None]
+DEFAULT_ENCODING = Encoding()
+DEFAULT_VIDEO_RUN = VideoRun()
 
 
 @dataclass(frozen=True)
@@ -74,27 +75,12 @@ def plan_output(output_text: str | None, default_name: str, overwrite: bool, fra
     media.check_output_format(video)
     if source is not None and video.resolve() == source.resolve():
         raise DreamerError(f"{video}: the output would overwrite the input; choose another -o")
-    make_folder(video.parent)
+    ensure_folder(video.parent)
     if video.exists() and not overwrite:
-        wanted, number = video, 1
-        while video.exists():
-            video = wanted.with_name(f"{wanted.stem}_{number}{wanted.suffix}")
-            number += 1
+        wanted, video = video, free_name(video)
         say(f"{wanted} exists; writing {video} instead (--overwrite replaces it)")
     frames = Path(frames_dir) if frames_dir else video.with_name(f"{video.stem}_frames")
     return Output(frames=frames, video=video)
-
-
-def make_folder(folder: Path) -> None:
-    """Create ``folder`` (and its parents) if missing.
-
-    Raises:
-        DreamerError: it can't be made (a file in the way, no permission).
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DreamerError(f"{folder}: cannot make the folder ({first_line(exc)})") from None
 
 
 def make_dreamers(schedule: Schedule, make: Callable) -> ScheduledDreamers:
@@ -143,26 +129,24 @@ def start_image(input_path: Path | None, size: tuple[int, int], max_size: int | 
     return rgb[:height, :width]
 
 
-def zoom(input_path: Path | None, output: Output, dreamers: ScheduledDreamers, config, motion: ZoomMotion,
-         frames: int, *, size: tuple[int, int] = NOISE_SIZE, max_size: int | None = None, fps: float = 24.0,
-         crf: int = CRF, overwrite: bool = False, keep_frames: bool = False,
-         progress: Callable[[FrameProgress], None] | None = None) -> Summary:
+def zoom(input_path: Path | None, output: Output, dreamers: ScheduledDreamers, config, run: ZoomRun,
+         encoding: Encoding = DEFAULT_ENCODING, progress: Callable[[FrameProgress], None] | None = None) -> Summary:
     """Render (or continue) a zoom into ``output``; ``config.seed`` is the run's base seed."""
     folder = FramesFolder(output.frames)
-    first = start_image(input_path, size, max_size, config.seed)
+    first = start_image(input_path, run.size, run.max_size, config.seed)
     extra = {"input": None if input_path is None else str(input_path.resolve()),
-             "size": [first.shape[1], first.shape[0]], "motion": asdict(motion)}
-    done = min(folder.start(run_settings("zoom", dreamers, config, extra), overwrite), frames)
+             "size": [first.shape[1], first.shape[0]], "motion": asdict(run.motion)}
+    done = min(folder.start(run_settings("zoom", dreamers, config, extra), encoding.overwrite), run.frames)
     previous = folder.read(done - 1) if done else None
-    generator = zoom_frames(first, frame_dreamer(dreamers.for_frame, config), motion, frames, done, previous)
-    count = render(generator, folder, frames, done, config.seed, _label(dreamers), progress)
-    return _finish(folder, output, count, done, fps, crf, None, keep_frames)
+    generator = zoom_frames(first, frame_dreamer(dreamers.for_frame, config), run.motion, run.frames, done, previous)
+    count = render(generator, folder, run.frames, done, config.seed, _label(dreamers), progress)
+    return _finish(folder, output, count, done, run.fps, encoding, None)
 
 
-def video(input_path: Path, output: Output, dreamers: ScheduledDreamers, config, coherence: Coherence, *,
-          max_size: int | None = None, max_frames: int | None = None, crf: int = CRF, overwrite: bool = False,
-          keep_frames: bool = False, progress: Callable[[FrameProgress], None] | None = None) -> Summary:
+def video(input_path: Path, output: Output, dreamers: ScheduledDreamers, config, run: VideoRun = DEFAULT_VIDEO_RUN,
+          encoding: Encoding = DEFAULT_ENCODING, progress: Callable[[FrameProgress], None] | None = None) -> Summary:
     """Dream (or continue dreaming) a video file into ``output``; ``config.seed`` is the base seed."""
+    coherence, max_size, max_frames, overwrite = run.coherence, run.max_size, run.max_frames, encoding.overwrite
     if coherence.iterations is None:
         coherence = replace(coherence, iterations=carried_iterations(config.iterations, coherence.blend))
     info = media.probe(input_path)
@@ -177,15 +161,15 @@ def video(input_path: Path, output: Output, dreamers: ScheduledDreamers, config,
     count = render(generator, folder, total, done, config.seed, _label(dreamers), progress)
     keeps_audio = output.video is not None and output.video.suffix.lower() in media.FFMPEG_FORMATS
     audio = input_path if info.has_audio and keeps_audio else None
-    return _finish(folder, output, count, done, info.fps, crf, audio, keep_frames)
+    return _finish(folder, output, count, done, info.fps, encoding, audio)
 
 
 def _label(dreamers: ScheduledDreamers) -> Callable[[int], str]:
     return lambda index: dreamers.for_frame(index).objective.name
 
 
-def _finish(folder: FramesFolder, output: Output, count: int, done: int, fps: float, crf: int,
-            audio_from: Path | None, keep_frames: bool) -> Summary:
+def _finish(folder: FramesFolder, output: Output, count: int, done: int, fps: float, encoding: Encoding,
+            audio_from: Path | None) -> Summary:
     """Encode the frames into the video (if one was asked for) and summarise the run."""
     if count == 0:
         raise DreamerError("no frames were made (the input has none?)")
@@ -193,12 +177,13 @@ def _finish(folder: FramesFolder, output: Output, count: int, done: int, fps: fl
     summary = Summary(output.video or output.frames, count, count - done, mean_fact(facts, "flicker"),
                       mean_fact(facts, "input_flicker"))
     if output.video is not None:
-        media.write_video(folder.frames(count), output.video, fps, crf, audio_from)
-        if not keep_frames:
+        media.write_video(folder.frames(count), output.video, fps, encoding.crf, audio_from)
+        if not encoding.keep_frames:
             folder.remove()
     return summary
 
 
 
 
-__all__ = ["Output", "Summary", "plan_output", "make_dreamers", "resolve_seed", "zoom", "video"]
+__all__ = ["Encoding", "Output", "Summary", "VideoRun", "ZoomRun", "plan_output", "make_dreamers", "resolve_seed",
+           "zoom", "video"]

@@ -12,15 +12,14 @@ kept ``Dreamer``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from dreamer.config import Setting
-from dreamer.errors import DreamerError
-from dreamer.video.flow import FLOW_METHODS, backward_flow, flicker, warp
-from dreamer.video.zoom import ZoomMotion, zoom_step
+from dreamer.video.flow import backward_flow, flicker, warp
+from dreamer.video.settings import Coherence, ZoomMotion
+from dreamer.video.zoom import zoom_step
 
 #: ``dream(start, index)``: float32 HxWx3 in [0, 1] and the frame's index -> the dreamed uint8 frame.
 FrameDreamer = Callable[[np.ndarray, int], np.ndarray]
@@ -83,39 +82,6 @@ def zoom_frames(first: np.ndarray, dream: FrameDreamer, motion: ZoomMotion, coun
         start = first if index == 0 else zoom_step(to_float(previous), motion)
         previous = dream(start, index)
         yield index, previous, {}
-
-
-@dataclass(frozen=True)
-class Coherence:
-    """How a video's frames are tied together.
-
-    Attributes:
-        flow: carry the previous dreamed frame's detail along the optical flow
-            (False: every frame is dreamed on its own, the naive way).
-        blend: how much of that warped detail goes into the next frame's start.
-        method: the optical flow method, ``"dis"`` or ``"farneback"``.
-        iterations: the steps per octave of every frame after the first in
-            flow mode (None: as the first). Since ``blend`` of the detail is
-            carried, ``carried_iterations`` keeps the dream's strength that of
-            a single frame's, and adds less new change per frame.
-    """
-
-    flow: bool = True
-    blend: float = field(default=0.7, metadata={"setting": Setting(
-        help="How much of the previous frame's dream, moved along the optical flow, starts the next frame.",
-        flags=("--blend",), kind=float, minimum=0.0, maximum=1.0, error="blend must be between 0 and 1")})
-    method: str = "dis"
-    iterations: int | None = None
-
-    def __post_init__(self):
-        if not BLEND.allows(self.blend):
-            raise DreamerError(BLEND.error)
-        if self.method not in FLOW_METHODS:
-            raise DreamerError(f"unknown flow method {self.method!r}; choose from {', '.join(FLOW_METHODS)}")
-
-
-#: The blend's Setting (its help, flag and range).
-BLEND: Setting = next(f.metadata["setting"] for f in fields(Coherence) if f.name == "blend")
 
 
 def carried_iterations(iterations: int, blend: float) -> int:

@@ -7,42 +7,9 @@ network keeps inventing what it sees in its own patterns.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields
-
 import numpy as np
 
-from dreamer.config import Setting
-from dreamer.errors import DreamerError
-
-
-def _setting(default, **meta):
-    return field(default=default, metadata={"setting": Setting(**meta)})
-
-
-@dataclass(frozen=True)
-class ZoomMotion:
-    """How each frame moves from the previous one; each field's help is its ``Setting``.
-
-    ``pan`` is the pixels per frame (x, y) that the view moves; the picture
-    moves the other way.
-    """
-
-    zoom: float = _setting(
-        1.05, help="Scale factor per frame (1.05: 5% closer each frame).", flags=("--zoom",), kind=float,
-        minimum=0.5, maximum=2.0, error="zoom must be a number between 0.5 and 2")
-    spin: float = _setting(
-        0.0, help="Rotation per frame in degrees, counter-clockwise.", flags=("--spin",), kind=float,
-        minimum=-45.0, maximum=45.0, error="spin must be between -45 and 45 degrees per frame")
-    pan: tuple[float, float] = (0.0, 0.0)
-
-    def __post_init__(self):
-        for item in fields(self):
-            setting = item.metadata.get("setting")
-            if setting is not None and not setting.allows(getattr(self, item.name)):
-                raise DreamerError(setting.error)
-        if not all(math.isfinite(p) and abs(p) <= 256 for p in self.pan):
-            raise DreamerError("pan must be between -256 and 256 pixels per frame")
+from dreamer.video.settings import ZoomMotion
 
 
 def motion_matrix(width: int, height: int, motion: ZoomMotion) -> np.ndarray:
