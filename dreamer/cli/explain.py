@@ -202,11 +202,11 @@ def loaded_model(model: str, recipe: dict, options: dict):
     from dreamer.attribution.network import TargetSpec
     from dreamer.attribution.run import check_request
     from dreamer.attribution.settings import ExplainSettings
-    from dreamer.cli.common import load_adapter
+    from dreamer.cli.common import ModelChoice, load_adapter
 
-    adapter = load_adapter(model, options["cache_dir"], options["weights"], options["preprocess"],
-                           unsafe_load=options["unsafe_load"], quiet=options["quiet"],
-                           input_name=options["input_name"])
+    choice = ModelChoice(model, options["weights"], options["preprocess"], options["unsafe_load"],
+                         options["cache_dir"], options["input_name"])
+    adapter = load_adapter(choice, quiet=options["quiet"])
     check_request(adapter, recipe["methods"], TargetSpec(**recipe["target"]),
                   ExplainSettings.from_dict(recipe["settings"]))
     return adapter
