@@ -30,7 +30,7 @@ float32, the mean activation of each of the rendered channels:
   frequency (above 0.25 cycles per pixel).
 
 Writes JSON to ``benchmarks/results/`` and both sheets (JPEG) to
-``outputs/readme/``.
+``docs/img/``.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def parse_args(argv=None):
     parser.add_argument("--fft-steps", default="match", help="a number, or 'match' (same time as pixels)")
     parser.add_argument("--fft-decays", default="", help="extra fft entries: decay powers, e.g. 1.0,1.25")
     parser.add_argument("--out", default=None)
-    parser.add_argument("--sheets", default="outputs/readme", help="folder for the two sheets ('' for none)")
+    parser.add_argument("--sheets", default="docs/img", help="folder for the two sheets ('' for none)")
     return parser.parse_args(argv)
 
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
-"""Make the README's moving-dream pictures (run from the repository root; takes a few minutes on 2 cores).
+"""Make the docs' moving-dream pictures (docs/img/) (run from the repository root; takes a few minutes on 2 cores).
 
     python benchmarks/video_figures.py
 
-outputs/readme/zoom_chelsea.gif
+docs/img/zoom_chelsea.gif
     ``dream zoom samples/chelsea.png --frames 30 --max-size 256 --seed 1``
     (default zoom settings), saved as a 204 px GIF of 32 colours so it stays
     a few hundred KB.
-outputs/readme/video_naive_vs_flow.jpg
+docs/img/video_naive_vs_flow.jpg
     A 320x180 window panning 3 px a frame across ``samples/chelsea.png``,
     dreamed by ``dream video --seed 1`` with ``--no-flow`` (top) and with the
     default flow mode (bottom): frames 8 and 9, and their change once the
@@ -26,7 +26,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-README = ROOT / "outputs" / "readme"
+README = ROOT / "docs" / "img"
 
 
 def dream(*args: str) -> None:

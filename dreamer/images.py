@@ -27,6 +27,8 @@ MAX_PIXELS = 20_000 * 20_000
 
 #: The PNG text chunk key that carries a result's settings.
 METADATA_KEY = "dreamer"
+#: The most a JPEG comment holds (one COM segment); settings longer than this are left out of a JPEG.
+JPEG_COMMENT_LIMIT = 65_533
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,8 @@ def writable_format(path: str | os.PathLike) -> str:
 def save_image(image: Image.Image, path: str | os.PathLike, metadata: dict | None = None) -> Path:
     """Write ``image`` to ``path`` atomically; the format follows the extension.
 
-    A PNG gets ``metadata`` as JSON in a text chunk (key ``dreamer``). A
+    A PNG gets ``metadata`` as JSON in a text chunk (key ``dreamer``), a
+    JPEG as its comment. A
     format without alpha (JPEG) gets the image flattened on white. The
     input's colour profile (``image.info["icc_profile"]``) is kept where the
     format can carry one.
@@ -282,6 +285,9 @@ def _save_params(image: Image.Image, fmt: str, metadata: dict | None) -> tuple[I
         params["pnginfo"] = info
     elif fmt in ("JPEG", "WEBP"):
         params["quality"] = 95
+        text = json.dumps(metadata, sort_keys=True).encode() if metadata is not None and fmt == "JPEG" else b""
+        if 0 < len(text) <= JPEG_COMMENT_LIMIT:  # a JPEG carries it as its comment (COM segment)
+            params["comment"] = text
     if image.info.get("icc_profile") and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
         params["icc_profile"] = image.info["icc_profile"]
     if image.mode == "RGBA" and fmt in ("JPEG", "BMP", "PPM", "EPS", "PCX"):
@@ -290,10 +296,17 @@ def _save_params(image: Image.Image, fmt: str, metadata: dict | None) -> tuple[I
 
 
 def read_metadata(path: str | os.PathLike) -> dict | None:
-    """The settings a dreamer PNG carries, or None."""
+    """The settings a dreamer PNG (its ``dreamer`` text chunk) or JPEG (its comment) carries, or None."""
     with Image.open(path) as img:
         text = getattr(img, "text", {}).get(METADATA_KEY)
-    return None if text is None else json.loads(text)
+        comment = img.info.get("comment") if img.format == "JPEG" else None
+    if text is not None:
+        return json.loads(text)
+    try:
+        found = json.loads(comment) if comment else None
+    except ValueError:  # another program's comment
+        return None
+    return found if isinstance(found, dict) and "dreamer_version" in found else None
 
 
 def _flatten(image: Image.Image) -> Image.Image:

@@ -153,7 +153,7 @@ def _why_taken(path: Path, source: Path, claimed: set[Path], overwrite: bool) ->
     if same_file(path, source):
         return f"{path} is the input"
     if path.exists() and not overwrite:
-        return f"{path} exists (--overwrite replaces it)"
+        return f"{path} exists; --overwrite replaces it"
     return ""
 
 

@@ -1,7 +1,7 @@
 """Named presets: a few settings with a one-line description, for ``--preset NAME``.
 
 Each was chosen by rendering the sample photos with candidates on the default
-model (EfficientNet-Lite0) and looking at the results; the README shows each
+model (EfficientNet-Lite0) and looking at the results; docs/guide/presets.md shows each
 on one sample. A preset's keys are ``dream()``'s keyword arguments (which
 are also the ``dream`` command's option names and TOML keys).
 """

@@ -3,10 +3,10 @@
 Draws COUNT images of the letter "h" with Pillow's built-in font at random
 positions, sizes and colours (seeded), probes them against their mirror
 images (``hflip``) on the embedded EfficientNet-Lite0, and writes the plot
-and the JSON to outputs/readme/, a sheet of example inputs beside them, and
+and the JSON to docs/img/, a sheet of example inputs beside them, and
 the table (with the wall-clock time) on stdout.
 
-    python experiments/probe_letters.py            # 300 letters, as in the README
+    python experiments/probe_letters.py            # 300 letters, as in docs/experiments/probe.md
     python experiments/probe_letters.py --count 60 --out /tmp/letters
 """
 
@@ -59,7 +59,7 @@ def example_sheet(images: list[np.ndarray], columns: int = 6, tile: int = 96) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--out", type=Path, default=Path("outputs/readme"))
+    parser.add_argument("--out", type=Path, default=Path("docs/img"))
     parser.add_argument("--model", default="efficientnet-lite0")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

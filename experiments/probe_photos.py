@@ -4,7 +4,7 @@ ImageNet training flips images left-right at random, never upside down. This
 probes the sample photos (each cut into CROPS random square crops, seeded,
 so there are enough images to compare) with ``hflip`` and with ``vflip``,
 and draws both invariance curves (pooled activations and whole maps) in one
-figure, outputs/readme/probe_photos_hflip_vflip.png, with the JSON of both
+figure, docs/img/probe_photos_hflip_vflip.png, with the JSON of both
 runs beside it. Only invariance is shown: crops of one photo are not
 independent images, so a cross-validated classifier on them would flatter.
 
@@ -45,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--crops", type=int, default=8)
     parser.add_argument("--samples", type=Path, default=Path("samples"))
-    parser.add_argument("--out", type=Path, default=Path("outputs/readme"))
+    parser.add_argument("--out", type=Path, default=Path("docs/img"))
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     images = [crop for name in PHOTOS for crop in random_crops(load_image(args.samples / name).rgb, args.crops, rng)]

@@ -252,7 +252,8 @@ def test_cli_batch_of_20_in_sub_folders_resumes_and_says_so(runner, model_file, 
     assert "17 done, 3 to go" in result.output and "rendered 3" in result.output
     assert_outputs_match_manifest(workdir / "out", 20)
     result = runner.invoke(main, cli_args(model_file, "photos", "-r", "-o", "out"))
-    assert "20 done, 0 to go" in result.output and "rendered 0" in result.output
+    assert "already done (same inputs and settings): all 20 results, in out/" in result.output
+    assert "--force renders again" in result.output and "to go" not in result.output
 
 
 def test_a_rerun_with_every_result_done_loads_no_model(runner, model_file, workdir):
@@ -264,7 +265,7 @@ def test_a_rerun_with_every_result_done_loads_no_model(runner, model_file, workd
     rerun = subprocess.run([sys.executable, "-c", code, *args], cwd=workdir, capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
-    assert "3 done, 0 to go" in rerun.stderr and "rendered 0, skipped 3 (already done)" in rerun.stderr
+    assert "already done (same inputs and settings): all 3 results" in rerun.stderr
     assert rerun.stdout.strip() == "no tensorflow"
 
 
@@ -275,6 +276,7 @@ def _start_batch(workdir: Path, model_file: Path, iterations: int) -> subprocess
                             env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
+@pytest.mark.slow
 def test_sigkill_mid_batch_then_the_same_command_finishes_only_the_rest(model_file, workdir):
     photo_tree(workdir / "photos", 20, size=(96, 80))
     process = _start_batch(workdir, model_file, iterations=25)

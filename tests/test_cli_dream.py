@@ -292,6 +292,56 @@ def test_nan_model_stops_with_a_clear_message_and_writes_nothing(workdir):
     assert result_files(workdir / "outputs") == []
 
 
+def default_sigint():
+    """In the child: Ctrl-C's default disposition, even when pytest was started with SIGINT ignored (a
+    background job, nohup), which a child would inherit and then never see the signal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def mapped(pid: int, library: str) -> bool:
+    """Whether the process has loaded a shared library whose path holds ``library`` (its import is under way)."""
+    try:
+        return library in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("library", ["numpy", "tensorflow"], ids=["while the CLI imports", "while TensorFlow loads"])
+def test_ctrl_c_during_start_up_exits_130_with_one_line(model_file, workdir, library):
+    """(Before Python itself has started, ~50 ms, a Ctrl-C is the interpreter's own: no code of ours runs yet.)"""
+    rgb(64, 64).save(workdir / "a.png")
+    args = ["--model", str(model_file), "--preprocess", "unit", "-i", "50", "a.png", "-o", "x.png"]
+    proc = subprocess.Popen([sys.executable, "-m", "dreamer", *args], cwd=workdir, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            preexec_fn=default_sigint)
+    deadline = time.monotonic() + 120
+    while not mapped(proc.pid, library) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert (proc.returncode, stderr) == (EXIT_INTERRUPTED, "interrupted\n")
+    assert not (workdir / "x.png").exists()
+
+
+@pytest.mark.parametrize("where", ["click parsing the command line", "TensorFlow's import", "loading the model"])
+def test_ctrl_c_anywhere_in_process_is_130_not_clicks_aborted(model_file, workdir, monkeypatch, where):
+    import click
+
+    from dreamer.cli import common, dream
+
+    def interrupt(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    target = {"click parsing the command line": (click.Command, "parse_args"),
+              "TensorFlow's import": (common, "quiet_tensorflow_import"),
+              "loading the model": (dream, "make_dreamer")}[where]
+    monkeypatch.setattr(*target, interrupt)
+    rgb().save(workdir / "a.png")
+    result = run_cli(model_file, "a.png", "-o", "x.png")
+    assert result.exit_code == EXIT_INTERRUPTED, result.output
+    assert result.output == "interrupted\n" and "Aborted" not in result.output
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)])
 def test_interrupt_keeps_finished_results_and_leaves_no_partial_file(model_file, workdir, sig, code):
     rgb(32, 32).save(workdir / "a_small.png")
@@ -300,7 +350,7 @@ def test_interrupt_keeps_finished_results_and_leaves_no_partial_file(model_file,
             "a_small.png", "b_large.png"]
     proc = subprocess.Popen([sys.executable, "-m", "dreamer.cli", *args], cwd=workdir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=default_sigint)
     first = workdir / "outputs" / "a_small_tiny_conv3.png"
     deadline = time.monotonic() + 120
     while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -362,3 +412,44 @@ def test_weights_file_that_would_run_code_is_refused_and_runs_nothing(workdir):
     assert "refusing to load evil.pth" in result.output and "system" in result.output
     assert not marker.exists()
     assert not (workdir / "outputs").exists() or not any((workdir / "outputs").iterdir())
+
+
+# --- running the same command again -----------------------------------------------------------
+# The rule: the same input and settings (any seed, unless --seed is given) find their result and render
+# nothing, naming it and how to get a new one; --force, or another --seed, renders a new one beside it.
+
+def rerun_args(model_file, *extra):
+    return ["--model", str(model_file), "--preprocess", "unit", "-i", "1", "--octaves", "1", *extra]
+
+
+@pytest.mark.parametrize("where", [[], ["-o", "res/x.png"], ["-o", "res/x.jpg"]],
+                         ids=["into outputs/", "-o FILE.png", "-o FILE.jpg"])
+def test_the_same_command_again_names_its_result_and_renders_nothing(runner, model_file, workdir, where):
+    rgb().save(workdir / "a.png")
+    first = runner.invoke(main, rerun_args(model_file, "a.png", *where))
+    assert first.exit_code == 0, first.output
+    [made] = result_files(workdir / ("res" if where else "outputs"))
+    folder = workdir / ("res" if where else "outputs")
+    before = (folder / made).read_bytes()
+    again = runner.invoke(main, rerun_args(model_file, "a.png", *where))
+    assert again.exit_code == 0, again.output
+    assert f"already done (same input and settings): {Path(folder.name) / made}" in again.output
+    assert "--force renders again, a new --seed renders another beside it" in again.output
+    assert result_files(folder) == [made] and (folder / made).read_bytes() == before
+    forced = runner.invoke(main, rerun_args(model_file, "a.png", "--force", *where))
+    assert forced.exit_code == 0 and f"{Path(folder.name) / made} exists; --overwrite replaces it" in forced.output
+    seeded = runner.invoke(main, rerun_args(model_file, "a.png", "--seed", "3", *where))
+    assert seeded.exit_code == 0 and "already done" not in seeded.output
+    assert len(result_files(folder)) == 3 and (folder / made).read_bytes() == before
+
+
+def test_another_setting_or_input_renders_again_beside_the_result(runner, model_file, workdir):
+    rgb().save(workdir / "a.png")
+    assert runner.invoke(main, rerun_args(model_file, "a.png", "-o", "x.png")).exit_code == 0
+    changed = runner.invoke(main, rerun_args(model_file, "a.png", "-o", "x.png", "--jitter", "4"))
+    assert changed.exit_code == 0 and "wrote x_1.png" in changed.output and "already done" not in changed.output
+    rgb(seed=9).save(workdir / "a.png")
+    edited = runner.invoke(main, rerun_args(model_file, "a.png", "-o", "x.png", "--jitter", "4"))
+    assert "wrote x_2.png" in edited.output
+    again = runner.invoke(main, rerun_args(model_file, "a.png", "-o", "x_2.png", "--jitter", "4"))
+    assert "already done (same input and settings): x_2.png" in again.output

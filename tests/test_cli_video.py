@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from video_clips import panning_frames, write_clip
 
 from dreamer.cli import main
@@ -108,6 +109,7 @@ def frames_of(folder: Path, count: int) -> list[np.ndarray]:
     return list(FramesFolder(folder).frames(count))
 
 
+@pytest.mark.slow
 def test_video_resume_after_sigkill_equals_uninterrupted_run(runner, model_file, workdir):
     """Kill a real ``dream video`` process mid-run, run the same command again: the frames of one go."""
     write_clip(workdir / "clip.mp4", panning_frames(frames=24, size=(64, 48)), fps=10)
@@ -121,6 +123,7 @@ def test_video_resume_after_sigkill_equals_uninterrupted_run(runner, model_file,
     assert all(np.array_equal(a, b) for a, b in zip(frames_of(killed, 24), frames_of(workdir / "whole", 24)))
 
 
+@pytest.mark.slow
 def test_zoom_resume_after_sigkill_equals_uninterrupted_run(runner, model_file, workdir):
     """Kill a real ``dream zoom`` process mid-run, run it again without --seed: the frames of one go."""
     args = ["zoom", "--size", "48x48", "--frames", "16", *tiny_args(model_file)]

@@ -165,6 +165,33 @@ def test_mistakes_are_answered_before_tensorflow_is_imported(tmp_path):
     assert not (tmp_path / "one.png").exists() and not (tmp_path / "outputs").exists()
 
 
+def test_other_commands_answer_mistakes_before_tensorflow_too(tmp_path):
+    """info, again, atlas and the objective's classes and channels: checked on shipped data, exit 2, one line."""
+    save_photo(tmp_path / "photo.png")
+    cases = {
+        "info without settings": (["info", "photo.png"], "photo.png: carries no dreamer settings"),
+        "again without settings": (["again", "photo.png"], "photo.png: carries no dreamer settings"),
+        "atlas layer typo": (["atlas", "--layer", "block5c_ad"], "closest: block5c_add"),
+        "atlas class typo": (["atlas", "--class", "tabbby"], "unknown class 'tabbby' in model "
+                                                            "'efficientnet-lite0'; closest: tabby"),
+        "atlas channel": (["atlas", "--channels", "100-200"], "channel 112 is out of range: block5c_add has 112"),
+        "atlas bad list": (["atlas", "--channels", "1,,2"], "bad channel list"),
+        "class typo": (["--class", "tabbby", "photo.png"], "unknown class 'tabbby'"),
+        "class typo in --layer": (["--layer", "block4c_add + class(tabbby)", "photo.png"], "closest: tabby"),
+        "class index": (["--class", "1000", "photo.png"], "class 1000 is out of range"),
+        "channel": (["--layer", "block5c_add:9999", "photo.png"], "channel 9999 is out of range: block5c_add "
+                                                                 "has 112 channels (0-111)"),
+        "neuron": (["--layer", "block3b_add:40@center", "photo.png"], "channel 40 is out of range"),
+        "from noise": (["--param", "fft", "--class", "tabbby"], "unknown class 'tabbby'"),
+        "from noise, layer typo": (["--param", "pixels", "--layer", "block5c_ad:3"], "closest: block5c_add"),
+    }
+    answers = answers_before_tensorflow([args for args, _ in cases.values()], tmp_path)
+    for (name, (_, text)), answer in zip(cases.items(), answers):
+        assert (answer["code"], answer["tf"]) == (2, False), (name, answer)
+        assert text in answer["output"] and len(answer["output"].strip().splitlines()) == 1, (name, answer)
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_mixed4c_offline_is_a_few_short_lines_before_tensorflow(tmp_path):
     """The design card's example with no network (a proxy that refuses: nothing leaves the machine)."""
     save_photo(tmp_path / "photo.jpg")
@@ -224,7 +251,7 @@ def test_no_rename_is_reported_for_a_run_that_fails(runner, model_file, tmp_path
     (tmp_path / "outputs" / "cut_tiny_conv3.png").write_bytes(b"mine")
     result = runner.invoke(main, tiny_args(model_file, "cut.png"))
     assert result.exit_code == 1
-    assert "exists" not in result.output and "instead" not in result.output and "error: cut.png" in result.output
+    assert "exists" not in result.output and "instead" not in result.output and "Error: cut.png" in result.output
 
 
 def test_cli_result_records_max_size_mask_guide_and_input(runner, model_file, tmp_path):

@@ -69,3 +69,20 @@ def test_loading_leaves_pillows_pixel_limit_as_it_was(tmp_path):
     assert Image.MAX_IMAGE_PIXELS == before
     assert image_size(tmp_path / "a.png") == (4, 3)  # the header read before TensorFlow loads, too
     assert Image.MAX_IMAGE_PIXELS == before
+
+
+@pytest.mark.parametrize("name", ["r.png", "r.jpg"])
+def test_png_and_jpeg_results_carry_their_settings(tmp_path, name):
+    from dreamer.images import read_metadata, save_image
+
+    settings = {"dreamer_version": "0.1.0", "seed": 3, "recipe": {"layers": ["a"]}}
+    path = save_image(to_pil(np.full((8, 8, 3), 0.5, np.float32)), tmp_path / name, settings)
+    assert read_metadata(path) == settings
+
+
+def test_another_programs_jpeg_comment_is_not_settings(tmp_path):
+    from dreamer.images import read_metadata
+
+    for comment in (b"made with a camera", b'{"not": "ours"}'):
+        Image.new("RGB", (8, 8)).save(tmp_path / "c.jpg", comment=comment)
+        assert read_metadata(tmp_path / "c.jpg") is None

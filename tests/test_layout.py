@@ -1,8 +1,8 @@
 """The package's layout rules: layers import only downward, no import circles, and functions stay short.
 
-The layers, bottom to top, as the README's Layout section states them. A
+The layers, bottom to top, as docs/architecture.md states them. A
 module may import from its own layer and the layers below; never from above.
-A new module or package must be given a layer here (and in the README).
+A new module or package must be given a layer here (and in docs/architecture.md).
 """
 
 import ast
@@ -42,7 +42,8 @@ def layer_of(module: str) -> int:
             if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > length:
                 best, length = index, len(prefix)
     if best is None:
-        raise AssertionError(f"{module} has no layer: add it to LAYERS in tests/test_layout.py and to the README")
+        raise AssertionError(f"{module} has no layer: add it to LAYERS in tests/test_layout.py and to "
+                             "docs/architecture.md")
     return best
 
 
@@ -75,9 +76,8 @@ def test_imports_look_down_only(path):
     assert not upward, f"{module} ({LAYERS[own][0]}) imports from a layer above: {', '.join(sorted(upward))}"
 
 
-def test_the_readme_states_every_layer():
-    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
-    layout = readme[readme.index("## Layout"):]
+def test_the_architecture_page_states_every_layer():
+    layout = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     for name, prefixes in LAYERS:
         assert name in layout, name
         for prefix in prefixes:

@@ -37,7 +37,7 @@ def test_existing_names_and_twins_get_free_names(tmp_path):
                Target(Path("z/b.png"), folder=tmp_path)]
     named = name_outputs(targets, "m", "l", overwrite=False)
     assert [t.output.name for t in named] == ["a_m_l_1.png", "a_m_l_2.png", "b_m_l.png"]
-    exists = f"{tmp_path / 'a_m_l.png'} exists (--overwrite replaces it)"
+    exists = f"{tmp_path / 'a_m_l.png'} exists; --overwrite replaces it"
     assert [t.renamed for t in named] == [exists, exists, ""]
     assert (tmp_path / "a_m_l.png").read_bytes() == b"x"
 

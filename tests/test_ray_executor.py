@@ -153,6 +153,7 @@ def test_every_job_once_and_a_bad_input_reported_not_retried(ray_owner, tmp_path
 
 
 @needs_ray
+@pytest.mark.slow
 def test_a_killed_worker_costs_one_retry_of_its_image(ray_owner, tmp_path, model_file):
     """A folder through the batch on 2 actors (tiny model), one actor SIGKILLed mid-image: every
     result once, a complete manifest, and the same bytes as the local executor renders."""
@@ -190,7 +191,7 @@ def test_the_dream_command_renders_a_folder_on_ray_workers(ray_owner, runner, mo
     assert "rendered 4, failed 0" in result.output and "per worker:" in result.output
     assert len([r for r in Manifest.open(workdir / "out").records if r["status"] == "done"]) == 4
     again = runner.invoke(main, args)
-    assert again.exit_code == 0 and "4 done, 0 to go" in again.output
+    assert again.exit_code == 0 and "already done (same inputs and settings): all 4 results" in again.output
 
 
 def test_ray_workers_look_for_the_model_in_the_cache_dir_given(runner, model_file, workdir, monkeypatch):

@@ -270,5 +270,5 @@ def test_a_class_of_a_fixed_size_head_on_a_photo_of_another_size_is_one_line(run
                                   "photo.png", "-o", "out.png"])
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines[-1].startswith("error: photo.png: the network cannot run on a 40x40 image"), result.output
+    assert lines[-1].startswith("Error: photo.png: the network cannot run on a 40x40 image"), result.output
     assert "Traceback" not in result.output and not (tmp_path / "out.png").exists()

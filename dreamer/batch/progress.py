@@ -10,8 +10,10 @@ from dreamer.batch.runner import BatchEvent, Summary
 
 
 def start_text(event: BatchEvent) -> str:
-    """``412 done, 88 to go`` (or ``20 to render`` on a fresh folder)."""
+    """``412 done, 88 to go`` (or ``20 to render`` on a fresh folder; nothing when all are done)."""
     left = event.total - event.done
+    if left == 0:
+        return ""  # nothing to render: the summary names what is there
     if event.done == 0:
         return f"{left} to render"
     return f"{event.done} done, {left} to go"
@@ -36,8 +38,17 @@ def progress_text(event: BatchEvent) -> str | None:
     return None
 
 
+#: What a rerun that finds its results already there says it can do instead.
+AGAIN_HINT = "--force renders again, a new --seed renders another beside it"
+
+
 def summary_text(summary: Summary) -> str:
-    """``rendered 88, skipped 412 (already done), failed 1, in 0:12:03``, then one line per failure."""
+    """``rendered 88, skipped 412 (already done), failed 1, in 0:12:03``, then one line per failure.
+
+    A run that found every result already there names it (or them) instead, and how to get new ones.
+    """
+    if summary.existing and len(summary.existing) == summary.total and not summary.failed:
+        return already_done_text(summary)
     parts = [f"rendered {summary.rendered}"]
     if summary.done_before:
         parts.append(f"skipped {summary.done_before} (already done)")
@@ -47,6 +58,14 @@ def summary_text(summary: Summary) -> str:
     lines = [", ".join(parts) + f", in {clock(summary.seconds)}"]
     lines += [f"  failed: {reason}" for _name, reason in summary.failed]
     return "\n".join(lines)
+
+
+def already_done_text(summary: Summary) -> str:
+    """``already done (same input and settings): outputs/cat_....png; --force renders again, ...``."""
+    if len(summary.existing) == 1:
+        return f"already done (same input and settings): {summary.existing[0]}; {AGAIN_HINT}"
+    where = f"in {summary.folder}/ (listed in its dreamer-manifest.jsonl)" if summary.folder else "there"
+    return f"already done (same inputs and settings): all {len(summary.existing)} results, {where}; {AGAIN_HINT}"
 
 
 def clock(seconds: float) -> str:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from dreamer.batch.claims import Claim, try_claim
 from dreamer.batch.inputs import Input
 from dreamer.batch.manifest import Manifest, record_for
-from dreamer.batch.settings import same_recipe
+from dreamer.batch.settings import same_recipe, same_result
 from dreamer.errors import DreamerError
 from dreamer.executors.base import Executor, Job, Outcome
 from dreamer.fileio import atomic_path
@@ -80,6 +80,8 @@ class Summary:
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    folder: Path | None = None
+    existing: list[Path] = field(default_factory=list)  # the results that were already there (done_before)
 
 
 Report = Callable[[BatchEvent], None]
@@ -124,21 +126,27 @@ class Batch:
         self._indexed = 0
         self._input_hashes: dict[str, str | None] = {}
         self._output_hashes: dict[tuple[Path, int, int], str] = {}
-        self.summary = Summary(len(self.items))
+        self._existing: dict[str, Path] = {}
+        self.summary = Summary(len(self.items), folder=self.folder)
         self._start = time.monotonic()
 
     def todo(self) -> list[Item]:
         """The items without a finished result (recognising results whose record was lost)."""
         left = []
         for item in self.items:
-            if not self._done(item) and not self._adopted(item):
+            existing = self._done_output(item) or self._adopted(item)
+            if existing is None:
                 left.append(item)
+            else:
+                self._existing[item.key] = existing
         return left
 
     def run(self, executor: Executor) -> Summary:
         """Render what is left through ``executor``; returns the summary."""
         left = self.todo()
         self.summary.done_before = len(self.items) - len(left)
+        waiting = {item.key for item in left}
+        self.summary.existing = [path for key, path in self._existing.items() if key not in waiting]
         self._emit("start")
         held: dict[str, tuple[Claim, Item, str]] = {}
         try:
@@ -155,10 +163,15 @@ class Batch:
     # -- what is done -------------------------------------------------------------------------
 
     def _done(self, item: Item) -> bool:
+        return self._done_output(item) is not None
+
+    def _done_output(self, item: Item) -> Path | None:
+        """The finished result of this input and these settings, if the manifest has one."""
         input_hash = self._input_hash(item)
-        return input_hash is not None and any(
-            self._matches(record, input_hash) for record in self._records(item.key)
-        )
+        for record in self._records(item.key) if input_hash is not None else ():
+            if self._matches(record, input_hash):
+                return self.folder / str(record.get("output", ""))
+        return None
 
     def _records(self, key: str) -> list[dict[str, Any]]:
         """The key's records (those of this run only, with ``force``), indexed as the manifest grows."""
@@ -179,24 +192,18 @@ class Batch:
         output = self.folder / str(record.get("output", ""))
         return output.is_file() and self._output_hash(output) == record.get("output_sha256")
 
-    def _adopted(self, item: Item) -> bool:
-        """Record a result file left without its record (killed between the two writes)."""
-        from dreamer.images import read_metadata
-
+    def _adopted(self, item: Item) -> Path | None:
+        """Record a result file left without its record (killed between the two writes); its path, or None."""
         path = self.folder / item.key
         input_hash = self._input_hash(item)
         if self.force or input_hash is None or not path.is_file():
-            return False
-        try:
-            metadata = read_metadata(path) or {}
-        except (OSError, ValueError, SyntaxError):
-            return False
-        if metadata.get("input_sha256") != input_hash or not same_recipe(
-                metadata.get("recipe") or {}, self.recipe, self.recipe.get("seed") is not None):
-            return False
+            return None
+        metadata = same_result(path, input_hash, self.recipe)
+        if metadata is None:
+            return None
         self._record(item, input_hash, status="done", output=item.key, output_sha256=self._output_hash(path),
                      settings=metadata, seed=metadata.get("seed"), seconds=None, worker=None, adopted=True)
-        return True
+        return path
 
     # -- jobs ---------------------------------------------------------------------------------
 

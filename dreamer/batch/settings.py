@@ -102,6 +102,23 @@ def same_recipe(a: Mapping[str, Any], b: Mapping[str, Any], compare_seed: bool) 
     return all(_normal(a.get(key)) == _normal(b.get(key)) for key in keys)
 
 
+def same_result(path: Path, input_sha256: str, recipe: Mapping[str, Any]) -> dict | None:
+    """The settings ``path`` carries if it is the result of that input (by hash) and ``recipe``, else None.
+
+    The seed counts only when ``recipe`` has one (without ``--seed`` any seed will do).
+    """
+    from dreamer.images import read_metadata
+
+    try:
+        metadata = read_metadata(path) or {}
+    except (OSError, ValueError, SyntaxError):
+        return None
+    if metadata.get("input_sha256") != input_sha256 or not same_recipe(
+            metadata.get("recipe") or {}, recipe, recipe.get("seed") is not None):
+        return None
+    return metadata
+
+
 def _normal(value):
     return list(value) if isinstance(value, tuple) else value
 

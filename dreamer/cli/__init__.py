@@ -24,6 +24,7 @@ from dreamer.cli.common import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     UserError,
+    interrupt_exits,
     quiet_tensorflow_import,
 )
 from dreamer.cli.dream import dream_command
@@ -56,7 +57,14 @@ class DefaultGroup(click.Group):
         ctx.meta["dreamer.argv"] = list(args)  # as typed, for messages that show a command to run again
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
+        with interrupt_exits():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        """Run the command; a Ctrl-C that no command handled (TensorFlow's import, loading a model)
+        exits 130 with one line, not click's ``Aborted!`` and 1."""
+        with interrupt_exits():
+            return super().invoke(ctx)
 
     def format_help(self, ctx, formatter):
         default = self.commands[self.default_command]

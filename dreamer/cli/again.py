@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from dreamer.cli.common import EXIT_FAILED_INPUT, make_say, signals_as_exceptions, user_errors
+from dreamer.cli.common import EXIT_FAILED_INPUT, make_say, signals_as_exceptions, usage_errors, user_errors
 from dreamer.cli.options import config_options, setting_option
 from dreamer.errors import DreamerError
 from dreamer.settings import MAX_SIZE_SETTING
@@ -46,8 +46,9 @@ def again_command(result, input_path, output, overwrite, quiet, **options):
     given = {name: value for name, value in options.items()
              if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     say = make_say(quiet)
-    with user_errors():
+    with usage_errors():  # the result's settings, the input and the output: answered before TensorFlow loads
         recipe, source, named = plan_again(Path(result), input_path, given, output, overwrite, say)
+    with user_errors():
         from dreamer.batch.worker import load_dreamer
         from dreamer.cli.progress import DownloadBar
 
@@ -57,7 +58,7 @@ def again_command(result, input_path, output, overwrite, quiet, **options):
         try:
             render_again(dreamer, recipe, source, named.output, quiet)
         except DreamerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
     renamed = f"; {named.renamed}" if named.renamed else ""
     say(f"wrote {named.output} (seed {recipe['seed']}{renamed})")
@@ -84,20 +85,14 @@ def plan_again(result: Path, input_path: str | None, given: dict, output: str | 
 
 
 def result_metadata(result: Path) -> dict:
-    """The settings a result carries.
+    """The settings a result carries (``preflight.check_result_file``; no TensorFlow needed).
 
     Raises:
         DreamerError: it carries none (not a PNG written by dream, or not an image).
     """
-    from dreamer.images import read_metadata
+    from dreamer.cli.preflight import check_result_file
 
-    try:
-        metadata = read_metadata(result)
-    except (OSError, ValueError, SyntaxError):
-        metadata = None
-    if not metadata:
-        raise DreamerError(f"{result}: carries no dreamer settings (only PNG results written by dream do)")
-    return metadata
+    return check_result_file(result)
 
 
 def find_input(result: Path, metadata: dict, input_path: str | None, say) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from dreamer.atlas_settings import AtlasSettings
+from dreamer.cli import preflight
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
     ModelChoice,
@@ -18,6 +19,7 @@ from dreamer.cli.common import (
     model_options,
     signals_as_exceptions,
     take,
+    usage_errors,
     user_errors,
 )
 from dreamer.cli.configured import ConfiguredCommand, config_file_options
@@ -65,6 +67,8 @@ def atlas_command(layer, channels, classes, labels, output, overwrite, quiet, **
     from dreamer.outputs import name_outputs, plan_outputs
 
     say = make_say(quiet)
+    with usage_errors():  # the layer, channels and classes of a registered model: before TensorFlow loads
+        preflight.check_atlas(options.get("model"), layer, channels, classes, labels)
     with user_errors():
         choice, settings = take(ModelChoice, options), take(AtlasSettings, options)
         adapter = load_adapter(choice, labels, quiet=quiet)
@@ -75,7 +79,7 @@ def atlas_command(layer, channels, classes, labels, output, overwrite, quiet, **
         try:
             written = render_atlas(adapter, plan, settings, target.output, quiet)
         except DreamerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
     what = f"{len(plan.units)} classes" if classes else f"{len(plan.units)} channels of {plan.layer}"
     say(f"wrote {written} ({what}, {settings.param}" + (f"; {target.renamed}" if target.renamed else "") + ")")

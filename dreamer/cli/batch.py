@@ -63,7 +63,7 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
         try:
             summary = batch.run(executor)
         except DreamerError as exc:  # the manifest can't be written: nothing more can be recorded
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
         finally:
             executor.close()
@@ -158,12 +158,12 @@ def named_batch(folder, found, labels: tuple[str, str], recipe: dict, flags: Bat
 
 
 def progress_reporter(quiet: bool):
-    """A ``BatchEvent`` handler: failures always (as ``error: ...``), the rest unless quiet."""
+    """A ``BatchEvent`` handler: failures always (as ``Error: ...``), the rest unless quiet."""
     from dreamer.batch.progress import progress_text, start_text
 
     def report(event) -> None:
         if event.kind == "failed":
-            click.echo(f"error: {event.message}", err=True)
+            click.echo(f"Error: {event.message}", err=True)
             return
         text = start_text(event) if event.kind == "start" else progress_text(event)
         if text and not quiet:

@@ -49,7 +49,7 @@ def classify_command(images, top, labels, **model_choice):
                 click.echo(classify_text(adapter, Path(image), top))
             except DreamerError as exc:
                 failures += 1
-                click.echo(f"error: {naming(Path(image), exc)}", err=True)
+                click.echo(f"Error: {naming(Path(image), exc)}", err=True)
     if failures:
         sys.exit(EXIT_FAILED_INPUT)
 
@@ -64,7 +64,7 @@ def readable_images(paths: list[Path]) -> tuple[list[Path], int]:
             image_size(path)
         except DreamerError as exc:
             failures += 1
-            click.echo(f"error: {naming(path, exc)}", err=True)
+            click.echo(f"Error: {naming(path, exc)}", err=True)
             continue
         readable.append(path)
     return readable, failures

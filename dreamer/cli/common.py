@@ -174,6 +174,16 @@ def user_errors():
 
 
 @contextmanager
+def interrupt_exits():
+    """A Ctrl-C (KeyboardInterrupt) that reaches this block exits 130 with one line, whenever it comes."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+@contextmanager
 def signals_as_exceptions():
     """Ctrl-C exits 130 and SIGTERM 143; finished outputs stay, partial ones are removed."""
 
@@ -184,10 +194,10 @@ def signals_as_exceptions():
     try:
         yield
     except KeyboardInterrupt:
-        click.echo("\ninterrupted", err=True)
+        click.echo(("\n" if sys.stderr.isatty() else "") + "interrupted", err=True)  # (ends a bar's line)
         sys.exit(EXIT_INTERRUPTED)
     except Terminated:
-        click.echo("\nterminated", err=True)
+        click.echo(("\n" if sys.stderr.isatty() else "") + "terminated", err=True)
         sys.exit(EXIT_TERMINATED)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -77,7 +77,8 @@ class DefaultCommand(ConfiguredCommand):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder INPUT.")
 @click.option("--force", is_flag=True,
-              help="Render every input again, even those whose result the output folder's manifest has.")
+              help="Render again even when the result of the same input and settings is there already (in "
+                   "the output folder's manifest, or the -o file); the new one takes a free _N name.")
 @executor_options
 @model_options
 @input_name_option
@@ -138,6 +139,7 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
     with usage_errors():  # everything up to the model load is answered before TensorFlow loads
         config = make_config(**config_settings)
         model = checked_setup([Path(p) for p in inputs], output, model, list(layers), mask, guide, say)
+        preflight.check_objective(model, list(layers), classes)
     chosen = dict(layers=layers, classes=classes, loss=loss, guide=guide, mask=mask, weights=weights,
                   preprocess=preprocess, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
     if is_folder_output(list(inputs), output):
@@ -148,6 +150,9 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
     source = [Path(inputs[0])]  # the batch takes every folder output: here one input file, -o one file
     if checked_inputs(source, max_size, preflight.model_min_side(model), say)[1]:
         sys.exit(EXIT_FAILED_INPUT)
+    asked = make_recipe(model, {**asdict(config), "seed": config_settings.get("seed")}, max_size, **chosen)
+    if not force and already_made(source[0], Path(output), asked, say):
+        return
     with usage_errors():
         targets = prepared_outputs(source, output, model, cache_dir, weights, quiet)
     with user_errors():
@@ -156,6 +161,22 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
         recipe = make_recipe(model, asdict(config), max_size, **chosen)
     if dream_all(dreamer, targets, config, max_size, quiet, mask, say, recipe):
         sys.exit(EXIT_FAILED_INPUT)
+
+
+def already_made(source: Path, output: Path, recipe: dict, say) -> bool:
+    """Whether ``output`` is already the result of ``source`` and ``recipe`` (the seed only if it has one);
+    if so, ``say`` names it and how to get a new one (the rule a batch follows in its folder)."""
+    from dreamer.batch.progress import AGAIN_HINT
+    from dreamer.batch.runner import file_sha256
+    from dreamer.batch.settings import same_result
+
+    if not output.is_file():
+        return False
+    metadata = same_result(output, file_sha256(source), recipe)
+    if metadata is None:
+        return False
+    say(f"already done (same input and settings): {output} (seed {metadata.get('seed')}); {AGAIN_HINT}")
+    return True
 
 
 def checked_setup(inputs: list[Path], output: str | None, model: str | None, layers: list[str],
@@ -187,7 +208,7 @@ def dream_all(dreamer, targets, config, max_size: int | None, quiet: bool, mask:
                 written = dream_file(dreamer, target, config, max_size, quiet, mask, recipe)
             except DreamerError as exc:
                 failures += 1
-                click.echo(f"error: {naming(target.input, exc)}", err=True)
+                click.echo(f"Error: {naming(target.input, exc)}", err=True)
                 continue
             renamed = f"; {target.renamed}" if target.renamed else ""
             say(f"wrote {written} (seed {config.seed}{renamed})")

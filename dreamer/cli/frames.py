@@ -139,10 +139,14 @@ def frame_progress(quiet: bool):
     if quiet:
         return None
 
+    live = sys.stderr.isatty()  # piped: a whole line every tenth of the frames, not one \r-joined line
+
     def show(event) -> None:
+        if not live and event.done < event.total and event.done % max(1, event.total // 10):
+            return
         minutes, seconds = divmod(int(event.eta_seconds), 60)
-        click.echo(f"\rframe {event.done}/{event.total}  {event.frames_per_minute:.1f} frames/min  "
-                   f"ETA {minutes}:{seconds:02d} ", nl=event.done >= event.total, err=True)
+        click.echo(f"{chr(13) if live else ''}frame {event.done}/{event.total}  {event.frames_per_minute:.1f} "
+                   f"frames/min  ETA {minutes}:{seconds:02d} ", nl=not live or event.done >= event.total, err=True)
 
     return show
 
@@ -158,5 +162,5 @@ def run_errors():
     try:
         yield
     except DreamerError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE if isinstance(exc, FramesFolderError) else EXIT_FAILED_INPUT)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dreamer.cli.common import user_errors
+from dreamer.cli.common import usage_errors
 
 #: The order settings are shown in; others follow alphabetically.
 FIRST = ("input", "input_sha256", "model", "objective", "layers", "precision", "seed")
@@ -25,11 +25,11 @@ def info_command(results, as_json):
       dream info outputs/cat_efficientnet-lite0_block5c_add.png
       dream info --json result.png
     """
-    from dreamer.cli.again import result_metadata
+    from dreamer.cli.preflight import check_result_file
 
     for result in results:
-        with user_errors():
-            metadata = result_metadata(Path(result))
+        with usage_errors():  # a PNG's text chunk: no TensorFlow needed
+            metadata = check_result_file(Path(result))
         click.echo(json.dumps(metadata, indent=2, sort_keys=True) if as_json else info_text(Path(result), metadata))
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, user_errors
+from dreamer.cli import preflight
+from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, usage_errors, user_errors
 from dreamer.cli.options import setting_option
 from dreamer.errors import DreamerError
 from dreamer.param.settings import FOURIER_ATLAS_CONFIG, NOISE_SIZE, PARAMETERISATIONS
@@ -56,9 +57,12 @@ def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, outpu
     from dreamer.cli.shared import make_dreamer
     from dreamer.outputs import name_outputs, plan_outputs
 
-    with user_errors():
+    with usage_errors():  # the layers, channels and classes of a registered model: before TensorFlow loads
         if guide:
             raise DreamerError("--guide needs an INPUT image to dream on; it does not work with --param")
+        model = preflight.choose_model(model, list(layers), say)
+        preflight.check_objective(model, list(layers), classes)
+    with user_errors():
         config = noise_config(request, config_settings)
         target = plan_outputs([Path("noise")], output)[0]
         chosen = dict(model=model, layers=layers, classes=classes, loss=loss, weights=weights, preprocess=preprocess,
@@ -70,7 +74,7 @@ def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, outpu
         try:
             written = render_noise(dreamer, target.output, request, config, quiet)
         except DreamerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
     renamed = f"; {target.renamed}" if target.renamed else ""
     say(f"wrote {written} ({request.param}, seed {config.seed}{renamed})")

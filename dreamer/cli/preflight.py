@@ -16,6 +16,13 @@ the layers of the user's own file) waits for it.
 - ``choose_model(model, layer_specs, say)``: the model to load (the one that
   has the layers, if none was named), with every layer name checked, or the
   user's model file, which must exist;
+- ``check_objective(model, layer_specs, classes, labels_file)``: channel
+  numbers and class names checked against the registered model's shipped
+  layer list and ImageNet class names (or the user's ``--labels`` file);
+- ``check_atlas(model, layer, channels, classes, labels_file)``: the same
+  for ``dream atlas`` (its ``--channels`` list included);
+- ``check_result_file(path)``: a result that carries no settings (``dream
+  info``, ``dream again``);
 - ``ensure_inception5h(...)``: the GoogLeNet file present or fetched, else a
   few short lines: what is missing, its URL, the command that hands it over;
 - ``large_image_hint(path, size)``: the one-time note about ``--max-size``.
@@ -137,6 +144,85 @@ def choose_model(model: str | None, layer_specs: Sequence[str], say: Callable[[s
         return str(model)
     catalog.check_layers(spec.name, names)
     return spec.name
+
+
+def check_objective(model: str, layer_specs: Sequence[str], classes: Sequence[str] = (),
+                    labels_file: str | None = None) -> None:
+    """Channels out of range and unknown class names, for a registered ``model`` (a user's file waits for
+    the model). ``labels_file`` replaces the shipped class names.
+
+    Raises:
+        DreamerError: the first channel or class the model does not have (with the closest class names).
+    """
+    from dreamer.models import catalog, find_spec
+    from dreamer.objectives import ChannelObjective, ClassObjective, NeuronObjective, combine
+
+    spec = find_spec(str(model))
+    if spec is None:
+        return
+    queries = [str(c) for c in classes]
+    for _, term in combine(list(layer_specs)).terms() if layer_specs else ():
+        if isinstance(term, ClassObjective):
+            queries.append(term.query)
+        elif isinstance(term, (ChannelObjective, NeuronObjective)):
+            catalog.check_channels(spec.name, term.layer, getattr(term, "channels", None) or (term.channel,))
+    check_classes(spec.name, queries, labels_file)
+
+
+def check_classes(model_name: str, queries: Sequence[str], labels_file: str | None = None) -> None:
+    """Each class name (or index) among the registered model's ImageNet classes, or among ``labels_file``'s.
+
+    Raises:
+        DreamerError: an unknown class name (with the closest ones), or an ImageNet index above 999.
+    """
+    from dreamer.models.inception5h import MODEL_NAME as GRAPH_WITH_OWN_LABELS
+    from dreamer.models.labels import load_imagenet_labels, read_labels
+    from dreamer.objectives.terms import resolve_class
+
+    if not queries or (labels_file is None and model_name == GRAPH_WITH_OWN_LABELS):
+        return  # inception5h's labels come inside its download
+    labels = load_imagenet_labels() if labels_file is None else read_labels(Path(labels_file))
+    for query in queries:
+        if labels_file is None or not query.isdigit():  # a labels file does not say the output's size
+            resolve_class(query, labels, len(labels), model_name)
+
+
+def check_atlas(model: str | None, layer: str | None, channels: str | None, classes: Sequence[str],
+                labels_file: str | None = None) -> None:
+    """``dream atlas``'s layer, ``--channels`` and ``--class`` against a registered model's shipped names.
+
+    Raises:
+        DreamerError: an unknown layer (with the closest names), a channel list that does not parse or
+            goes past the layer's channels, an unknown class, or an unknown model or missing model file.
+    """
+    from dreamer.models import DEFAULT_MODEL, catalog, find_spec
+    from dreamer.objectives import parse_channel_list
+
+    model = choose_model(model or DEFAULT_MODEL, [layer] if layer else [], lambda _msg: None)
+    spec = find_spec(model)
+    if channels is not None and channels.strip().lower() != "all":
+        numbers = parse_channel_list(channels)
+        if spec is not None and not classes:
+            catalog.check_channels(spec.name, layer or spec.default_layer, numbers)
+    if spec is not None:
+        check_classes(spec.name, [str(c) for c in classes], labels_file)
+
+
+def check_result_file(path: Path) -> dict:
+    """The settings a result carries (``dream info``, ``dream again``), read from the file alone.
+
+    Raises:
+        DreamerError: it carries none (not a PNG written by dream, or not an image).
+    """
+    from dreamer.images import read_metadata
+
+    try:
+        metadata = read_metadata(path)
+    except (OSError, ValueError, SyntaxError):
+        metadata = None
+    if not metadata:
+        raise DreamerError(f"{path}: carries no dreamer settings (only PNG and JPEG results written by dream do)")
+    return metadata
 
 
 def ensure_inception5h(cache_dir: Path, weights: str | None, progress, argv: Sequence[str]) -> None:

@@ -51,7 +51,10 @@ class DownloadBar(LazyBar):
 
 
 class StepBar(LazyBar):
-    """A progress bar fed by the engine's Progress events; notes print as lines."""
+    """A progress bar fed by the engine's Progress events; notes print as lines.
+
+    When stderr is not a terminal there is no bar (the ``wrote ...`` line that follows says enough).
+    """
 
     def __init__(self, label: str, quiet: bool):
         super().__init__(quiet)
@@ -63,6 +66,8 @@ class StepBar(LazyBar):
             return
         if event.message:
             click.echo(f"{self.label}: {event.message}", err=True)
+            return
+        if not sys.stderr.isatty():  # piped: click would print the label (the input's name) alone on a line
             return
         self._where = f"octave {event.octave + 1}/{event.octaves} {event.shape[1]}x{event.shape[0]}"
         self.advance(1, length=event.octaves * event.steps, label=self.label, show_pos=True,

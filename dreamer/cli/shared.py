@@ -29,7 +29,7 @@ def checked_inputs(paths: list[Path], max_size: int | None, min_side: int | None
             width, height = preflight.check_input(path, max_size, min_side)
         except DreamerError as exc:
             failures.append((str(path), naming(path, exc)))
-            click.echo(f"error: {failures[-1][1]}", err=True)
+            click.echo(f"Error: {failures[-1][1]}", err=True)
             continue
         good.append(path)
         if max_size is None and width * height > preflight.LARGE_IMAGE_PIXELS and not hinted:

@@ -15,7 +15,8 @@ Contract:
   op name of the graph can be dreamed on once the graph is loaded, so a name
   missing from the list is not yet an error;
 - ``check_layers(model, names)``: raises the usual "unknown layer ... closest
-  ..." ModelError for a name the model surely lacks. For a Keras application
+  ..." ModelError for a name the model surely lacks; ``check_channels(model,
+  layer, channels)`` the usual "channel N is out of range" one. For a Keras application
   the names are Keras' own, so they are trusted only under the Keras version
   that wrote the file (read from the installed package's metadata, without
   importing it); under another, the loaded model checks the names instead;
@@ -90,6 +91,20 @@ def check_layers(model: str, names: Iterable[str]) -> None:
     for name in names:
         if name not in present:
             raise ModelError(unknown_layer_message(name, known, model))
+
+
+def check_channels(model: str, layer: str, channels: Iterable[int]) -> None:
+    """Refuse a channel number that ``layer`` of the listed, closed ``model`` does not have.
+
+    Raises:
+        ModelError: one line with the layer's channel count (the same words as the loaded model's check).
+    """
+    if layer_names(model) is None or accepts_any_op(model) or not _names_current(model):
+        return
+    count = layer_channels(model).get(layer)
+    bad = [c for c in channels if count is not None and c >= count]
+    if bad:
+        raise ModelError(f"channel {bad[0]} is out of range: {layer} has {count} channels (0-{count - 1})")
 
 
 def _names_current(model: str) -> bool:

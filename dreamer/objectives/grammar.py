@@ -15,7 +15,7 @@ from typing import Mapping
 from dreamer.errors import DreamerError
 from dreamer.objectives.terms import LOSSES, Objective, _loss, channel, class_logit, layer, neuron
 
-#: The objective grammar, as shown in ``dream --help`` and the README.
+#: The objective grammar, as shown in ``dream --help`` and docs/guide/steering.md.
 GRAMMAR = """\
   block5c_add                  a whole layer
   block5c_add:97               one channel

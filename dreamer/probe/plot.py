@@ -71,6 +71,7 @@ def draw(result, title: str | None = None):
     axes.axhline(result.settings.threshold, color="0.4", linewidth=0.8, linestyle="-.",
                  label=f"decodable ({result.settings.threshold:.0%})")
     axes.set_xticks(positions, [layer.name for layer in layers], rotation=60, ha="right", fontsize=8)
+    axes.set_xlabel("layer (input side on the left, class output on the right)", fontsize=9)
     axes.set_ylabel("score (1: invariant / perfectly decodable)")
     axes.set_ylim(min(-0.05, _lowest(layers) - 0.05), 1.05)
     axes.grid(alpha=0.3)
