@@ -200,7 +200,7 @@ def test_the_command_writes_figures_maps_json_and_the_trust_table(runner, region
     assert (workdir / "maps" / "explain_sheet.png").is_file()
     assert "integrated-gradients" in result.output and "rho top-1" in result.output
     again = runner.invoke(main, args)
-    assert again.exit_code == 0 and "rendered 0, skipped 2" in again.output  # resumed: nothing is redone
+    assert again.exit_code == 0 and "already done" in again.output and "all 2 results" in again.output  # resumed
     assert (workdir / "maps" / "explain_sheet_1.png").is_file()  # the first sheet is kept
 
 
