@@ -105,11 +105,50 @@ def machine_info() -> dict:
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "auto_precision": detect_precision("auto"),
+        "peak": cpu_peak(2, None),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "platform": platform.platform(),
     }
+
+
+def cpu_peak(fma_units: int, ghz: float | None) -> dict:
+    """The paper peak in GFLOP/s for float32 and, where the flags say so, bfloat16.
+
+    ``cores x FMA units x float32 lanes x 2 FLOP x clock``: lanes from the
+    CPU flags (AVX-512F 16, AVX2 with FMA 8, else 4), cores from the usable
+    CPUs over threads per core, the clock from /proc/cpuinfo's ``cpu MHz``
+    (under a hypervisor the nominal clock; turbo is not visible) unless
+    ``ghz`` is given. FMA units per core are not visible from Linux (2 on
+    Xeon Scalable and most desktop cores since Haswell). bfloat16:
+    AVX512-BF16 does twice the float32 FLOPs per FMA unit; AMX-BF16 1024
+    FLOP per cycle per core (one 16x32 by 32x16 tile product per 16 cycles).
+    """
+    from dreamer.precision import cpu_flags
+
+    flags = cpu_flags()
+    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
+    fma = fma_units if "fma" in flags or "avx512f" in flags else 0
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: the clock must come from ghz
+        info = ""
+    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
+    siblings = [int(line.split(":")[1]) for line in info.splitlines() if line.startswith("siblings")]
+    per_core = [int(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu cores")]
+    threads_per_core = max(1, siblings[0] // per_core[0]) if siblings and per_core else 1
+    cores = max(1, len(os.sched_getaffinity(0)) // threads_per_core)
+    clock = ghz or (max(mhz) / 1000 if mhz else 0.0)
+    per_cycle = (fma * lanes * 2) if fma else lanes  # no FMA: one add or multiply per lane
+    out = {"vector_bits": lanes * 32, "float32_lanes": lanes, "fma_units_assumed": fma, "cores": cores,
+           "threads_per_core": threads_per_core, "ghz": clock, "ghz_source": "--ghz" if ghz else "/proc/cpuinfo",
+           "float32_flop_per_cycle_per_core": per_cycle, "float32_gflops": cores * per_cycle * clock}
+    if "avx512_bf16" in flags:
+        out["bfloat16_avx512_gflops"] = 2 * out["float32_gflops"]
+    if "amx_bf16" in flags:
+        out["bfloat16_amx_gflops"] = cores * 1024 * clock
+    return out
 
 
 def peak_rss_mib() -> float:
@@ -610,6 +649,13 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _peak_of(peak: dict, row: dict) -> float:
+    """The paper peak for a speed row's precision (bfloat16: AMX where the CPU has it, else AVX512-BF16)."""
+    if row.get("precision") == "bfloat16":
+        return peak.get("bfloat16_amx_gflops") or peak.get("bfloat16_avx512_gflops") or peak["float32_gflops"]
+    return peak["float32_gflops"]
+
+
 def report(results: dict) -> str:
     s = results["settings"]
     m = results["machine"]
@@ -637,6 +683,15 @@ def report(results: dict) -> str:
         out += [table(rows), "",
                 f"FLOPs per step: {speed['step_gflop']:.1f} GFLOP (forward {speed['forward_gflop']:.1f}, counted by "
                 "the TF profiler on the float32 graph, + the convolutions' input gradients)"]
+        peak = m.get("peak")
+        if peak and peak["float32_gflops"] > 0:
+            out.append(f"CPU peak (paper, {peak['cores']} cores x {peak['fma_units_assumed']} FMA units x "
+                       f"{peak['float32_lanes']} lanes x 2 x {peak['ghz']:.2f} GHz): float32 "
+                       f"{peak['float32_gflops']:.0f} GFLOP/s" + "".join(
+                           f", {k.removesuffix('_gflops').replace('_', ' ')} {v:.0f}" for k, v in peak.items()
+                           if k.startswith("bfloat16")) + "; per row, GFLOP/s as % of the peak of its precision: "
+                       + ", ".join(f"{r['name']} {r['gflops_per_s'] / _peak_of(peak, r) * 100:.0f}%"
+                                   for r in speed["rows"]))
         if "xla_baseline" in speed:
             x = speed["xla_baseline"]
             out.append(f"baseline with XLA (jit_compile=True): {x['ms_per_step']:.0f} ms/step, "

@@ -81,3 +81,35 @@ def test_an_unhashable_key_builds_every_time():
     model = Model()
     assert kept_for_model(model, ["unhashable"], lambda: 1) == 1
     assert kept_for_model(model, ["unhashable"], lambda: 2) == 2
+
+
+def test_the_fingerprint_sees_one_value_changed_in_place_and_a_moved_row():
+    from dreamer.models.model_cache import weights_fingerprint
+
+    model = tiny_conv_model(seed=3)
+    before = weights_fingerprint(model)
+    assert weights_fingerprint(model) == before  # the same weights: the same fingerprint, every time
+    assert "_dreamer_checksums" in model.__dict__  # TensorFlow: the checksums computed where the weights are
+    variable = model.weights[0]
+    original = variable.numpy()
+    for changed in (np.nextafter(original, 10.0), original[::-1]):  # one ulp everywhere, then rows swapped
+        nudged = original.copy()
+        nudged.flat[5] = changed.flat[5]
+        for value in (nudged, changed):
+            variable.assign(value)
+            assert weights_fingerprint(model) != before
+    variable.assign(original)
+    assert weights_fingerprint(model) == before
+
+
+def test_a_model_with_bfloat16_weights_is_fingerprinted_by_its_bytes():
+    import keras
+
+    from dreamer.models.model_cache import weights_fingerprint
+
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(4, 3, dtype="bfloat16")(inputs))
+    before = weights_fingerprint(model)
+    assert "_dreamer_checksums" not in model.__dict__  # 2-byte weights: the BLAKE2 digest
+    model.weights[0].assign(model.weights[0] * 2)
+    assert weights_fingerprint(model) != before

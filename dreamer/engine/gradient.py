@@ -4,6 +4,27 @@
 (``dreamer.models.FeatureNetwork``: preprocessing, the network that returns
 the activations, already rewritten for speed) and an objective; it does not
 load or rewrite models itself.
+
+The step's contract, what the engine needs from a backend (this module is
+the TensorFlow implementation):
+
+- in: ``image``, an HxWx3 float32 NumPy array in [0, 1] (a whole image or
+  a tile); ``weight``, a float; ``frame``, the tile's (top, left, height,
+  width) in the whole image and the whole image's (height, width), or None.
+- out: (the gradient of ``weight * objective`` with respect to ``image``, an
+  HxWx3 float32 NumPy array; ``weight * objective`` as a Python float).
+- any H and W at or above ``min_size`` without recompiling for each;
+  ``ModelError`` when the network cannot run at that size.
+- the caller (``dreamer.engine.ascent``) does the jitter, tiling,
+  normalisation, update and clip in NumPy.
+
+Speed (issue 24, ``docs/performance-float32.md``): in float32 the folded
+BatchNorms reach oneDNN's fused convolution + bias + ReLU in this gradient
+graph, and its convolutions run at the rate of a large matrix product on
+the CPU. Measured and not adopted: all steps of an octave in one
+``tf.function`` (a ``tf.while_loop``, as the TensorFlow tutorial does) took
+more CPU time per step than this per-step call; constant weights, thread
+pool and oneDNN settings changed nothing.
 """
 
 from __future__ import annotations
