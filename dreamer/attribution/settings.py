@@ -24,7 +24,7 @@ METHODS = {
     "occlusion": "occlusion: the score lost when a patch is greyed out (model-free reference)",
 }
 #: The pair shown when no --method is given: a coarse, readable map and a fine one. Measured on the sample
-#: photos with the default model (docs/explain.md), Grad-CAM passes the randomisation check best of the
+#: photos with the default model (docs/guide/explain.md), Grad-CAM passes the randomisation check best of the
 #: gradient methods, and SmoothGrad has the lowest deletion area and passes it better than vanilla
 #: gradients or Integrated Gradients.
 DEFAULT_METHODS = ("gradcam", "smoothgrad")
