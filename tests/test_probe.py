@@ -308,32 +308,49 @@ def test_command_on_a_fixed_size_head_probes_at_its_size_else_says_why(runner, w
 
 # --- the answer -----------------------------------------------------------
 
-def _scored(*decodabilities):
+def _scored(*decodabilities, grid=None):
     from dreamer.probe import LayerScores
 
-    return [LayerScores(f"l{i}", i, (i + 1) / len(decodabilities), (4, 4, 8), "conv", decodability=d)
-            for i, d in enumerate(decodabilities)]
+    grid = grid or [None] * len(decodabilities)
+    return [LayerScores(f"l{i}", i, (i + 1) / len(decodabilities), (4, 4, 8), "conv", decodability=d,
+                        decodability_grid=g) for i, (d, g) in enumerate(zip(decodabilities, grid))]
 
 
-def test_verdict_names_the_deepest_decodable_layer_and_the_one_after():
+def test_verdict_names_the_deepest_decodable_layer_and_where_the_interval_rules_it_out():
     from dreamer.probe.verdict import verdict
 
-    answer = verdict(_scored(0.6, 0.95, 0.97, 0.8, 0.7), 0.9, "transform", ("x", "hflip(x)"))
-    assert (answer.decodable_to, answer.lost_at) == ("l2", "l3")
-    assert answer.text == ("x versus hflip(x) is decodable (>= 90%) up to `l2` (97%) and below that from `l3` on "
-                           "(80%; 70% at `l4`): fine-tune from `l2` upward, or attach your head there")
+    answer = verdict(_scored(0.6, 0.95, 0.97, 0.8, 0.7), 0.9, "transform", ("x", "hflip(x)"), images=200)
+    assert (answer.decodable_to, answer.lost_at, answer.head, answer.decided) == ("l2", "l3", "pooled", True)
+    assert answer.text.startswith("x versus hflip(x) is decodable (>= 90%) up to `l2` by a pooled head")
+    assert "(97%, 95% interval 94%-99%, 200 images) and lost from `l3` on (80%, 95% interval 74%-85%)" in answer.text
+    few = verdict(_scored(0.6, 0.95, 0.97, 0.8, 0.7), 0.9, "transform", ("x", "hflip(x)"), images=12)
+    assert (few.decodable_to, few.lost_at, few.decided) == ("l2", "l3", False)
+    assert "whether it is still decodable at `l3` the data cannot decide (80%, 95% interval 52%-94%" in few.text
 
 
-def test_verdict_when_decodable_to_the_end_or_nowhere_and_with_few_images():
+def test_verdict_names_the_head_that_works_and_says_the_other_needs_more_images():
+    """A dozen coins: the pooled head wanders around 75%, the 2x2-grid head decodes."""
     from dreamer.probe.verdict import verdict
 
-    end = verdict(_scored(0.5, 0.92, 0.95), 0.9, "transform", ("x", "vflip(x)"))
-    assert end.lost_at is None and "stays decodable up to the last layer probed (`l2`: 95%)" in end.text
-    nowhere = verdict(_scored(0.5, 0.6, 0.55), 0.9, "transform", ("x", "hflip(x)"))
-    assert nowhere.decodable_to is None and "no consistent orientation" in nowhere.text
-    few = verdict(_scored(0.5, 0.95, 0.5), 0.9, "transform", ("x", "hflip(x)"), chance=0.35)
-    assert few.text.endswith("(few images: guessing alone reaches 50% +- 35% here, so take the decodability "
-                             "with care)")
+    layers = _scored(0.5, 0.75, 0.67, 0.58, grid=[0.75, 1.0, 1.0, 0.58])
+    answer = verdict(layers, 0.9, "transform", ("x", "hflip(x)"), images=12)
+    assert (answer.decodable_to, answer.head, answer.lost_at) == ("l2", "grid", "l3")
+    assert answer.interval[0] == pytest.approx(0.757, abs=1e-3) and answer.interval[1] == 1.0
+    assert "up to `l2` by a head that keeps a 2x2 layout (100%, 95% interval 76%-100%, 12 images)" in answer.text
+    assert "a pooled head (global average pooling + dense) needs more images (best `l1`: 75%" in answer.text
+    assert "orientation" not in answer.text
+
+
+def test_verdict_when_decodable_to_the_end_or_nowhere():
+    from dreamer.probe.verdict import verdict
+
+    end = verdict(_scored(0.5, 0.92, 0.95), 0.9, "transform", ("x", "vflip(x)"), images=100)
+    assert end.lost_at is None and "stays decodable up to the last layer probed, `l2`, by a pooled head" in end.text
+    nowhere = verdict(_scored(0.5, 0.6, 0.55), 0.9, "transform", ("x", "hflip(x)"), images=100)
+    assert nowhere.decodable_to is None and nowhere.decided and "no consistent orientation" in nowhere.text
+    unsure = verdict(_scored(0.5, 0.75, 0.55), 0.9, "transform", ("x", "hflip(x)"), images=12)
+    assert unsure.decodable_to is None and not unsure.decided
+    assert "the data cannot decide whether any layer decodes it" in unsure.text and "orientation" not in unsure.text
 
 
 def test_the_api_prints_nothing_and_its_json_holds_every_number(tiny_model, capsys, tmp_path):
@@ -374,3 +391,10 @@ def test_a_graphdef_model_is_probed_too(monkeypatch, tmp_path):
     result = probe(oriented(6), model=adapter, layers=["conv2d0", "mixed4c"], settings=SMALL)
     assert [layer.name for layer in result.layers] == ["conv2d0", "mixed4c"]
     assert all(0.0 <= layer.decodability <= 1.0 and layer.invariance_map is not None for layer in result.layers)
+    from types import SimpleNamespace
+
+    from dreamer.probe.export import build_model
+
+    record = SimpleNamespace(layer=SimpleNamespace(name="mixed4c"), shape=(2, 2, 8))
+    with pytest.raises(DreamerError, match="not a Keras model, so it cannot be exported"):
+        build_model(adapter, record, "pooled", 32, (np.zeros(8), 0.0))

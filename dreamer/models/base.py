@@ -85,6 +85,20 @@ class ModelAdapter:
     def layer_names(self) -> list[str]:
         return [info.name for info in self.layer_infos()]
 
+    def dense_layer_infos(self) -> list[LayerInfo]:
+        """Every Dense layer with a 2-D output (N x units), in network order: not dreamable, but probed."""
+        infos = []
+        for layer in getattr(self.model, "layers", None) or []:
+            if type(layer).__name__ == "Dense":
+                shape = _output_shape(layer)
+                if shape is not None and len(shape) == 2 and shape[-1] is not None:
+                    infos.append(LayerInfo(layer.name, (int(shape[-1]),)))
+        return infos
+
+    def is_dense_layer(self, name: str) -> bool:
+        """Whether ``name`` is one of ``dense_layer_infos`` (a feature model may read it)."""
+        return any(info.name == name for info in self.dense_layer_infos())
+
     def layer_info(self, name: str) -> LayerInfo:
         """The named layer, or a ModelError naming the closest valid layers."""
         for info in self.layer_infos():
@@ -125,7 +139,7 @@ class ModelAdapter:
         import keras
 
         for name in layer_names:
-            if name not in self.layer_names() and not self._is_class_layer(name):
+            if name not in self.layer_names() and not self._is_class_layer(name) and not self.is_dense_layer(name):
                 self.layer_info(name)
         outputs = {name: self.model.get_layer(name).output for name in layer_names}
         inputs = self.model.inputs

@@ -177,7 +177,7 @@ class KerasAdapter(ModelAdapter):
         import keras
 
         for name in layer_names:
-            if not self._is_class_layer(name):
+            if not self._is_class_layer(name) and not self.is_dense_layer(name):
                 self.layer_info(name)
         outputs = {name: _symbolic_output(self.model, name.split(NESTED_SEPARATOR)) for name in layer_names}
         inputs = self.model.inputs[0] if len(self.model.inputs) == 1 else self.model.inputs

@@ -3,12 +3,15 @@
 For a model, images and a transform T (hflip, vflip, rot90, shift:N,
 scale:F, gray), each probed layer gets invariance (pooled and whole-map),
 equivariance with channels re-paired, and decodability (cross-validated
-linear classifier accuracy of x versus T(x)); two folders of pairs or of
-classes replace T(x). The modules follow the data: ``inputs`` (images in),
-``transforms``, ``features`` (layers and activations), ``collect`` (one pass,
-running sums), ``scores`` and ``decode`` (the numbers), ``verdict`` (the
-answer), ``measure`` (``probe()``, tying them together), then ``report``
-and ``plot`` (text and files).
+accuracy of a pooled and of a 2x2-grid linear head telling x from T(x), each
+with a 95% interval over the images); two folders of pairs or of classes
+replace T(x). The modules follow the data: ``inputs`` (images in, their
+groups), ``transforms``, ``augment`` (variants of an image), ``features``
+(layers and activations), ``collect`` (one pass, running sums), ``scores``
+and ``decode`` (the numbers), ``verdict`` (the answer: which head decodes
+down to which layer), ``measure`` (``probe()``, tying them together), then
+``report`` and ``plot`` (text and files) and ``export`` (the network cut at
+the answer's layer plus its head, as a plain Keras model).
 
     from dreamer.probe import probe
     result = probe(["a.png", "b.png", "c.png", "d.png"], transform="hflip")

@@ -55,13 +55,42 @@ def cross_validated_accuracy(features: np.ndarray, labels: np.ndarray, groups: n
     return correct / len(labels)
 
 
+def ridge_weights(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, seed: int = 0
+                  ) -> tuple[np.ndarray, float]:
+    """The classifier ``cross_validated_accuracy`` tests, trained on every row: (w, b), score = features @ w + b.
+
+    Standardisation is folded into ``w`` and ``b``; the penalty is chosen by the inner cross-validation
+    over ``groups``, as in each outer fold. A score above 0 means label 1.
+    """
+    features = np.asarray(features, np.float64)
+    labels = np.asarray(labels, int)
+    mean, std = _column_scales(features)
+    scaled = (features - mean) / std
+    with threadpool_limits(1, user_api="blas"):
+        gram = scaled @ scaled.T
+        penalty = choose_penalty(gram, labels, np.asarray(groups), seed)
+        targets = np.where(labels > 0, 1.0, -1.0)
+        offset = targets.mean()
+        values, vectors = np.linalg.eigh(gram)
+        values = np.maximum(values, 0.0)
+        scale = max(float(np.trace(gram)) / len(gram), 1e-30)
+        alpha = vectors @ ((vectors.T @ (targets - offset)) / (values + penalty * scale))
+        weights = (scaled.T @ alpha) / std
+    return weights, float(offset - mean @ weights)
+
+
+def _column_scales(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation (1 for a constant column, which is then only centred)."""
+    mean = features.mean(axis=0)
+    std = (features - mean).std(axis=0)
+    return mean, np.where(std > 1e-8 * max(float(std.max(initial=0.0)), 1e-30), std, 1.0)
+
+
 def gram_matrix(features: np.ndarray) -> np.ndarray:
     """M x M inner products of the rows after each column is standardised (constant columns only centred)."""
     features = np.asarray(features, np.float64)
-    centred = features - features.mean(axis=0)
-    std = centred.std(axis=0)
-    std = np.where(std > 1e-8 * max(float(std.max(initial=0.0)), 1e-30), std, 1.0)
-    scaled = centred / std
+    mean, std = _column_scales(features)
+    scaled = (features - mean) / std
     return scaled @ scaled.T
 
 
@@ -121,6 +150,22 @@ def choose_penalty(train_gram: np.ndarray, train_y: np.ndarray, groups: np.ndarr
         errors += [float(np.sum((s - targets) ** 2)) for s in scores]
     best = errors.min()
     return max(p for p, e in zip(PENALTIES, errors) if e <= best * (1 + 1e-9))
+
+
+def wilson_interval(accuracy: float, count: int, z: float = 1.96) -> tuple[float, float]:
+    """The ~95% Wilson score interval of an accuracy measured on ``count`` independent units.
+
+    The probe counts images (groups), not rows: an image and its transform
+    are tested together and are not independent, so the interval is that
+    of ``count`` trials, which is the honest (wider) one.
+    """
+    if count <= 0:
+        return 0.0, 1.0
+    p = min(max(float(accuracy), 0.0), 1.0)
+    z2 = z * z / count
+    centre = (p + z2 / 2) / (1 + z2)
+    half = z / (1 + z2) * np.sqrt(p * (1 - p) / count + z2 / (4 * count))
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def chance_band(rows: int, z: float = 1.96) -> float:

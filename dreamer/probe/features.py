@@ -2,9 +2,10 @@
 
 ``choose_layers`` picks the layers in network order: the ones named, or by
 default the image-like layers ``dream layers`` lists, thinned to a readable
-number (block outputs preferred), plus the model's class output (a 2-D
-dense layer) when it has one. ``layer_features`` runs the adapter's feature
-model once per batch for all chosen layers and returns numpy arrays.
+number (block outputs preferred), plus the model's dense layers (2-D
+outputs: a user's own hidden layers) and its class output.
+``feature_function`` runs the adapter's feature model once per batch for
+all chosen layers and returns numpy arrays.
 ``pooled`` and ``grid`` reduce a 4-D map to what a linear head would see.
 """
 
@@ -75,9 +76,17 @@ def check_dense_layers(adapter, layers: Sequence[ProbeLayer], size: int) -> None
     for layer in layers:
         if layer.kind == "dense" and not class_output_takes(adapter, layer.name, size):
             raise ModelError(
-                f"the class output {layer.name!r} of model {adapter.name!r} needs its own input size (a fixed-size "
+                f"the {_dense_kind(adapter, layer.name)} {layer.name!r} of model {adapter.name!r} needs its own "
+                f"input size (a fixed-size "
                 f"head such as Flatten then Dense), not {size} px: probe at that size (--size), or only "
                 f"image-like layers (--layer)")
+
+
+def _dense_kind(adapter, name: str) -> str:
+    try:
+        return "class output" if adapter.class_layer().name == name else "dense layer"
+    except (ModelError, AttributeError):
+        return "dense layer"
 
 
 def thin(layers: list[ProbeLayer], count: int) -> list[ProbeLayer]:
@@ -96,14 +105,16 @@ def thin(layers: list[ProbeLayer], count: int) -> list[ProbeLayer]:
 
 
 def _every_layer(adapter) -> list[ProbeLayer]:
-    """The adapter's image-like layers and its class output, with positions and depths."""
+    """The adapter's image-like layers, then its dense layers and class output, with positions and depths."""
     infos = [(info.name, tuple(info.shape), "conv") for info in adapter.layer_infos()]
+    dense = [(info.name, tuple(info.shape), "dense") for info in adapter.dense_layer_infos()]
     try:
         head = adapter.class_layer()
-        if head.name not in {name for name, _, _ in infos}:
-            infos.append((head.name, tuple(head.shape), "dense"))
+        if head.name not in {name for name, _, _ in infos + dense}:
+            dense.append((head.name, tuple(head.shape), "dense"))
     except (ModelError, AttributeError):  # no class output (a GraphDef model has no Keras outputs)
         pass
+    infos += dense
     total = len(infos)
     return [ProbeLayer(name, i, (i + 1) / total, shape, kind) for i, (name, shape, kind) in enumerate(infos)]
 

@@ -16,11 +16,10 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
-from dreamer.errors import DreamerError
-from dreamer.probe.collect import LayerRecord, Progress, collect_classes, collect_pairs
-from dreamer.probe.decode import chance_band, cross_validated_accuracy
+from dreamer.probe.collect import LayerRecord, Plan, Progress, collect_classes, collect_pairs
+from dreamer.probe.decode import chance_band, cross_validated_accuracy, wilson_interval
 from dreamer.probe.features import check_dense_layers, choose_layers, feature_function
-from dreamer.probe.inputs import check_count, expand_inputs, item_name, pair_by_name
+from dreamer.probe.inputs import group_ids, item_name, label_of, plan_inputs
 from dreamer.probe.scores import equivariance
 from dreamer.probe.settings import ProbeSettings
 from dreamer.probe.transforms import parse_transform
@@ -35,7 +34,8 @@ class LayerScores:
     ``invariance`` and ``decodability`` are on the pooled activations (a 2-D
     layer's own output); ``invariance_map``, ``equivariance`` (channels
     re-paired), ``equivariance_identity`` (not re-paired), ``partners`` and
-    ``decodability_grid`` (2x2 grid) exist for 4-D layers.
+    ``decodability_grid`` (2x2 grid) exist for 4-D layers. Each decodability
+    has its ~95% Wilson interval over the images (``_low``, ``_high``).
     """
 
     name: str
@@ -49,7 +49,11 @@ class LayerScores:
     equivariance_identity: float | None = None
     partners: int | None = None
     decodability: float | None = None
+    decodability_low: float | None = None
+    decodability_high: float | None = None
     decodability_grid: float | None = None
+    decodability_grid_low: float | None = None
+    decodability_grid_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class ProbeResult:
     chance: float  # half-width of the ~95% band around 50% that guessing reaches
     verdict: Verdict
     seconds: float
+    images: int = 0  # independent images (groups) the intervals count
+    export: dict | None = None  # what --export wrote: path, layer, head, cross-validated accuracy
 
     def to_dict(self) -> dict:
         """Every number and setting, JSON-ready."""
@@ -86,6 +92,8 @@ def probe(
     weights: str | os.PathLike | None = None,
     preprocess: str | None = None,
     unsafe_load: bool = False,
+    groups=None,
+    export: str | os.PathLike | None = None,
     progress: Progress | None = None,
 ) -> ProbeResult:
     """Measure, layer by layer, how a network's response changes under a transform.
@@ -101,6 +109,12 @@ def probe(
         classes: (a, b): two folders or lists; only decodability of a versus b is measured.
         settings: the remaining settings (default: ``ProbeSettings()``).
         cache_dir, weights, preprocess, unsafe_load: as for ``dreamer.dream``.
+        groups: images that must share a cross-validation fold (crops of one photo, shots of one
+            coin): a label per image (of both classes, in order), ``"name:REGEX"`` on the file names,
+            or a file of ``file-name group`` lines (``dreamer.probe.inputs.group_ids``).
+        export: a ``.keras`` path: the network cut at the answer's layer plus the head that decodes
+            there, trained on all the images, is saved there (``dreamer.probe.export``); the
+            result's ``export`` says what was written (or why nothing was).
         progress: ``progress(stage, done, total)``.
 
     Raises:
@@ -111,57 +125,34 @@ def probe(
     settings = replace(settings, transform=transform) if transform else settings
     chosen_transform = parse_transform(settings.transform)
     mode, first, second = plan_inputs(images, pairs, classes)
+    group_of = group_ids(list(first) + (list(second) if mode == "classes" else []), groups)
     adapter = _load(model, cache_dir, weights, preprocess, unsafe_load)
     probed = choose_layers(adapter, layers, settings.max_layers)
     check_dense_layers(adapter, probed, settings.size)
-    features = feature_function(adapter, probed)
-    if mode == "classes":
-        records = collect_classes(features, probed, (first, second), settings.size, settings.batch_size, progress)
-    else:
-        records = collect_pairs(features, probed, first, second if mode == "pairs" else None, chosen_transform,
-                                settings.size, settings.batch_size, progress)
-    scores = tuple(_scored(records, settings, chosen_transform.spatial or mode == "pairs", progress))
+    plan = Plan(settings.size, settings.batch_size, group_of, settings.augment, settings.seed)
+    records = _collect(adapter, probed, (mode, first, second), chosen_transform, plan, progress)
+    count = len(set(group_of.tolist()))
+    scores = tuple(_scored(records, settings, chosen_transform.spatial or mode == "pairs", count, progress))
     labels = _labels(mode, chosen_transform.name, pairs or classes)
     names = tuple(item_name(item) for item in list(first) + (list(second) if mode != "transform" else []))
-    chance = float(chance_band(len(_concat(records[0].labels)) if records else 0))
-    answer = verdict(scores, settings.threshold, mode, labels, chance)
+    chance = float(chance_band(2 * count if mode != "classes" else count))
+    answer = verdict(scores, settings.threshold, mode, labels, count)
+    exported = None
+    if export is not None:
+        from dreamer.probe.export import export_head
+
+        exported = export_head(adapter, records, answer, settings, export)
     return ProbeResult(adapter.name, mode, labels, names, settings, scores, chance, answer,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started, count, exported)
 
 
-def plan_inputs(images=(), pairs=None, classes=None) -> tuple[str, list, list]:
-    """The mode ("transform", "pairs" or "classes") and its two lists of inputs, checked for count.
-
-    Raises:
-        DreamerError: more than one kind of input, or too few images.
-    """
-    given = [name for name, value in (("images", images), ("pairs", pairs), ("classes", classes))
-             if value is not None and len(value)]
-    if len(given) > 1:
-        raise DreamerError(f"give images, pairs or classes, not {' and '.join(given)}")
-    if pairs:
-        first, second = pair_by_name(_members(pairs[0]), _members(pairs[1]), _label(pairs, 0), _label(pairs, 1))
-        check_count(len(first), "image pairs")
-        return "pairs", first, second
-    if classes:
-        first, second = _members(classes[0]), _members(classes[1])
-        for position, members in enumerate((first, second)):
-            check_count(len(members), f"images in {_label(classes, position)}")
-        return "classes", first, second
-    first = expand_inputs(images)
-    check_count(len(first))
-    return "transform", first, []
-
-
-def _members(value) -> list:
-    """A folder's images, or a list's items (files, folders, arrays)."""
-    return expand_inputs([value] if isinstance(value, (str, os.PathLike)) else list(value))
-
-
-def _label(folders, position: int) -> str:
-    """How the first or second folder is named: its path, or 'the first/second set' for lists."""
-    value = folders[position]
-    return str(value) if isinstance(value, (str, os.PathLike)) else ("the first set", "the second set")[position]
+def _collect(adapter, probed, inputs: tuple, transform, plan: Plan, progress: Progress | None):
+    """One pass over the images: the records of every probed layer."""
+    mode, first, second = inputs
+    features = feature_function(adapter, probed)
+    if mode == "classes":
+        return collect_classes(features, probed, (first, second), plan, progress)
+    return collect_pairs(features, probed, first, second if mode == "pairs" else None, transform, plan, progress)
 
 
 def _load(model, cache_dir, weights, preprocess, unsafe_load):
@@ -174,23 +165,32 @@ def _load(model, cache_dir, weights, preprocess, unsafe_load):
                       Path(weights) if weights else None, preprocess, unsafe=unsafe_load)
 
 
-def _scored(records: list[LayerRecord], settings: ProbeSettings, spatial: bool, progress: Progress | None):
+def _scored(records: list[LayerRecord], settings: ProbeSettings, spatial: bool, images: int,
+            progress: Progress | None):
     """Each record's scores, in order (the classifier stage reports progress per layer)."""
     for done, record in enumerate(records, start=1):
-        yield layer_scores(record, settings, spatial)
+        yield layer_scores(record, settings, spatial, images)
         if progress is not None:
             progress("classifier", done, len(records))
 
 
-def layer_scores(record: LayerRecord, settings: ProbeSettings, spatial: bool = True) -> LayerScores:
-    """A layer's scores from its record: invariance and equivariance from the sums, decodability by CV."""
+def layer_scores(record: LayerRecord, settings: ProbeSettings, spatial: bool = True, images: int = 0) -> LayerScores:
+    """A layer's scores from its record: invariance and equivariance from the sums, decodability by CV.
+
+    ``images``: the independent images (groups) the decodability intervals count (0: the record's groups).
+    """
     layer = record.layer
     labels, groups = _concat(record.labels), _concat(record.groups)
     decodable = {head: None if record.features(head) is None else
                  cross_validated_accuracy(record.features(head), labels, groups, settings.folds, settings.seed)
                  for head in ("pooled", "grid")}
+    images = images or len(set(groups.tolist()))
     base = dict(name=layer.name, index=layer.index, depth=layer.depth, shape=record.shape or layer.shape,
-                kind=layer.kind, decodability=decodable["pooled"], decodability_grid=decodable["grid"])
+                kind=layer.kind)
+    for head, key in (("pooled", "decodability"), ("grid", "decodability_grid")):
+        if decodable[head] is not None:
+            low, high = wilson_interval(decodable[head], images)
+            base.update({key: decodable[head], f"{key}_low": low, f"{key}_high": high})
     if record.pooled_change.count == 0:
         return LayerScores(**base)
     map_spread = record.map_spread.value()
@@ -214,4 +214,4 @@ def _concat(parts: list):
 def _labels(mode: str, transform: str, folders) -> tuple[str, str]:
     if mode == "transform":
         return ("x", f"{transform}(x)")
-    return (_label(folders, 0), _label(folders, 1))
+    return (label_of(folders, 0), label_of(folders, 1))

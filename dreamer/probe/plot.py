@@ -14,8 +14,8 @@ from dreamer.fileio import atomic_path
 
 #: What is drawn: (field of LayerScores, legend label, line style).
 CURVES = (
-    ("decodability", "decodability, pooled (linear head)", "-o"),
-    ("decodability_grid", "decodability, 2x2 grid", "--o"),
+    ("decodability", "decodability, pooled head (band: 95% interval)", "-o"),
+    ("decodability_grid", "decodability, 2x2-grid head (band: 95% interval)", "--o"),
     ("invariance", "invariance, pooled", "-s"),
     ("invariance_map", "invariance, whole map", "--s"),
     ("equivariance", "equivariance, channels re-paired", ":^"),
@@ -64,13 +64,18 @@ def draw(result, title: str | None = None):
     for key, label, style in CURVES:
         values = [getattr(layer, key) for layer in layers]
         if any(v is not None for v in values):
-            axes.plot(positions, [float("nan") if v is None else v for v in values], style, label=label,
-                      markersize=4)
+            line, = axes.plot(positions, [float("nan") if v is None else v for v in values], style, label=label,
+                              markersize=4)
+            _interval_band(axes, layers, key, positions, line.get_color())
     axes.axhspan(0.5 - result.chance, 0.5 + result.chance, color="0.85", zorder=0,
                  label=f"chance (50% +- {result.chance:.0%})")
     axes.axhline(result.settings.threshold, color="0.4", linewidth=0.8, linestyle="-.",
                  label=f"decodable ({result.settings.threshold:.0%})")
     axes.set_xticks(positions, [layer.name for layer in layers], rotation=60, ha="right", fontsize=8)
+    names = [layer.name for layer in layers]
+    if result.verdict.decodable_to in names:
+        axes.axvline(names.index(result.verdict.decodable_to), color="black", linewidth=1.2, alpha=0.6,
+                     label=f"answer: decodable up to here ({result.verdict.head} head)")
     axes.set_xlabel("layer (input side on the left, class output on the right)", fontsize=9)
     axes.set_ylabel("score (1: invariant / perfectly decodable)")
     axes.set_ylim(min(-0.05, _lowest(layers) - 0.05), 1.05)
@@ -79,6 +84,16 @@ def draw(result, title: str | None = None):
     first, second = result.labels
     axes.set_title(title or f"{result.model}: {first} versus {second} ({len(result.inputs)} images)", fontsize=10)
     return figure
+
+
+def _interval_band(axes, layers, key: str, positions: list, color) -> None:
+    """The decodability's 95% interval as a shaded band around its curve (nothing for other scores)."""
+    lows = [getattr(layer, f"{key}_low", None) for layer in layers]
+    highs = [getattr(layer, f"{key}_high", None) for layer in layers]
+    if not key.startswith("decodability") or all(v is None for v in lows):
+        return
+    axes.fill_between(positions, [float("nan") if v is None else v for v in lows],
+                      [float("nan") if v is None else v for v in highs], color=color, alpha=0.15, linewidth=0)
 
 
 def _lowest(layers) -> float:

@@ -38,15 +38,27 @@ def table_text(result) -> str:
     first, second = result.labels
     lines += [
         "",
-        f"model {result.model}; {first} versus {second}; {len(result.inputs)} images at {result.settings.size} px; "
-        f"{result.seconds:.0f} s",
+        f"model {result.model}; {first} versus {second}; {len(result.inputs)} images at {result.settings.size} px"
+        f"{_extras(result)}; {result.seconds:.0f} s",
         "inv: invariance of pooled activations (1: unchanged, 0: as different as another image); inv map: of the "
         "whole maps; equiv: map-level equivariance with channels re-paired (id: not re-paired); partners: "
         "channels matched to another channel; decode: cross-validated accuracy of a linear classifier on pooled "
-        f"features (2x2: on a 2x2 grid); chance is 50% +- {result.chance:.0%}",
+        f"features (2x2: on a 2x2 grid), [95% interval over {result.images or len(result.inputs)} images]; "
+        f"chance is 50% +- {result.chance:.0%}",
         "answer: " + result.verdict.text,
     ]
     return "\n".join(lines)
+
+
+def _extras(result) -> str:
+    """The augmentation and grouping, when used, for the table's summary line."""
+    parts = []
+    if result.settings.augment:
+        count = result.settings.augment
+        parts.append(f"{count} variant{'' if count == 1 else 's'} of each")
+    if result.images and result.images < len(result.inputs):
+        parts.append(f"{result.images} groups")
+    return "".join(f", {part}" for part in parts)
 
 
 def _cell(layer, key: str) -> str:
@@ -56,7 +68,8 @@ def _cell(layer, key: str) -> str:
     if key == "partners":
         return f"{value}/{layer.shape[-1]}"
     if key.startswith("decodability"):
-        return f"{value:.0%}"
+        low, high = getattr(layer, f"{key}_low", None), getattr(layer, f"{key}_high", None)
+        return f"{value:.0%}" if low is None else f"{value:.0%} [{low:.0%}-{high:.0%}]"
     return f"{value:.3f}"
 
 

@@ -42,9 +42,13 @@ class ProbeSettings:
     folds: int = setting(
         5, help="Cross-validation folds of the linear classifier.", flags=("--folds",), kind=int, minimum=2,
         maximum=100)
+    augment: int = setting(
+        0, help="Variants of each image (small shifts, scales and brightness changes) added to the classifier's "
+                "data; every variant stays in its image's fold.", flags=("--augment",), kind=int, minimum=0,
+        maximum=50)
     seed: int = setting(
-        0, help="Seed of the cross-validation folds.", flags=("--seed",), kind=int, minimum=0,
-        maximum=MAX_SEED)
+        0, help="Seed of the cross-validation folds and of the augmentation.", flags=("--seed",), kind=int,
+        minimum=0, maximum=MAX_SEED)
 
     def __post_init__(self):
         check_fields(self)
