@@ -10,7 +10,7 @@ lazily, so importing this package (and ``dream --help``) stays fast;
 
 from dreamer.version import __version__
 
-__all__ = ["DreamConfig", "Dreamer", "dream", "explain", "save", "__version__"]
+__all__ = ["DreamConfig", "Dreamer", "FourierConfig", "dream", "explain", "save", "__version__"]
 
 
 def __getattr__(name):
@@ -26,4 +26,8 @@ def __getattr__(name):
         from dreamer.config import DreamConfig
 
         return DreamConfig
+    if name == "FourierConfig":  # the settings of Dreamer.render(..., "fft", config)
+        from dreamer.param.settings import FourierConfig
+
+        return FourierConfig
     raise AttributeError(f"module 'dreamer' has no attribute {name!r}")

@@ -10,24 +10,26 @@ for registered models, and the last few built on a ``keras.Model`` object
 from __future__ import annotations
 
 import functools
-import inspect
 import os
-import secrets
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from dreamer.config import DreamConfig, defaults, settings
+from dreamer.config import DreamConfig, settings, signature_with_settings
 from dreamer.engine import ObjectiveGradient, ProgressCallback, ascend
 from dreamer.engine.colors import is_grayscale
-from dreamer.errors import DreamerError, ImageError
+from dreamer.errors import DreamerError
 from dreamer.fileio import default_cache_dir
-from dreamer.images import LoadedImage, array_to_loaded, load_image, pil_to_loaded, save_image, to_pil
+from dreamer.images import as_loaded, save_image, source_record, to_pil
 from dreamer.models import DEFAULT_MODEL, ModelAdapter, feature_network, load_model
 from dreamer.models.model_cache import kept_for_model
-from dreamer.objectives import Objective, bind, class_logit, combine, guided
+from dreamer.objectives import Objective, bind, build_objective, combine, guided
+from dreamer.param.render import diversity_layer_for, fourier_renderer
+from dreamer.param.settings import render_config
 from dreamer.precision import resolve_precision
+from dreamer.settings import new_seed
+from dreamer.startup import quiet_tensorflow_import
 from dreamer.version import __version__
 
 #: A guide image is scaled down to fit in this many pixels (long side) before its features are taken.
@@ -42,43 +44,6 @@ def objective_gradient(adapter: ModelAdapter, objective: Objective, precision: s
             rewritten, or an unknown precision.
     """
     return ObjectiveGradient(feature_network(adapter, objective.layer_names(), precision), objective)
-
-
-def fourier_renderer(adapter: ModelAdapter, scores, diversity_layer: str | None = None,
-                     precision: str = "float32"):
-    """A ``dreamer.param.render.FourierRenderer`` for ``scores`` on ``adapter``'s network, rewritten for speed.
-
-    Raises:
-        DreamerError: an unknown layer, or ``precision="bfloat16"`` for a
-            model that can't be rewritten.
-    """
-    from dreamer.param.render import FourierRenderer, renderer_layers
-
-    network = feature_network(adapter, renderer_layers(scores, diversity_layer), precision)
-    return FourierRenderer(network, scores, diversity_layer)
-
-
-def diversity_layer_for(objective: Objective, adapter: ModelAdapter) -> str:
-    """The first 4-D layer ``objective`` reads, else the model's default layer: where variants must differ."""
-    names = set(adapter.layer_names())
-    return next((name for name in objective.layer_names() if name in names), adapter.default_layer)
-
-
-def noise_config(param: str, config=None):
-    """``config`` checked against ``param``, or that parameterisation's default config with a new seed.
-
-    Raises:
-        DreamerError: an unknown parameterisation, or a config of the other kind.
-    """
-    from dreamer.param.settings import PARAMETERISATIONS, FourierConfig
-
-    if param not in PARAMETERISATIONS:
-        raise DreamerError(f"unknown parameterisation {param!r}; choose {' or '.join(PARAMETERISATIONS)}")
-    kind = FourierConfig if param == "fft" else DreamConfig
-    config = config or kind(seed=new_seed())
-    if not isinstance(config, kind):
-        raise DreamerError(f"param {param!r} takes a {kind.__name__}, not a {type(config).__name__}")
-    return config
 
 
 class Dreamer:
@@ -217,7 +182,7 @@ class Dreamer:
         from dreamer.param.render import ObjectiveScores
 
         shape = (size, size) if isinstance(size, int) else tuple(size)
-        config = noise_config(param, config)
+        config = render_config(param, config)
         if param == "pixels":
             arrays = [ascend(start_image(shape, config.seed + v), self.gradient, replace(config, seed=config.seed + v),
                              progress) for v in range(variants)]
@@ -253,32 +218,6 @@ class Dreamer:
         }
 
 
-def build_objective(layers, classes, loss: str | None, default_layer: str) -> Objective:
-    """``layers`` plus the logits of ``classes``; the default layer when both are empty."""
-    class_terms = [class_logit(c) for c in ([classes] if isinstance(classes, (str, int)) else classes or ())]
-    if layers is None or (not isinstance(layers, Objective) and len(layers) == 0):
-        if class_terms:
-            return combine(class_terms)
-        layers = default_layer
-    objective = combine(layers, loss)
-    return combine([objective, *class_terms]) if class_terms else objective
-
-
-def source_record(key: str, source) -> dict:
-    """How an input, mask or guide was given, for the metadata: a file as ``{key: absolute path,
-    key_sha256: its content hash}``, anything else as ``{key: "<its type>"}``."""
-    if isinstance(source, (str, os.PathLike)):
-        from dreamer.models.download import file_digest
-
-        path = Path(source).absolute()
-        try:
-            digest = file_digest(path)
-        except OSError:
-            digest = None
-        return {key: str(path), f"{key}_sha256": digest}
-    return {key: f"<{type(source).__name__}>"}
-
-
 def save(image, path: str | os.PathLike) -> Path:
     """Write a result with every setting it carries (``image.info["dreamer"]``) in a PNG text chunk.
 
@@ -292,62 +231,27 @@ def save(image, path: str | os.PathLike) -> Path:
     return save_image(image, path, image.info.get("dreamer"))
 
 
-def quiet_tensorflow_import() -> None:
-    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA probes) hidden, as the CLI does.
+@dataclass(frozen=True)
+class _CacheKey:
+    """What a Dreamer that ``dream()`` keeps is built from, hashable (the layers parsed, paths as text)."""
 
-    Those lines are written to file descriptor 2 during the import, before
-    any logging is set up, so only a redirect of the descriptor for the
-    length of the import hides them; later C++ lines (a CPU machine's CUDA
-    probe) are hidden by ``TF_CPP_MIN_LOG_LEVEL=3``, set only if the user has
-    not set it (set it to 0 to see them). Python's logging is left alone. An
-    ImportError still propagates with its message.
-    """
-    import sys
-
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def new_seed() -> int:
-    """A fresh random seed, to be recorded with the result."""
-    return secrets.randbelow(2**31)
-
-
-def as_loaded(image, max_size: int | None = None) -> LoadedImage:
-    """A path, PIL image, array or LoadedImage -> float32 RGB in [0, 1] (and alpha)."""
-    from PIL import Image
-
-    from dreamer.images import fit_within
-
-    if isinstance(image, LoadedImage):
-        return fit_within(image, max_size) if max_size else image
-    if isinstance(image, (str, os.PathLike)):
-        return load_image(image, max_size)
-    if isinstance(image, Image.Image):
-        loaded = pil_to_loaded(image)
-    elif isinstance(image, np.ndarray):
-        loaded = array_to_loaded(image)
-    else:
-        raise ImageError(f"cannot dream on a {type(image).__name__}: give a path, a PIL image or an array")
-    return fit_within(loaded, max_size) if max_size else loaded
+    model: str
+    layers: Objective | None
+    classes: tuple[str, ...]
+    loss: str | None
+    cache_dir: str | None
+    weights: str | None
+    preprocess: str | None
+    unsafe_load: bool = False
+    precision: str = "auto"
+    input_name: str | None = None
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_dreamer(model: str, layers_key, classes: tuple, loss, cache_dir, weights, preprocess,
-                    unsafe_load: bool = False, precision: str = "auto", input_name: str | None = None) -> Dreamer:
-    return Dreamer(model, layers_key, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
-                   classes=classes, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
+def _cached_dreamer(key: _CacheKey) -> Dreamer:
+    return Dreamer(key.model, key.layers, loss=key.loss, cache_dir=key.cache_dir, weights=key.weights,
+                   preprocess=key.preprocess, classes=key.classes, unsafe_load=key.unsafe_load,
+                   precision=key.precision, input_name=key.input_name)
 
 
 def _layers_key(layers, loss):
@@ -419,11 +323,11 @@ def dream(
     config = _config_from(seed, config_settings)
     classes = tuple([classes] if isinstance(classes, (str, int)) else classes or ())
     if isinstance(model, (str, Path)) and not isinstance(layers, Objective) and guide is None:
-        dreamer = _cached_dreamer(
+        dreamer = _cached_dreamer(_CacheKey(
             str(model), _layers_key(layers, loss), tuple(str(c) for c in classes), loss,
             None if cache_dir is None else str(cache_dir), None if weights is None else str(weights),
             preprocess, unsafe_load, precision, input_name,
-        )
+        ))
     else:
         def build() -> Dreamer:
             return Dreamer(model, layers, loss=loss, cache_dir=cache_dir, weights=weights, preprocess=preprocess,
@@ -462,18 +366,7 @@ def _config_from(seed: int | None, config_settings: dict) -> DreamConfig:
     return DreamConfig(seed=new_seed() if seed is None else int(seed), **config_settings)
 
 
-def _signature_with_settings(function) -> inspect.Signature:
-    """``function``'s signature with every DreamConfig field (but the seed) as a keyword, for ``help()``."""
-    signature = inspect.signature(function)
-    parameters = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    parameters += [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-        for name, default in defaults().items() if name != "seed"
-    ]
-    return signature.replace(parameters=parameters)
-
-
-dream.__signature__ = _signature_with_settings(dream)
+dream.__signature__ = signature_with_settings(dream)
 
 
 __all__ = ["Dreamer", "DreamConfig", "DreamerError", "dream", "new_seed", "objective_gradient", "save"]

@@ -25,15 +25,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dreamer.api import fourier_renderer, objective_gradient
+from dreamer.api import objective_gradient
 from dreamer.atlas_settings import ATLAS_CONFIG, ATLAS_PARAM
 from dreamer.atlas_settings import ATLAS_TILE_SIZE as TILE_SIZE
 from dreamer.config import DreamConfig
 from dreamer.engine import Progress, ascend
 from dreamer.errors import DreamerError, ModelError
+from dreamer.models.capabilities import check_class_output_any_size, is_class_layer
 from dreamer.objectives import Objective, activation_loss, bind, check_channels, class_logit, parse_channel_list
 from dreamer.param.pixels import start_image
-from dreamer.param.render import UnitScores
+from dreamer.param.render import UnitScores, fourier_renderer
 from dreamer.param.settings import FOURIER_ATLAS_CONFIG, PARAMETERISATIONS, FourierConfig
 
 __all__ = ["AtlasPlan", "contact_sheet", "plan_sheet", "render_channels", "render_channels_fourier", "render_plan",
@@ -232,7 +233,7 @@ def check_units(adapter, layer_name: str, units: Sequence[int]) -> None:
     Raises:
         ModelError: an unknown layer or a unit out of range.
     """
-    if _is_class_layer(adapter, layer_name):
+    if is_class_layer(adapter, layer_name):
         count = adapter.class_layer().channels
         bad = [u for u in units if not 0 <= u < count]
         if bad:
@@ -252,45 +253,6 @@ def class_units(adapter, queries: Sequence[str]) -> tuple[str, list[int], list[s
     labels = [b.label if b.label is not None else str(b.index) for b in bound]
     check_class_output_any_size(adapter, bound[0].layer)
     return bound[0].layer, [b.index for b in bound], labels
-
-
-def check_class_output_any_size(adapter, class_layer: str) -> None:
-    """Raise unless the class output can be computed on an image of another size than the classifier's own.
-
-    Rendering moves and rescales the image at every step, so a head that
-    needs one input size (Flatten then Dense) can't be rendered.
-
-    Raises:
-        ModelError: the class output needs the classifier's own input size.
-    """
-    if not class_output_takes(adapter, class_layer, adapter.classify_size + 8):
-        raise ModelError(
-            f"the class output {class_layer!r} of model {adapter.name!r} needs its own input size (a fixed-size "
-            f"head such as Flatten then Dense), so its classes can't be rendered; give it global pooling before "
-            f"the Dense layer, or map its channels instead (--layer)")
-
-
-def class_output_takes(adapter, class_layer: str, side: int) -> bool:
-    """Whether the class output can be computed on a ``side``-square image (one run on a blank image).
-
-    A head that needs the classifier's own input size (Flatten then Dense)
-    can't, even after the any-size rebuild: its Dense kernel fits one size.
-    """
-    import tensorflow as tf
-
-    blank = np.zeros((1, side, side, adapter.input_channels), np.float32)
-    try:
-        adapter.feature_model([class_layer])(blank)
-    except (ValueError, tf.errors.InvalidArgumentError):
-        return False
-    return True
-
-
-def _is_class_layer(adapter, layer_name: str) -> bool:
-    try:
-        return adapter.class_layer().name == layer_name
-    except ModelError:
-        return False
 
 
 def contact_sheet(tiles: Sequence[np.ndarray], labels: Sequence[str], columns: int | None = None,

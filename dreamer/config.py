@@ -11,6 +11,7 @@ This module imports nothing heavy, so ``dream --help`` stays fast.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,16 @@ class DreamConfig:
         check_fields(self)
 
 
+#: The settings that choose the model and the objective, with the types a settings file may give them:
+#: the ``dream()`` keywords beside the DreamConfig fields, a recipe's model part (``dreamer.batch.settings``),
+#: what a ``Dreamer`` is built from. Declared once here; the others derive from it.
+MODEL_SETTINGS: dict[str, tuple[type, ...]] = {
+    "model": (str,), "layers": (list, str), "classes": (list, str, int), "loss": (str,), "guide": (str,),
+    "mask": (str,), "weights": (str,), "preprocess": (str,), "unsafe_load": (bool,), "precision": (str,),
+    "input_name": (str,),
+}
+
+
 def settings() -> dict[str, Setting]:
     """Every DreamConfig field's name and Setting, in declaration order."""
     return declared(DreamConfig)
@@ -83,3 +94,14 @@ def settings() -> dict[str, Setting]:
 def defaults() -> dict[str, Any]:
     """Every DreamConfig field's default value."""
     return declared_defaults(DreamConfig)
+
+
+def signature_with_settings(function) -> inspect.Signature:
+    """``function``'s signature with every DreamConfig field (but the seed) as a keyword, for ``help()``."""
+    signature = inspect.signature(function)
+    parameters = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in defaults().items() if name != "seed"
+    ]
+    return signature.replace(parameters=parameters)

@@ -31,7 +31,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from dreamer.config import settings
+from dreamer.config import MODEL_SETTINGS, settings
 from dreamer.errors import DreamerError
 from dreamer.settings import MAX_SIZE_SETTING
 
@@ -44,9 +44,7 @@ except ModuleNotFoundError:  # Python 3.10
 COMMAND_ONLY = ("output", "overwrite", "quiet", "recursive", "force")
 #: ``dream()``'s keywords other than the DreamConfig fields, with the type of their TOML value.
 API_KEYS: dict[str, tuple[type, ...]] = {
-    "model": (str,), "layers": (list, str), "classes": (list, str, int), "guide": (str,), "mask": (str,),
-    "max_size": (int,), "loss": (str,), "precision": (str,), "weights": (str,), "preprocess": (str,),
-    "unsafe_load": (bool,), "cache_dir": (str,), "seed": (int,), "input_name": (str,),
+    **MODEL_SETTINGS, "max_size": (int,), "cache_dir": (str,), "seed": (int,),
 }
 #: The commands with a table of their own in a settings file.
 COMMAND_TABLES = ("atlas", "probe", "video", "zoom")

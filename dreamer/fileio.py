@@ -9,10 +9,14 @@ never leaves a half-written file under the final name.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator, Mapping
+
+#: Bytes read at a time when hashing a file.
+DIGEST_CHUNK = 1 << 20
 
 
 @contextlib.contextmanager
@@ -61,3 +65,12 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     if environ.get("XDG_CACHE_HOME"):
         return Path(environ["XDG_CACHE_HOME"]).expanduser() / "dreamer"
     return Path.home() / ".cache" / "dreamer"
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes (``sha256`` or ``md5``)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(DIGEST_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from dreamer.errors import ImageError, first_line
-from dreamer.fileio import atomic_path
+from dreamer.fileio import atomic_path, file_digest
 
 #: Pillow refuses images above this many pixels (a decompression bomb guard).
 MAX_PIXELS = 20_000 * 20_000
@@ -320,3 +320,35 @@ def _wide_gray_to_rgb(values: np.ndarray) -> np.ndarray:
     top = 65535.0 if values.max(initial=0) > 255 else 255.0
     gray = np.clip(values / top, 0.0, 1.0)
     return np.repeat(gray[..., None], 3, axis=-1)
+
+
+def as_loaded(image, max_size: int | None = None) -> LoadedImage:
+    """A path, PIL image, array or LoadedImage -> float32 RGB in [0, 1] (and alpha)."""
+    from PIL import Image
+
+    if isinstance(image, LoadedImage):
+        return fit_within(image, max_size) if max_size else image
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image, max_size)
+    if isinstance(image, Image.Image):
+        loaded = pil_to_loaded(image)
+    elif isinstance(image, np.ndarray):
+        loaded = array_to_loaded(image)
+    else:
+        raise ImageError(f"cannot dream on a {type(image).__name__}: give a path, a PIL image or an array")
+    return fit_within(loaded, max_size) if max_size else loaded
+
+
+
+
+def source_record(key: str, source) -> dict:
+    """How an input, mask or guide was given, for the metadata: a file as ``{key: absolute path,
+    key_sha256: its content hash}``, anything else as ``{key: "<its type>"}``."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source).absolute()
+        try:
+            digest = file_digest(path)
+        except OSError:
+            digest = None
+        return {key: str(path), f"{key}_sha256": digest}
+    return {key: f"<{type(source).__name__}>"}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import secrets
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -114,6 +115,11 @@ class Setting:
         return value
 
 
+def new_seed() -> int:
+    """A fresh random seed, to be recorded with the result."""
+    return secrets.randbelow(2**31)
+
+
 def setting(default: Any, **meta: Any) -> Any:
     """A dataclass field with its ``Setting`` (the keywords) in its metadata."""
     return field(default=default, metadata={"setting": Setting(**meta)})
@@ -154,3 +160,15 @@ NOISE_SIZE_SETTING = Setting(help="With --param: the side of the square image re
 #: ``--variants`` of ``dream --param``.
 VARIANTS_SETTING = Setting(help="With --param: how many images, side by side in the output (fft: made to differ).",
                            flags=("--variants",), kind=int, minimum=1, maximum=64)
+#: ``dream classify --top``.
+TOP_SETTING = Setting(help="How many classes to show.", flags=("--top", "-k"), kind=int, minimum=1, maximum=1000)
+#: ``dream layers --size``.
+LAYERS_SIZE_SETTING = Setting(
+    help="Show each layer's height and width for an N x N input (0 where the input is too small for the layer).",
+    flags=("--size",), kind=int, minimum=1, maximum=65536, unset_help="? for the free sizes")
+#: ``--workers`` of ``--executor ray``.
+WORKERS_SETTING = Setting(
+    help="With --executor ray: how many workers.", flags=("--workers",), kind=int, minimum=1, maximum=4096,
+    unset_help="one per GPU on a cluster with GPUs, else one per machine")
+#: The frame of ``--layer-from FRAME OBJECTIVE`` (zoom, video).
+FRAME_SETTING = Setting(help="A frame number.", flags=("--layer-from",), kind=int, minimum=0, maximum=10_000_000)

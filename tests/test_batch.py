@@ -330,7 +330,8 @@ def test_result_carries_its_recipe_and_input_hash(runner, model_file, workdir):
 
 
 def test_run_batch_takes_any_executor_built_from_the_recipe(model_file, workdir):
-    from dreamer.cli.batch import BatchFlags, run_batch
+    from dreamer.cli.batch import run_batch
+    from dreamer.cli.shared import BatchFlags, DreamRequest
 
     photo_tree(workdir / "photos", 3)
     built = []
@@ -339,8 +340,8 @@ def test_run_batch_takes_any_executor_built_from_the_recipe(model_file, workdir)
         built.append(recipe)
         return LocalExecutor(functools.partial(build_worker, recipe))
 
-    run_batch(["photos"], "out", str(model_file), {"iterations": 1, "octaves": 1, "seed": 3},
-              {"layers": ("conv3",), "preprocess": "unit"}, None, None, BatchFlags(recursive=True, quiet=True),
-              executor_for)
+    run_batch(DreamRequest(("photos",), "out", str(model_file), {"layers": ("conv3",), "preprocess": "unit"},
+                           {"iterations": 1, "octaves": 1, "seed": 3}, None, None,
+                           BatchFlags(recursive=True, quiet=True)), executor_for)
     assert len(built) == 1 and built[0]["seed"] == 3 and built[0]["model"] == str(model_file)
     assert_outputs_match_manifest(workdir / "out", 3)

@@ -72,3 +72,15 @@ def test_usage_errors_name_the_dream_command_not_a_hidden_one():
     result = CliRunner().invoke(main, ["--no-such-option", "x.png"], prog_name="dream")
     assert result.exit_code == 2
     assert "Usage: dream [OPTIONS] INPUT..." in result.output and "dream run" not in result.output
+
+
+def test_the_model_settings_are_declared_once_for_the_api_the_recipe_and_settings_files():
+    from dreamer import dream
+    from dreamer.batch.settings import MODEL_KEYS
+    from dreamer.config import MODEL_SETTINGS
+    from dreamer.configfile import API_KEYS
+
+    assert MODEL_KEYS == tuple(MODEL_SETTINGS)
+    assert set(MODEL_SETTINGS) <= set(API_KEYS)
+    dream_keywords = set(inspect.signature(dream).parameters)
+    assert set(MODEL_SETTINGS) - {"layers", "classes"} <= dream_keywords and {"layers", "classes"} <= dream_keywords

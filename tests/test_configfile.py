@@ -288,3 +288,12 @@ def test_show_config_shows_the_flags_a_user_types(runner, workdir):
     assert "--size" in names and "--class" in names and "--max-size" in names
     assert "noise_size" not in result.output and "Sentinel" not in result.output and "UNSET" not in result.output
     assert all(name.startswith("--") for name in names)
+
+
+@pytest.mark.parametrize("command", [[], ["atlas"], ["zoom"], ["video"], ["probe"]])
+def test_show_config_of_every_command_lists_every_option_by_its_flag(runner, workdir, command):
+    result = runner.invoke(main, [*command, "--show-config"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("-")]
+    assert rows and all(row.split()[0].startswith("--") for row in rows)
+    assert "Sentinel" not in result.output and "UNSET" not in result.output

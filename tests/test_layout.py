@@ -13,9 +13,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "dreamer"
 
 LAYERS = [
-    ("files and settings", ["dreamer.version", "dreamer.settings", "dreamer.errors", "dreamer.fileio",
-                            "dreamer.images", "dreamer.config", "dreamer.precision", "dreamer.outputs",
-                            "dreamer.presets", "dreamer.configfile"]),
+    ("files and settings", ["dreamer.version", "dreamer.startup", "dreamer.settings", "dreamer.errors",
+                            "dreamer.fileio", "dreamer.images", "dreamer.config", "dreamer.precision",
+                            "dreamer.outputs", "dreamer.presets", "dreamer.configfile"]),
     ("models and objectives", ["dreamer.models", "dreamer.objectives", "dreamer.classify"]),
     ("engine", ["dreamer.engine", "dreamer.param"]),
     ("api", ["dreamer.api"]),
@@ -146,3 +146,58 @@ def test_the_import_graph_sees_imports_inside_functions():
 def test_no_import_circles():
     found = circles(import_graph())
     assert not found, "import circles: " + "; ".join(" -> ".join(c) for c in found)
+
+
+MAX_PARAMETERS = 8
+MAX_MODULE_LINES = 400
+
+
+def public_names() -> set[str]:
+    """The names in a package's ``__all__`` (the facade's included): the public Python API."""
+    names = set()
+    for path in PACKAGE.rglob("__init__.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                names |= {element.value for element in node.value.elts if isinstance(element, ast.Constant)}
+    return names
+
+
+def parameter_count(node: ast.FunctionDef | ast.AsyncFunctionDef, public: bool) -> int:
+    """Positional and keyword-only parameters, ``*args`` and ``**kwargs`` one each, ``self``/``cls`` aside.
+
+    A public API name's keyword-only settings are not counted (``dream(image, *, model=..., layers=...)``).
+    """
+    args = node.args
+    positional = [a.arg for a in args.posonlyargs + args.args]
+    count = len(positional) - (1 if positional[:1] in (["self"], ["cls"]) else 0)
+    count += (args.vararg is not None) + (args.kwarg is not None)
+    return count + (0 if public else len(args.kwonlyargs))
+
+
+def functions_with_owner(tree: ast.AST):
+    """Every function with the name of the class it is a method of (else its own name)."""
+    owners = {id(item): node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef) for item in node.body}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield owners.get(id(node), node.name), node
+
+
+@pytest.mark.parametrize("path", package_modules(), ids=lambda p: module_name(p))
+def test_no_function_takes_more_than_8_parameters(path):
+    public = public_names()
+    many = {f"{function.name} ({parameter_count(function, owner in public)})"
+            for owner, function in functions_with_owner(ast.parse(path.read_text(encoding="utf-8")))
+            if parameter_count(function, owner in public) > MAX_PARAMETERS}
+    assert not many, f"{module_name(path)}: {', '.join(sorted(many))}: group them in a request or settings object"
+
+
+def test_the_parameter_count_sees_kwargs_and_spares_the_public_api():
+    function = ast.parse("def f(self, a, b=1, *rest, c, d=2, **more): pass").body[0]
+    assert parameter_count(function, public=False) == 6 and parameter_count(function, public=True) == 4
+    assert {"dream", "Dreamer", "probe"} <= public_names()
+
+
+@pytest.mark.parametrize("path", package_modules(), ids=lambda p: module_name(p))
+def test_no_module_over_400_lines(path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{module_name(path)} has {lines} lines: split it by subject"

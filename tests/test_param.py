@@ -10,19 +10,19 @@ import pytest
 from PIL import Image
 from tiny_models import tiny_classifier_model, tiny_conv_model
 
-from dreamer.api import fourier_renderer, objective_gradient
+from dreamer.api import objective_gradient
 from dreamer.atlas import AtlasPlan, render_plan
 from dreamer.cli import main
 from dreamer.config import DreamConfig
 from dreamer.engine.tiles import tiled_gradient
+from dreamer.engine.transforms import apply_moves, draw_moves
 from dreamer.images import read_metadata
 from dreamer.models import adapter_for_keras
 from dreamer.objectives import channel, neuron
 from dreamer.param.colour import COLOUR_SQRT, SAMPLE_PHOTOS, colour_covariance, colour_sqrt, decorrelation_matrix
 from dreamer.param.fourier import fourier_image, frequency_scale, initial_spectrum
-from dreamer.param.render import ObjectiveScores, UnitScores, diversity_penalty
+from dreamer.param.render import ObjectiveScores, UnitScores, diversity_penalty, fourier_renderer
 from dreamer.param.settings import FourierConfig, Moves
-from dreamer.param.transforms import apply_moves, draw_moves
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FAST = FourierConfig(steps=12, learning_rate=0.1, moves=Moves(pad=4, jitter=2, scale=0.05, rotate=5.0))
@@ -288,3 +288,14 @@ def test_cli_renders_from_noise(runner, classifier_file, tmp_path, param, object
 def test_cli_noise_usage_errors(runner, model_file, args, message):
     result = runner.invoke(main, ["--model", str(model_file), *args])
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_fourier_settings_are_public_from_the_package_and_checked_by_the_settings_rule():
+    import dreamer
+    from dreamer.errors import DreamerError
+
+    assert dreamer.FourierConfig is FourierConfig
+    with pytest.raises(DreamerError, match=r"steps must be a whole number from 1 to 10000 \(not 0\)"):
+        FourierConfig(steps=0)
+    with pytest.raises(DreamerError, match="rotate must be a number at least 0 and at most 180"):
+        Moves(rotate=200.0)

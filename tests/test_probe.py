@@ -398,3 +398,19 @@ def test_a_graphdef_model_is_probed_too(monkeypatch, tmp_path):
     record = SimpleNamespace(layer=SimpleNamespace(name="mixed4c"), shape=(2, 2, 8))
     with pytest.raises(DreamerError, match="not a Keras model, so it cannot be exported"):
         build_model(adapter, record, "pooled", 32, (np.zeros(8), 0.0))
+
+
+def test_a_probe_table_in_a_settings_file_drives_dream_probe(runner, workdir, model_file):
+    from dreamer.cli import main
+
+    (workdir / "cfg").mkdir()
+    _save_letters(workdir / "cfg" / "left", 6)
+    _save_letters(workdir / "cfg" / "right", 6, mirror=True)
+    (workdir / "cfg" / "look.toml").write_text(
+        'iterations = 3\n'  # dream's: not read by probe
+        f'[probe]\nmodel = "{model_file}"\nsize = 32\npairs = ["left", "right"]\nlayer = ["conv2,conv3"]\n'
+        'output = "pairs.svg"\nfolds = 3\nquiet = true\n')
+    result = runner.invoke(main, ["probe", "--config", "cfg/look.toml"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((workdir / "cfg" / "pairs.json").read_text())
+    assert [layer["name"] for layer in data["layers"]] == ["conv2", "conv3"] and data["settings"]["folds"] == 3

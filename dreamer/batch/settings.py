@@ -14,11 +14,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from dreamer.config import DreamConfig, settings
+from dreamer.config import MODEL_SETTINGS, DreamConfig, settings
 
 #: The settings that choose the model and the objective (a worker loads them once).
-MODEL_KEYS = ("model", "layers", "classes", "loss", "guide", "mask", "weights", "preprocess", "unsafe_load",
-              "precision", "input_name")
+MODEL_KEYS = tuple(MODEL_SETTINGS)
 #: Settings with a file path for a value.
 PATH_KEYS = ("guide", "mask", "weights")
 MODEL_DEFAULTS = {"layers": (), "classes": (), "loss": None, "guide": None, "mask": None, "weights": None,

@@ -11,28 +11,17 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from dreamer.cli.common import EXIT_FAILED_INPUT, make_say, signals_as_exceptions, usage_errors, user_errors
+from dreamer.cli.shared import BatchFlags, DreamRequest
 from dreamer.errors import DreamerError
 
 
-@dataclass(frozen=True)
-class BatchFlags:
-    """How a batch runs: search sub-folders, render everything again, replace files, say nothing."""
-
-    recursive: bool = False
-    force: bool = False
-    overwrite: bool = False
-    quiet: bool = False
-
-
-def run_batch(inputs: list[str], output: str | None, model, config_settings: dict, chosen: dict, max_size,
-              cache_dir, flags: BatchFlags, executor_for=None) -> None:
-    """Render ``inputs`` into the output folder, resuming what an earlier run left; exits 1 if any failed.
+def run_batch(request: DreamRequest, executor_for=None) -> None:
+    """Render the request's inputs into its output folder, resuming what an earlier run left; exits 1 if any failed.
 
     ``executor_for(recipe)`` returns the ``dreamer.executors.Executor`` that
     renders the jobs (its workers built by
@@ -46,17 +35,19 @@ def run_batch(inputs: list[str], output: str | None, model, config_settings: dic
     from dreamer.executors import LocalExecutor
     from dreamer.executors.tally import Tally, shares_text
 
+    inputs, output, model, flags, cache_dir = list(request.inputs), request.output, request.model, request.flags, \
+        request.cache_dir
     with usage_errors():  # answered before TensorFlow loads
-        found, unreadable = batch_inputs(inputs, output, model, max_size, flags)
-        recipe = make_recipe(model, config_settings, max_size, **chosen)
+        found, unreadable = batch_inputs(inputs, output, model, request.max_size, flags)
+        recipe = make_recipe(model, request.config_settings, request.max_size, **request.chosen)
         batch = recorded_batch(found, output, recipe, flags)
     if batch is not None and not batch.todo():  # a worker is built only if a result vanishes meanwhile
         executor = Tally(LocalExecutor(functools.partial(build_worker, recipe, cache_dir)))
     else:
         with usage_errors():
-            ensure_network(model, cache_dir, chosen.get("weights"), flags.quiet)
+            ensure_network(model, cache_dir, request.chosen.get("weights"), flags.quiet)
         with user_errors():
-            batch, dreamer = prepare_batch(batch, found, output, model, recipe, chosen, cache_dir, flags)
+            batch, dreamer = prepare_batch(batch, found, request, recipe)
             executor = Tally(executor_for(recipe) if executor_for is not None
                              else LocalExecutor(lambda: local_worker(dreamer, recipe, flags.quiet)))
     with signals_as_exceptions():
@@ -127,7 +118,7 @@ def recorded_batch(found, output, recipe: dict, flags: BatchFlags):
     return None if labels is None else named_batch(folder, found, labels, recipe, flags, manifest)
 
 
-def prepare_batch(planned, found, output, model, recipe: dict, chosen: dict, cache_dir, flags: BatchFlags):
+def prepare_batch(planned, found, request: DreamRequest, recipe: dict):
     """Load the model (checking every setting) and name the batch of the ``found`` inputs by it; before any work.
 
     ``planned`` (the ``recorded_batch``, or None) is kept when the model names its results alike.
@@ -142,11 +133,12 @@ def prepare_batch(planned, found, output, model, recipe: dict, chosen: dict, cac
     from dreamer.cli.shared import make_dreamer
     from dreamer.outputs import output_folder
 
-    dreamer = make_dreamer({**chosen, "model": model}, cache_dir, quiet=flags.quiet, say=make_say(flags.quiet))
+    dreamer = make_dreamer({**request.chosen, "model": request.model}, request.cache_dir, quiet=request.flags.quiet,
+                           say=request.say)
     labels = (dreamer.adapter.name, dreamer.objective.name)
     if planned is not None and [item.key for item in planned.items] == [str(n) for n in result_names(found, *labels)]:
         return planned, dreamer  # named alike, and its inputs are hashed already
-    return named_batch(output_folder(output), found, labels, recipe, flags), dreamer
+    return named_batch(output_folder(request.output), found, labels, recipe, request.flags), dreamer
 
 
 def named_batch(folder, found, labels: tuple[str, str], recipe: dict, flags: BatchFlags, manifest=None):

@@ -17,13 +17,14 @@ from dreamer.cli.common import (
     signals_as_exceptions,
     user_errors,
 )
+from dreamer.cli.options import setting_option
 from dreamer.errors import DreamerError
+from dreamer.settings import TOP_SETTING
 
 
 @click.command("classify")
 @click.argument("images", nargs=-1, required=True, type=click.Path(), metavar="IMAGE...")
-@click.option("-k", "--top", type=click.IntRange(min=1), default=5, show_default=True,
-              help="How many classes to show.")
+@setting_option("top", TOP_SETTING, 5)
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A text file of class names, one per line, for your own classifier.")
 @model_options

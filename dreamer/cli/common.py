@@ -150,7 +150,7 @@ def quiet_tensorflow_import() -> None:
     ``dreamer.api`` is imported only here, when TensorFlow is wanted anyway,
     so ``dream --help`` stays fast.
     """
-    from dreamer.api import quiet_tensorflow_import as quiet
+    from dreamer.startup import quiet_tensorflow_import as quiet
 
     quiet()
 

@@ -202,7 +202,9 @@ def settings_text(command: click.Command, ctx: click.Context) -> str:
             value, source = os.environ[option.envvar], f"environment ${option.envvar}"
         else:
             value, source = option.get_default(ctx), "default"
-        rows.append((shown_name(option), _shown(value), source))
+        pair = option.nargs > 1 and not option.multiple and isinstance(value, (list, tuple))
+        shown = " ".join(map(str, value)) if pair else _shown(value)
+        rows.append((shown_name(option), shown, source))
     width = max(len(name) for name, _, _ in rows)
     value_width = min(40, max(len(value) for _, value, _ in rows))
     lines = [f"{name:<{width}}  {value:<{value_width}}  ({source})" for name, value, source in rows]

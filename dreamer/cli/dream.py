@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
 
 from dreamer.cli import preflight
-from dreamer.cli.batch import BatchFlags, run_batch
+from dreamer.cli.batch import run_batch
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
     input_name_option,
-    make_say,
     model_options,
     naming,
     signals_as_exceptions,
+    take,
     usage_errors,
     user_errors,
 )
 from dreamer.cli.configured import ConfiguredCommand, settings_file_options
-from dreamer.cli.executors import check_executor_options, executor_for, executor_options
+from dreamer.cli.executors import ExecutorChoice, check_executor_options, executor_for, executor_options
 from dreamer.cli.noise import NoiseRequest, given_steps, noise_options, render_from_noise
 from dreamer.cli.options import config_options, setting_option
-from dreamer.cli.shared import checked_inputs, make_config, make_dreamer, prepared_outputs
+from dreamer.cli.shared import DreamRequest, checked_inputs, make_config, make_dreamer, prepared_outputs
 from dreamer.errors import DreamerError
 from dreamer.settings import MAX_SIZE_SETTING
 
@@ -84,9 +84,7 @@ class DefaultCommand(ConfiguredCommand):
 @input_name_option
 @settings_file_options
 @click.pass_context
-def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, output, overwrite, precision, param,
-                  noise_size, variants, quiet, recursive, force, executor, ray_address, workers, model, weights,
-                  preprocess, unsafe_load, cache_dir, input_name, config, preset, **config_settings):
+def dream_command(ctx, inputs, **options):
     """Dream on INPUT images: make the network's favourite patterns grow in them.
 
     \b
@@ -123,43 +121,52 @@ def dream_command(ctx, inputs, layers, classes, guide, mask, max_size, loss, out
       dream layers            # the layers you can name
       dream atlas --layer block5c_add --channels 0-15
     """
-    from dreamer.batch.settings import make_recipe
-    from dreamer.outputs import is_folder_output, name_outputs
+    from dreamer.outputs import is_folder_output
 
-    if bool(inputs) == bool(param):
+    for source in ("config", "preset"):  # read by ConfiguredCommand already
+        options.pop(source, None)
+    noise = NoiseRequest(options.pop("param"), options.pop("noise_size"), options.pop("variants"))
+    if bool(inputs) == bool(noise.param):
         raise click.UsageError("give INPUT images to dream on, or --param fft|pixels to render from noise (not both)")
+    runner = take(ExecutorChoice, options)
+    request = DreamRequest.from_options(inputs, options)
     with usage_errors():
-        check_executor_options(executor, ray_address, workers, bool(inputs) and is_folder_output(list(inputs), output))
-    say = make_say(quiet)
-    if param:
-        request = NoiseRequest(param, noise_size, variants, given_steps(ctx, config_settings))
-        render_from_noise(request, list(layers), classes, guide, loss, output, overwrite, precision, quiet, say,
-                          model, weights, preprocess, unsafe_load, cache_dir, config_settings)
+        check_executor_options(runner, bool(inputs) and is_folder_output(list(inputs), request.output))
+    if noise.param:
+        render_from_noise(request, replace(noise, steps=given_steps(ctx, request.config_settings)))
         return
     with usage_errors():  # everything up to the model load is answered before TensorFlow loads
-        config = make_config(**config_settings)
-        model = checked_setup([Path(p) for p in inputs], output, model, list(layers), mask, guide, say)
-        preflight.check_objective(model, list(layers), classes)
-    chosen = dict(layers=layers, classes=classes, loss=loss, guide=guide, mask=mask, weights=weights,
-                  preprocess=preprocess, unsafe_load=unsafe_load, precision=precision, input_name=input_name)
-    if is_folder_output(list(inputs), output):
-        run_batch(list(inputs), output, model, config_settings, chosen, max_size, cache_dir,
-                  BatchFlags(recursive, force, overwrite, quiet),
-                  executor_for(executor, ray_address, workers, cache_dir))
+        config = make_config(**request.config_settings)
+        request = replace(request, model=checked_setup(request))
+        preflight.check_objective(request.model, list(request.chosen.get("layers") or ()),
+                                  request.chosen.get("classes") or ())
+    if is_folder_output(list(inputs), request.output):
+        run_batch(request, executor_for(runner, request.cache_dir))
         return
-    source = [Path(inputs[0])]  # the batch takes every folder output: here one input file, -o one file
-    if checked_inputs(source, max_size, preflight.model_min_side(model), say)[1]:
+    dream_one(request, config)
+
+
+def dream_one(request: DreamRequest, config) -> None:
+    """Dream the one INPUT file into the one ``-o`` file (or a free name beside it); exits 1 if it failed."""
+    from dreamer.batch.settings import make_recipe
+    from dreamer.outputs import name_outputs
+
+    source = [Path(request.inputs[0])]  # the batch takes every folder output: here one input file, -o one file
+    if checked_inputs(source, request.max_size, preflight.model_min_side(request.model), request.say)[1]:
         sys.exit(EXIT_FAILED_INPUT)
-    asked = make_recipe(model, {**asdict(config), "seed": config_settings.get("seed")}, max_size, **chosen)
-    if not force and already_made(source[0], Path(output), asked, say):
+    asked = make_recipe(request.model, {**asdict(config), "seed": request.config_settings.get("seed")},
+                        request.max_size, **request.chosen)
+    if not request.flags.force and already_made(source[0], Path(request.output), asked, request.say):
         return
     with usage_errors():
-        targets = prepared_outputs(source, output, model, cache_dir, weights, quiet)
+        targets = prepared_outputs(source, request.output, request.model, request.cache_dir,
+                                   request.chosen.get("weights"), request.flags.quiet)
     with user_errors():
-        dreamer = make_dreamer({**chosen, "model": model}, cache_dir, quiet=quiet, say=say)
-        targets = name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, overwrite)
-        recipe = make_recipe(model, asdict(config), max_size, **chosen)
-    if dream_all(dreamer, targets, config, max_size, quiet, mask, say, recipe):
+        dreamer = make_dreamer({**request.chosen, "model": request.model}, request.cache_dir,
+                               quiet=request.flags.quiet, say=request.say)
+        targets = name_outputs(targets, dreamer.adapter.name, dreamer.objective.name, request.flags.overwrite)
+        recipe = make_recipe(request.model, asdict(config), request.max_size, **request.chosen)
+    if dream_all(dreamer, targets, config, request, recipe):
         sys.exit(EXIT_FAILED_INPUT)
 
 
@@ -179,8 +186,7 @@ def already_made(source: Path, output: Path, recipe: dict, say) -> bool:
     return True
 
 
-def checked_setup(inputs: list[Path], output: str | None, model: str | None, layers: list[str],
-                  mask: str | None, guide: str | None, say) -> str:
+def checked_setup(request: DreamRequest) -> str:
     """The checks of the command line that need no model: ``-o``, the layer names (against the
     shipped names), the mask and guide images. Returns the model to load.
 
@@ -189,33 +195,32 @@ def checked_setup(inputs: list[Path], output: str | None, model: str | None, lay
     """
     from dreamer.images import load_image
 
-    preflight.check_output(inputs, output)
-    model = preflight.choose_model(model, layers, say)
-    if mask is not None:
-        load_image(mask)
-    if guide is not None:
-        preflight.image_size(Path(guide))
+    preflight.check_output([Path(p) for p in request.inputs], request.output)
+    model = preflight.choose_model(request.model, list(request.chosen.get("layers") or ()), request.say)
+    if request.chosen.get("mask") is not None:
+        load_image(request.chosen["mask"])
+    if request.chosen.get("guide") is not None:
+        preflight.image_size(Path(request.chosen["guide"]))
     return model
 
 
-def dream_all(dreamer, targets, config, max_size: int | None, quiet: bool, mask: str | None, say,
-              recipe=None) -> int:
+def dream_all(dreamer, targets, config, request: DreamRequest, recipe=None) -> int:
     """Dream each target; report each written file (and why it was renamed); returns the failures."""
     failures = 0
     with signals_as_exceptions():
         for target in targets:
             try:
-                written = dream_file(dreamer, target, config, max_size, quiet, mask, recipe)
+                written = dream_file(dreamer, target, config, request, recipe)
             except DreamerError as exc:
                 failures += 1
                 click.echo(f"Error: {naming(target.input, exc)}", err=True)
                 continue
             renamed = f"; {target.renamed}" if target.renamed else ""
-            say(f"wrote {written} (seed {config.seed}{renamed})")
+            request.say(f"wrote {written} (seed {config.seed}{renamed})")
     return failures
 
 
-def dream_file(dreamer, target, config, max_size: int | None, quiet: bool, mask=None, recipe=None) -> Path:
+def dream_file(dreamer, target, config, request: DreamRequest, recipe=None) -> Path:
     """Load, dream and save one input (a ``dreamer.outputs.Target``); returns the path written.
 
     The result records every setting (the input, ``mask`` and guide by path and SHA-256
@@ -230,8 +235,8 @@ def dream_file(dreamer, target, config, max_size: int | None, quiet: bool, mask=
     from dreamer.cli.progress import StepBar
     from dreamer.images import save_image
 
-    with StepBar(click.format_filename(str(target.input)), quiet) as bar:
-        result = dreamer.dream(target.input, config, bar.update, max_size, mask)
+    with StepBar(click.format_filename(str(target.input)), request.flags.quiet) as bar:
+        result = dreamer.dream(target.input, config, bar.update, request.max_size, request.chosen.get("mask"))
     metadata = result.info["dreamer"]
     if recipe is not None:
         metadata = result_metadata(metadata, str(Path(target.input).resolve()), target.input.read_bytes(), recipe)

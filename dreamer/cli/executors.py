@@ -8,11 +8,14 @@ summary. Ray is imported only when ``--executor ray`` is chosen.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
+from dreamer.cli.options import setting_option
 from dreamer.errors import DreamerError
+from dreamer.settings import WORKERS_SETTING
 
 
 def executor_options(func):
@@ -24,18 +27,26 @@ def executor_options(func):
         click.option("--ray-address", default=None, metavar="ADDRESS",
                      help="With --executor ray: join this running Ray cluster (auto, HOST:6379 or "
                           "ray://HOST:10001). [default: start a Ray instance on this machine for the batch]"),
-        click.option("--workers", type=click.IntRange(min=1), default=None,
-                     help="With --executor ray: how many workers. [default: one per GPU on a cluster with "
-                          "GPUs, else one per machine]"),
+        setting_option("workers", WORKERS_SETTING, None),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def check_executor_options(executor: str, ray_address: str | None, workers: int | None, batch: bool) -> None:
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """--executor, --ray-address, --workers."""
+
+    executor: str = "local"
+    ray_address: str | None = None
+    workers: int | None = None
+
+
+def check_executor_options(choice: ExecutorChoice, batch: bool) -> None:
     """Refuses Ray's options where they would do nothing (without ``--executor ray``, or for one
     output file), and ``--executor ray`` without Ray installed."""
+    executor, ray_address, workers = choice.executor, choice.ray_address, choice.workers
     if executor == "ray":
         from dreamer.executors.ray import import_ray
 
@@ -48,15 +59,16 @@ def check_executor_options(executor: str, ray_address: str | None, workers: int 
         raise DreamerError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --executor ray")
 
 
-def executor_for(executor: str, ray_address: str | None, workers: int | None, cache_dir: str | None = None):
+def executor_for(choice: ExecutorChoice, cache_dir: str | None = None):
     """``run_batch``'s ``executor_for``: None for this process, else a function of the recipe.
 
     ``cache_dir`` (``--cache-dir``) is where the workers look for the model's files too.
     """
-    if executor == "local":
+    if choice.executor == "local":
         return None
     cache_dir = str(Path(cache_dir).resolve()) if cache_dir else None  # a worker may start in another folder
-    return functools.partial(ray_executor, ray_address=ray_address, workers=workers, cache_dir=cache_dir)
+    return functools.partial(ray_executor, ray_address=choice.ray_address, workers=choice.workers,
+                             cache_dir=cache_dir)
 
 
 def ray_executor(recipe: dict, ray_address: str | None, workers: int | None, cache_dir: str | None = None):

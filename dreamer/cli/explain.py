@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from dreamer.cli.batch import BatchFlags, batch_inputs, progress_reporter
+from dreamer.cli.batch import batch_inputs, progress_reporter
 from dreamer.cli.common import (
     EXIT_FAILED_INPUT,
     input_name_option,
@@ -26,7 +26,8 @@ from dreamer.cli.common import (
     usage_errors,
     user_errors,
 )
-from dreamer.cli.executors import check_executor_options, executor_options
+from dreamer.cli.executors import ExecutorChoice, check_executor_options, executor_options
+from dreamer.cli.shared import BatchFlags
 
 DEFAULT_FOLDER = "outputs/explain"
 SHEET_NAME = "explain_sheet.png"
@@ -94,7 +95,7 @@ def explain_command(inputs, **options):
     output = options["output"] or f"{DEFAULT_FOLDER}/"
     with usage_errors():  # everything here is answered before TensorFlow loads
         methods, settings, spec = parsed_request(options)
-        check_executor_options(options["executor"], options["ray_address"], options["workers"], True)
+        check_executor_options(ExecutorChoice(options["executor"], options["ray_address"], options["workers"]), True)
         model = checked_model(options["model"], spec, settings.cam_layer, methods, say)
         found, unreadable = batch_inputs(list(inputs), output, model, options["max_size"], flags)
         labels = result_labels(model, spec)

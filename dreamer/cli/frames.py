@@ -19,6 +19,7 @@ import click
 from dreamer.cli.common import EXIT_FAILED_INPUT, EXIT_USAGE, ModelChoice, make_say, take
 from dreamer.cli.options import options_from
 from dreamer.errors import DreamerError
+from dreamer.settings import FRAME_SETTING
 from dreamer.video.settings import Encoding
 
 
@@ -37,7 +38,8 @@ objective_options = stack([
     click.option("-l", "--layer", "layers", multiple=True, metavar="OBJECTIVE",
                  help="What to excite (the forms of 'dream --help'); repeat to add terms. "
                       "[default: the model's default layer]"),
-    click.option("--layer-from", "layer_from", multiple=True, type=(click.IntRange(min=0), str),
+    click.option("--layer-from", "layer_from", multiple=True,
+                 type=(click.IntRange(FRAME_SETTING.minimum, FRAME_SETTING.maximum), str),
                  metavar="FRAME OBJECTIVE",
                  help="From this frame on, dream on this objective instead; repeatable "
                       "(--layer A --layer-from 100 B; in a settings file: layer-from = [[100, \"B\"]])."),

@@ -12,12 +12,12 @@ from dreamer.cli.common import (
     model_options,
     user_errors,
 )
+from dreamer.cli.options import setting_option
+from dreamer.settings import LAYERS_SIZE_SETTING
 
 
 @click.command("layers")
-@click.option("--size", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Show each layer's height and width for an N x N input (0 where the input is too small "
-                   "for the layer). [default: ? for the free sizes]")
+@setting_option("size", LAYERS_SIZE_SETTING, None)
 @model_options
 @input_name_option
 def layers_command(size, **model_choice):

@@ -15,6 +15,7 @@ import click
 from dreamer.cli import preflight
 from dreamer.cli.common import EXIT_FAILED_INPUT, signals_as_exceptions, usage_errors, user_errors
 from dreamer.cli.options import setting_option
+from dreamer.cli.shared import DreamRequest
 from dreamer.errors import DreamerError
 from dreamer.param.settings import FOURIER_ATLAS_CONFIG, NOISE_SIZE, PARAMETERISATIONS
 from dreamer.settings import NOISE_SIZE_SETTING, VARIANTS_SETTING
@@ -51,38 +52,37 @@ def given_steps(ctx: click.Context, config_settings: dict) -> int | None:
     return config_settings["iterations"] if typed else None
 
 
-def render_from_noise(request: NoiseRequest, layers, classes, guide, loss, output, overwrite, precision, quiet,
-                      say, model, weights, preprocess, unsafe_load, cache_dir, config_settings) -> None:
+def render_from_noise(request: DreamRequest, noise: NoiseRequest) -> None:
     """Check, load the model, render, save; exits 1 if the rendering fails."""
     from dreamer.cli.shared import make_dreamer
     from dreamer.outputs import name_outputs, plan_outputs
 
+    layers, classes = list(request.chosen.get("layers") or ()), request.chosen.get("classes") or ()
     with usage_errors():  # the layers, channels and classes of a registered model: before TensorFlow loads
-        if guide:
+        if request.chosen.get("guide"):
             raise DreamerError("--guide needs an INPUT image to dream on; it does not work with --param")
-        model = preflight.choose_model(model, list(layers), say)
-        preflight.check_objective(model, list(layers), classes)
+        model = preflight.choose_model(request.model, layers, request.say)
+        preflight.check_objective(model, layers, classes)
     with user_errors():
-        config = noise_config(request, config_settings)
-        target = plan_outputs([Path("noise")], output)[0]
-        chosen = dict(model=model, layers=layers, classes=classes, loss=loss, weights=weights, preprocess=preprocess,
-                      unsafe_load=unsafe_load, precision=precision)
-        dreamer = make_dreamer(chosen, cache_dir, quiet=quiet, say=say)
+        config = noise_config(noise, request.config_settings)
+        target = plan_outputs([Path("noise")], request.output)[0]
+        chosen = {**request.chosen, "model": model, "mask": None}
+        dreamer = make_dreamer(chosen, request.cache_dir, quiet=request.flags.quiet, say=request.say)
         check_class_terms(dreamer.adapter, dreamer.objective)
-        target = name_outputs([target], dreamer.adapter.name, dreamer.objective.name, overwrite)[0]
+        target = name_outputs([target], dreamer.adapter.name, dreamer.objective.name, request.flags.overwrite)[0]
     with signals_as_exceptions():
         try:
-            written = render_noise(dreamer, target.output, request, config, quiet)
+            written = render_noise(dreamer, target.output, noise, config, request.flags.quiet)
         except DreamerError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_FAILED_INPUT)
     renamed = f"; {target.renamed}" if target.renamed else ""
-    say(f"wrote {written} ({request.param}, seed {config.seed}{renamed})")
+    request.say(f"wrote {written} ({noise.param}, seed {config.seed}{renamed})")
 
 
 def check_class_terms(adapter, objective) -> None:
     """Raise if the objective reads a class output that works at the classifier's own size only (see atlas)."""
-    from dreamer.atlas import check_class_output_any_size
+    from dreamer.models.capabilities import check_class_output_any_size
 
     for name in set(objective.layer_names()) - set(adapter.layer_names()):
         check_class_output_any_size(adapter, name)
@@ -90,8 +90,8 @@ def check_class_terms(adapter, objective) -> None:
 
 def noise_config(request: NoiseRequest, config_settings: dict):
     """fft: the atlas' FourierConfig (the request's steps, the seed); pixels: the DreamConfig of the options."""
-    from dreamer.api import new_seed
     from dreamer.cli.shared import make_config
+    from dreamer.settings import new_seed
 
     if request.param == "pixels":
         return make_config(**config_settings)

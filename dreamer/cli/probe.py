@@ -57,8 +57,7 @@ from dreamer.probe.settings import ProbeSettings
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages; the table still prints.")
 @model_options
 @config_file_options
-def probe_command(images, layers, pairs, classes, output, json_path, groups, export_path, overwrite, quiet,
-                  **options):
+def probe_command(images, layers, pairs, classes, **options):
     """At which layer does the network stop telling x from T(x)? Per layer: invariance, equivariance, decodability.
 
     Prints a table and a one-line answer (the deepest layer where T is still
@@ -76,6 +75,8 @@ def probe_command(images, layers, pairs, classes, output, json_path, groups, exp
     """
     from dreamer.probe.report import output_paths, table_text
 
+    output, json_path, groups, export_path, overwrite, quiet = (
+        options.pop(k) for k in ("output", "json_path", "groups", "export_path", "overwrite", "quiet"))
     say = make_say(quiet)
     names = [name.strip() for text in layers for name in text.split(",") if name.strip()] or None
     mode = "pairs" if pairs else "classes" if classes else "transform"

@@ -9,14 +9,67 @@ itself, the batch's local worker and a Ray actor all go through it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import click
 
 from dreamer.cli import preflight
-from dreamer.cli.common import DEFAULT_MODEL_NAME, cache_folder, naming, weights_from_environment
+from dreamer.cli.common import DEFAULT_MODEL_NAME, cache_folder, naming, take, weights_from_environment
+from dreamer.config import MODEL_SETTINGS, settings
 from dreamer.errors import DreamerError
+
+
+@dataclass(frozen=True)
+class BatchFlags:
+    """How a run goes: search sub-folders, render everything again, replace files, say nothing."""
+
+    recursive: bool = False
+    force: bool = False
+    overwrite: bool = False
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class DreamRequest:
+    """What ``dream`` is asked to do, built from its options once and handed down.
+
+    Attributes:
+        inputs: the INPUT arguments (files, folders, patterns).
+        output: ``-o`` as given (None: ``outputs/``).
+        model: ``--model`` (None: chosen by the layers, else the default model).
+        chosen: the other model and objective settings (``dreamer.config.MODEL_SETTINGS``
+            but the model).
+        config_settings: the ``DreamConfig`` fields (the seed None: drawn at run time).
+        max_size, cache_dir: ``--max-size``, ``--cache-dir``.
+        flags: --recursive, --force, --overwrite, --quiet.
+    """
+
+    inputs: tuple[str, ...] = ()
+    output: str | None = None
+    model: str | None = None
+    chosen: dict = field(default_factory=dict)
+    config_settings: dict = field(default_factory=dict)
+    max_size: int | None = None
+    cache_dir: str | None = None
+    flags: BatchFlags = BatchFlags()
+
+    @classmethod
+    def from_options(cls, inputs, options: dict) -> DreamRequest:
+        """The request from the command's options (those it used are taken out of ``options``)."""
+        flags = take(BatchFlags, options)
+        chosen = {key: options.pop(key) for key in MODEL_SETTINGS if key in options}
+        config_settings = {name: options.pop(name) for name in settings() if name in options}
+        return cls(tuple(inputs), options.pop("output", None), chosen.pop("model", None), chosen, config_settings,
+                   options.pop("max_size", None), options.pop("cache_dir", None), flags)
+
+    @property
+    def say(self) -> Callable[[str], None]:
+        """Writes a message line to stderr, unless --quiet."""
+        from dreamer.cli.common import make_say
+
+        return make_say(self.flags.quiet)
 
 
 def checked_inputs(paths: list[Path], max_size: int | None, min_side: int | None,
@@ -64,8 +117,8 @@ def ensure_network(model: str, cache_dir, weights, quiet: bool) -> None:
 
 def make_config(seed: int | None, **config_settings):
     """A DreamConfig from the options; a missing seed is drawn now (and recorded)."""
-    from dreamer.api import new_seed
     from dreamer.config import DreamConfig
+    from dreamer.settings import new_seed
 
     return DreamConfig(seed=new_seed() if seed is None else seed, **config_settings)
 
@@ -78,7 +131,7 @@ def make_dreamer(chosen: Mapping[str, Any], cache_dir=None, *, quiet: bool = Fal
 
     Args:
         chosen: the model and objective as the user chose them: any of a
-            recipe's ``MODEL_KEYS`` (``dreamer.batch.settings``); a missing
+            recipe's model settings (``dreamer.config.MODEL_SETTINGS``); a missing
             key takes its default.
         cache_dir: ``--cache-dir`` (None: the user's cache folder).
         adapter: an already loaded model to use instead of ``chosen["model"]``

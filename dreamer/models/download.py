@@ -18,7 +18,6 @@ Nothing here prints.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import urllib.error
 import urllib.request
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from dreamer.errors import ModelError
-from dreamer.fileio import atomic_path
+from dreamer.fileio import atomic_path, file_digest
 
 DownloadProgress = Callable[[int, "int | None"], None]
 CHUNK = 1 << 20
@@ -40,15 +39,6 @@ class DownloadError(ModelError):
 
 class ChecksumError(ModelError):
     """A file's SHA-256 is not the published one."""
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """The hex digest of a file's bytes (``sha256`` or ``md5``)."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_sha256(path: Path, expected: str, what: str) -> None:

@@ -248,7 +248,7 @@ def default_weights_path() -> Path:
 def cache_path(cache_dir: Path, weights_path: Path) -> Path:
     """Where the converted weights of ``weights_path`` live: the name holds ``CONVERTER_VERSION`` and
     the source file's content hash, so a reinstall (a new path, the same bytes) finds the same file."""
-    from dreamer.models.download import file_digest
+    from dreamer.fileio import file_digest
 
     digest = file_digest(weights_path)[:16]
     return Path(cache_dir) / f"{MODEL_NAME}-v{CONVERTER_VERSION}-{digest}.weights.h5"

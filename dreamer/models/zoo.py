@@ -21,7 +21,9 @@ Contract:
 
 from __future__ import annotations
 
+import collections
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,12 +111,31 @@ def _candidate_dirs() -> list[Path]:
 
 
 def build(entry: ZooEntry, include_top: bool = False):
-    """The network with random weights: any input size without the head, ``entry.size`` with it."""
+    """The network with random weights: any input size without the head, ``entry.size`` with it.
+
+    Its unnamed layers are numbered as in a fresh process (``conv2d``,
+    ``conv2d_1``, ...), the names the catalog ships, whatever Keras built
+    before in this process.
+    """
     import keras
 
     constructor = getattr(keras.applications, entry.application)
     shape = (entry.size, entry.size, 3) if include_top else (None, None, 3)
-    return constructor(include_top=include_top, weights=None, input_shape=shape)
+    with _fresh_layer_numbers():
+        return constructor(include_top=include_top, weights=None, input_shape=shape)
+
+
+@contextmanager
+def _fresh_layer_numbers():
+    """Keras' per-process counters of automatic layer names, empty inside, restored after."""
+    from keras.src.backend.common import global_state
+
+    saved = global_state.get_global_attribute("object_name_uids")
+    global_state.set_global_attribute("object_name_uids", collections.defaultdict(int))
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", saved)
 
 
 @dataclass

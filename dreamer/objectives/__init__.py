@@ -6,16 +6,17 @@
 
 from dreamer.objectives.grammar import (
     GRAMMAR,
+    build_objective,
     combine,
     parse_channel_list,
     parse_objective,
 )
+from dreamer.objectives.guide import GuideObjective, guide, guided
 from dreamer.objectives.terms import (
     FRAME,
     LOSSES,
     ChannelObjective,
     ClassObjective,
-    GuideObjective,
     LayerObjective,
     NeuronObjective,
     Objective,
@@ -26,8 +27,6 @@ from dreamer.objectives.terms import (
     channel_list_text,
     check_channels,
     class_logit,
-    guide,
-    guided,
     layer,
     neuron,
     resolve_class,
@@ -35,7 +34,7 @@ from dreamer.objectives.terms import (
 
 __all__ = [
     "FRAME", "GRAMMAR", "LOSSES", "ChannelObjective", "ClassObjective", "GuideObjective", "LayerObjective",
-    "NeuronObjective", "Objective", "Sum", "activation_loss", "bind", "channel", "channel_list_text",
+    "NeuronObjective", "Objective", "Sum", "activation_loss", "bind", "build_objective", "channel", "channel_list_text",
     "check_channels", "class_logit", "combine", "guide", "guided", "layer", "neuron", "parse_channel_list",
     "parse_objective", "resolve_class",
 ]

@@ -215,3 +215,14 @@ def combine(specs, loss: str | None = None) -> Objective:
     for part in parts[1:]:
         total = total + part
     return total
+
+
+def build_objective(layers, classes, loss: str | None, default_layer: str) -> Objective:
+    """``layers`` plus the logits of ``classes``; the default layer when both are empty."""
+    class_terms = [class_logit(c) for c in ([classes] if isinstance(classes, (str, int)) else classes or ())]
+    if layers is None or (not isinstance(layers, Objective) and len(layers) == 0):
+        if class_terms:
+            return combine(class_terms)
+        layers = default_layer
+    objective = combine(layers, loss)
+    return combine([objective, *class_terms]) if class_terms else objective

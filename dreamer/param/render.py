@@ -3,7 +3,7 @@
 ``FourierRenderer`` compiles one step for a model and what to score:
 
     spectrum -> image (``dreamer.param.fourier``) -> random moves
-    (``dreamer.param.transforms``) -> the network -> each image's score
+    (``dreamer.engine.transforms``) -> the network -> each image's score
     (and, for variants, a diversity penalty) -> gradient -> an Adam update
     of the spectrum.
 
@@ -24,7 +24,7 @@ Randomness: image (unit u, variant v) draws its start and its moves from
 ``numpy.random.default_rng([seed, u, v])``, so it looks the same whichever
 images share its batch. The settings are a ``dreamer.config.FourierConfig``;
 the network comes ready from the model side (``dreamer.models.FeatureNetwork``,
-built by ``dreamer.api.fourier_renderer``). Nothing here prints or saves;
+built by ``fourier_renderer``). Nothing here prints or saves;
 progress goes to a callback with the engine's ``Progress``.
 """
 
@@ -36,10 +36,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dreamer.engine import NumericalError, Progress
+from dreamer.engine.transforms import apply_moves, draw_moves
 from dreamer.errors import DreamerError
+from dreamer.models import ModelAdapter, feature_network
+from dreamer.objectives import Objective
 from dreamer.param.fourier import frequency_scale, initial_spectrum, spectrum_to_image
 from dreamer.param.settings import FourierConfig
-from dreamer.param.transforms import apply_moves, draw_moves
 
 #: Adam's moment decay rates and epsilon (Kingma & Ba's defaults).
 ADAM_BETAS = (0.9, 0.999)
@@ -159,7 +161,7 @@ class FourierRenderer:
         for step in range(1, config.steps + 1):
             draws = tf.constant(draw_moves(config.moves, rngs))
             spectrum, first, second, scores = self._step(
-                spectrum, first, second, tf.constant(step, tf.float32), draws, **constants)
+                (spectrum, first, second), tf.constant(step, tf.float32), draws, constants)
             score = float(tf.reduce_mean(scores))
             if not math.isfinite(score):
                 raise NumericalError("the model produced NaN or Inf values; try another layer or a smaller "
@@ -190,12 +192,19 @@ def _compiled_step(network, scores, diversity_layer):
     spec = tf.TensorSpec([None, 3, None, None, 2], tf.float32)
     scalar = tf.TensorSpec([], tf.float32)
 
-    @tf.function(input_signature=[
-        spec, spec, spec, scalar, tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None, None], tf.float32),
-        tf.TensorSpec([2], tf.int32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32),
-        scalar, scalar, tf.TensorSpec([], tf.int32),
-    ])
-    def step(spectrum, first, second, count, draws, scale, size, units, group, diversity, learning_rate, pad):
+    constants = {
+        "scale": tf.TensorSpec([None, None], tf.float32), "size": tf.TensorSpec([2], tf.int32),
+        "units": tf.TensorSpec([None], tf.int32), "group": tf.TensorSpec([], tf.int32), "diversity": scalar,
+        "learning_rate": scalar, "pad": tf.TensorSpec([], tf.int32),
+    }
+
+    @tf.function(input_signature=[(spec, spec, spec), scalar, tf.TensorSpec([None, 4], tf.float32), constants])
+    def step(adam, count, draws, constants):
+        """One Adam step: ``adam`` is (spectrum, first moment, second moment); ``constants`` the batch's fixed
+        tensors (the ``constants`` signature above)."""
+        spectrum, first, second = adam
+        scale, size, units, group = constants["scale"], constants["size"], constants["units"], constants["group"]
+        diversity, learning_rate, pad = constants["diversity"], constants["learning_rate"], constants["pad"]
         with tf.GradientTape() as tape:
             tape.watch(spectrum)
             moved = apply_moves(spectrum_to_image(spectrum, scale, size), draws, pad)
@@ -212,3 +221,21 @@ def _compiled_step(network, scores, diversity_layer):
         return spectrum, first, second, per_image
 
     return step
+
+
+def fourier_renderer(adapter: ModelAdapter, scores, diversity_layer: str | None = None,
+                     precision: str = "float32"):
+    """A ``dreamer.param.render.FourierRenderer`` for ``scores`` on ``adapter``'s network, rewritten for speed.
+
+    Raises:
+        DreamerError: an unknown layer, or ``precision="bfloat16"`` for a
+            model that can't be rewritten.
+    """
+    network = feature_network(adapter, renderer_layers(scores, diversity_layer), precision)
+    return FourierRenderer(network, scores, diversity_layer)
+
+
+def diversity_layer_for(objective: Objective, adapter: ModelAdapter) -> str:
+    """The first 4-D layer ``objective`` reads, else the model's default layer: where variants must differ."""
+    names = set(adapter.layer_names())
+    return next((name for name in objective.layer_names() if name in names), adapter.default_layer)

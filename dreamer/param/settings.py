@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dreamer.settings import MAX_SEED, check_fields, setting
+from dreamer.config import DreamConfig
+from dreamer.errors import DreamerError
+from dreamer.settings import MAX_SEED, check_fields, new_seed, setting
 
 #: The parameterisations a rendering from noise can use: Fourier coefficients, or the pixels themselves.
 PARAMETERISATIONS = ("fft", "pixels")
@@ -19,7 +21,7 @@ NOISE_SIZE = 224
 
 @dataclass(frozen=True)
 class Moves:
-    """The random transforms a rendering from noise must survive (``dreamer.param.transforms``).
+    """The random transforms a rendering from noise must survive (``dreamer.engine.transforms``).
 
     Attributes:
         pad: grey pixels added on every side before the other moves.
@@ -57,7 +59,7 @@ class FourierConfig:
         batch: the most images optimised together (whole groups of variants).
     """
 
-    steps: int = setting(64, help="Adam steps.", flags=("--iterations", "-i"), kind=int, minimum=1, maximum=10000)
+    steps: int = setting(64, help="Adam steps.", flags=("--steps",), kind=int, minimum=1, maximum=10000)
     learning_rate: float = setting(0.05, help="Adam's step size on the spectrum.", flags=("--learning-rate",),
                                    kind=float, minimum=0.0, above=True, maximum=10.0)
     decay_power: float = setting(1.0, help="How steeply the coefficients' scale falls with frequency.",
@@ -78,3 +80,18 @@ class FourierConfig:
 #: time in ``benchmarks/atlas_param.py``, and a spectrum falling as 1/f^1.25, which halved the grain of 1/f at
 #: the same activation and margin.
 FOURIER_ATLAS_CONFIG = FourierConfig(steps=71, decay_power=1.25)
+
+
+def render_config(param: str, config=None):
+    """``config`` checked against ``param``, or that parameterisation's default config with a new seed.
+
+    Raises:
+        DreamerError: an unknown parameterisation, or a config of the other kind.
+    """
+    if param not in PARAMETERISATIONS:
+        raise DreamerError(f"unknown parameterisation {param!r}; choose {' or '.join(PARAMETERISATIONS)}")
+    kind = FourierConfig if param == "fft" else DreamConfig
+    config = config or kind(seed=new_seed())
+    if not isinstance(config, kind):
+        raise DreamerError(f"param {param!r} takes a {kind.__name__}, not a {type(config).__name__}")
+    return config

@@ -71,7 +71,7 @@ def check_dense_layers(adapter, layers: Sequence[ProbeLayer], size: int) -> None
         ModelError: a class output that needs the classifier's own input
             size (a head such as Flatten then Dense).
     """
-    from dreamer.atlas import class_output_takes
+    from dreamer.models.capabilities import class_output_takes
 
     for layer in layers:
         if layer.kind == "dense" and not class_output_takes(adapter, layer.name, size):

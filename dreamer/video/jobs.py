@@ -95,7 +95,7 @@ def make_dreamers(schedule: Schedule, make: Callable) -> ScheduledDreamers:
 
 def resolve_seed(folder: FramesFolder, seed: int | None, overwrite: bool) -> int:
     """The asked seed; else the one an earlier run recorded in the folder (so it continues); else a new one."""
-    from dreamer.api import new_seed
+    from dreamer.settings import new_seed
 
     if seed is not None:
         return seed
@@ -120,7 +120,7 @@ def run_settings(kind: str, dreamers: ScheduledDreamers, config, extra: dict) ->
 
 def start_image(input_path: Path | None, size: tuple[int, int], max_size: int | None, seed: int) -> np.ndarray:
     """The zoom's first image: the input (fitted, even-sized) or grey noise of ``size`` (W, H); float32."""
-    from dreamer.api import as_loaded
+    from dreamer.images import as_loaded
 
     if input_path is None:
         return grey_noise(*media.even_size(*size), seed)
