@@ -20,8 +20,8 @@ LAYERS = [
     ("engine", ["dreamer.engine", "dreamer.param"]),
     ("api", ["dreamer.api"]),
     ("features", ["dreamer.atlas", "dreamer.atlas_settings", "dreamer.batch", "dreamer.video", "dreamer.probe",
-                  "dreamer.executors",
-                  "dreamer.attribution"]),
+                  "dreamer.executors", "dreamer.dataset", "dreamer.report",
+                  "dreamer.attribution"]),  # dream explain (issue 22): report uses it when it is installed
     ("cli", ["dreamer.cli", "dreamer.__main__"]),
 ]
 #: ``dreamer/__init__.py`` is the facade: it re-exports the API lazily, and everyone may read its ``__version__``.

@@ -99,3 +99,49 @@ def region_photo(seed: int = 0) -> np.ndarray:
     top, left, size = EVIDENCE_REGION
     image[top:top + size, left:left + size, 0] = 1.0
     return image
+
+
+def redness_model(name: str = "redness"):
+    """Channel 0 of both layers measures redness, R - (G + B) / 2, averaged over 3x3 windows (stride 2, twice);
+    channels 1-3 have seeded random weights. The layers are linear, so an image's pooled channel 0 grows with
+    its redness."""
+    import keras
+
+    def layer(inputs, filters, layer_name, first, seed):
+        kernel = np.random.default_rng(seed).normal(0, 0.3, (3, 3, inputs.shape[-1], filters)).astype(np.float32)
+        kernel[..., 0] = 0.0
+        kernel[:, :, :, 0][..., : first.size] = first / 9.0
+        conv = keras.layers.Conv2D(filters, 3, strides=2, padding="same", name=layer_name)
+        out = conv(inputs)
+        conv.set_weights([kernel, np.zeros(filters, np.float32)])
+        return out
+
+    inputs = keras.Input((None, None, 3), name="pixels")
+    x = layer(inputs, 4, "red1", np.array([1.0, -0.5, -0.5], np.float32), 1)
+    x = layer(x, 4, "red2", np.array([1.0], np.float32), 2)
+    return keras.Model(inputs, x, name=name)
+
+
+def red_square_folder(folder, count: int = 6, size=(80, 64)):
+    """``count`` grey images (W x H ``size``) each with a 14x14 red square at a seeded place inside the centre
+    square, image ``i`` redder than ``i - 1``; saved in a shuffled order of names. Returns [(path, box)],
+    reddest first, box = (left, top, right, bottom)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    width, height = size
+    offset = (width - height) // 2
+    names = rng.permutation(count)
+    made = []
+    for i in range(count):
+        array = np.full((height, width, 3), 120, np.uint8)
+        left, top = offset + int(rng.integers(2, height - 16)), int(rng.integers(2, height - 16))
+        array[top : top + 14, left : left + 14] = (min(255, 130 + 20 * i), 90, 90)
+        path = folder / f"img{names[i]:02d}.png"
+        Image.fromarray(array).save(path)
+        made.append((path, (left, top, left + 14, top + 14)))
+    return made[::-1]

@@ -28,12 +28,14 @@ from dreamer.cli.common import (
     quiet_tensorflow_import,
 )
 from dreamer.cli.dream import dream_command
+from dreamer.cli.examples import examples_command
 from dreamer.cli.explain import explain_command
 from dreamer.cli.info import info_command
 from dreamer.cli.layers import layers_command
 from dreamer.cli.models import models_command
 from dreamer.cli.presets import presets_command
 from dreamer.cli.probe import probe_command
+from dreamer.cli.report import report_command
 from dreamer.cli.video import video_command
 from dreamer.cli.zoom import zoom_command
 from dreamer.version import __version__
@@ -82,5 +84,6 @@ def main():
 
 
 for _command in (dream_command, layers_command, models_command, atlas_command, classify_command, zoom_command,
-                 video_command, presets_command, again_command, info_command, probe_command, explain_command):
+                 video_command, presets_command, again_command, info_command, probe_command, examples_command,
+                 report_command, explain_command):
     main.add_command(_command)
