@@ -75,6 +75,44 @@ def result_files(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name not in (MANIFEST_NAME, CLAIMS_FOLDER))
 
 
+#: The region (top, left, size) of ``region_photo`` where ``region_classifier_model``'s class 0 evidence sits.
+EVIDENCE_REGION = (4, 18, 10)
+
+
+def region_classifier_model(seed: int = 0):
+    """A 32x32 classifier whose class 0 is "how much red there is": two conv layers built as red
+    detectors (plus seeded noise), global pooling, a Dense head (class 0 positive on every detector)."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    inputs = keras.Input((32, 32, 3), name="pixels")
+    conv1 = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv1")
+    conv2 = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")
+    dense = keras.layers.Dense(3, name="predictions")
+    model = keras.Model(inputs, dense(pooled(conv2(conv1(inputs)))), name="region_classifier")
+    kernel1 = rng.normal(0, 0.05, (3, 3, 3, 6)).astype(np.float32)
+    kernel1[:, :, 0, :] += 1.0 / 9
+    kernel1[:, :, 1:, :] -= 0.5 / 9
+    conv1.set_weights([kernel1, np.full(6, -0.1, np.float32)])
+    kernel2 = rng.normal(0, 0.05, (3, 3, 6, 6)).astype(np.float32)
+    kernel2[1, 1] += np.eye(6, dtype=np.float32)
+    conv2.set_weights([kernel2, np.zeros(6, np.float32)])
+    head = np.stack([np.linspace(1.0, 0.5, 6), -np.linspace(0.5, 1.0, 6), rng.normal(0, 0.1, 6)], axis=1)
+    dense.set_weights([head.astype(np.float32), np.zeros(3, np.float32)])
+    return model
+
+
+def region_photo(seed: int = 0) -> np.ndarray:
+    """32x32 float32: dim green/blue noise everywhere, a red square at ``EVIDENCE_REGION``."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((32, 32, 3), np.float32)
+    image[..., 1:] = rng.random((32, 32, 2)) * 0.3
+    top, left, size = EVIDENCE_REGION
+    image[top:top + size, left:left + size, 0] = 1.0
+    return image
+
+
 def redness_model(name: str = "redness"):
     """Channel 0 of both layers measures redness, R - (G + B) / 2, averaged over 3x3 windows (stride 2, twice);
     channels 1-3 have seeded random weights. The layers are linear, so an image's pooled channel 0 grows with

@@ -6,7 +6,8 @@ same input hash and settings, and the file it names is there with the hash
 recorded. Everything else is rendered: the driver claims the key (so no
 other process renders it), checks the manifest once more (another process
 may have finished it meanwhile), reads the input's bytes into a ``Job``, and
-hands jobs to an executor. For each outcome it writes the result file
+hands jobs to an executor. For each outcome it writes the outcome's side
+files (``Outcome.files``, beside the result) and then the result file, each
 atomically (temporary name, ``fsync``, rename), then appends the manifest
 record, then releases the claim. A result file that exists without its
 record (the process was killed between the two) is recognised by the
@@ -253,6 +254,8 @@ class Batch:
             self._fail(item, input_hash, str(exc), outcome)
             return
         try:
+            for suffix, data in outcome.files.items():  # first, so a result's file means its side files are there
+                write_atomically(path.with_name(path.stem + suffix), data)
             write_atomically(path, outcome.data)
         except OSError as exc:
             self._fail(item, input_hash, f"{path}: cannot write ({exc.strerror or exc})", outcome)

@@ -2,8 +2,8 @@
 
 ``dream [OPTIONS] INPUT...`` dreams (``dreamer.cli.dream``); ``dream layers``,
 ``dream models``, ``dream classify``, ``dream atlas``, ``dream zoom``, ``dream
-video``, ``dream presets``, ``dream again`` and ``dream info`` have their own
-modules. TensorFlow is imported only inside the commands, so ``dream --help``
+video``, ``dream presets``, ``dream again``, ``dream info``, ``dream probe`` and
+``dream explain`` have their own modules. TensorFlow is imported only inside the commands, so ``dream --help``
 answers at once. A new command is a new module here, added to ``main`` below.
 
 Exit codes: 0 all done; 1 at least one input failed (each is reported and
@@ -29,6 +29,7 @@ from dreamer.cli.common import (
 )
 from dreamer.cli.dream import dream_command
 from dreamer.cli.examples import examples_command
+from dreamer.cli.explain import explain_command
 from dreamer.cli.info import info_command
 from dreamer.cli.layers import layers_command
 from dreamer.cli.models import models_command
@@ -84,5 +85,5 @@ def main():
 
 for _command in (dream_command, layers_command, models_command, atlas_command, classify_command, zoom_command,
                  video_command, presets_command, again_command, info_command, probe_command, examples_command,
-                 report_command):
+                 report_command, explain_command):
     main.add_command(_command)

@@ -50,6 +50,8 @@ class Outcome:
         seconds: the time the worker spent on the job.
         worker: which worker rendered it ("local", or a worker's id).
         extra: anything else the worker reports (the seed used, sizes, ...).
+        files: further files of the result, written beside it: name suffix
+            (replacing the result's extension, e.g. ``"_map.npy"``) -> bytes.
     """
 
     key: str
@@ -58,6 +60,7 @@ class Outcome:
     seconds: float = 0.0
     worker: str = "local"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
