@@ -84,13 +84,13 @@ class Network:
         """``function(images)``, a network that can't run at this size said in one line."""
         import tensorflow as tf
 
-        from dreamer.engine.gradient import tensorflow_reason
+        from dreamer.backend import error_reason, runtime_errors
 
         try:
             return function(tf.convert_to_tensor(np.asarray(images, np.float32)))
-        except (tf.errors.InvalidArgumentError, ValueError) as exc:
+        except (*runtime_errors(), ValueError) as exc:
             height, width = int(images.shape[1]), int(images.shape[2])
-            raise ModelError(f"the network cannot run on a {width}x{height} image ({tensorflow_reason(str(exc))}; "
+            raise ModelError(f"the network cannot run on a {width}x{height} image ({error_reason(exc)}; "
                              "a class output behind a Flatten/Dense head works at its trained size only: "
                              "give --size that size)") from None
 
