@@ -1,7 +1,8 @@
 """Settings kept in TOML files: the user's defaults, and ``--config FILE.toml``.
 
 A settings file has one key per option of ``dream`` at the top level, and a
-table per other command (``[atlas]``, ``[probe]``, ``[video]``, ``[zoom]``)
+table per other command (``[atlas]``, ``[examples]``, ``[explain]``, ``[probe]``,
+``[report]``, ``[video]``, ``[zoom]``)
 with that command's options:
 
     preset = "deep"                 # a named preset (dreamer.presets) under the keys below
@@ -47,7 +48,7 @@ API_KEYS: dict[str, tuple[type, ...]] = {
     **MODEL_SETTINGS, "max_size": (int,), "cache_dir": (str,), "seed": (int,),
 }
 #: The commands with a table of their own in a settings file.
-COMMAND_TABLES = ("atlas", "probe", "video", "zoom")
+COMMAND_TABLES = ("atlas", "examples", "explain", "probe", "report", "video", "zoom")
 #: Spellings of the repeatable options as the command line writes them.
 _ALIASES = {"layer": "layers", "class": "classes"}
 

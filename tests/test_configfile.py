@@ -223,7 +223,7 @@ def test_info_prints_settings_readably_and_as_json(runner, model_file, workdir):
 # -- every command reads its table; counts have bounds ----------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["atlas", "zoom", "video", "probe"])
+@pytest.mark.parametrize("command", ["atlas", "zoom", "video", "probe", "explain", "examples", "report"])
 def test_every_command_takes_config_and_show_config(runner, command):
     result = runner.invoke(main, [command, "--help"])
     assert "--config FILE.toml" in result.output and "--show-config" in result.output
@@ -272,6 +272,22 @@ def test_each_commands_counts_are_checked_by_the_same_rule(runner, workdir, comm
     assert message in result.output
 
 
+@pytest.mark.parametrize("command, text, flag, shown", [
+    ("explain", '[explain]\nmethod = ["gradcam", "ig"]\nbatch = 4', "--batch", "4"),
+    ("examples", "[examples]\ntop = 3", "--top", "3"),
+    ("report", "[report]\nper-layer = 5", "--per-layer", "5"),
+])
+def test_explain_examples_and_report_read_their_own_table(runner, workdir, command, text, flag, shown):
+    (workdir / "look.toml").write_text(f"iterations = 3\n{text}\n")
+    result = runner.invoke(main, [command, "--config", "look.toml", "--show-config"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.split()[:1] == [flag])
+    assert row.split()[1] == shown and f"[{command}]" in row
+    (workdir / "bad.toml").write_text(f"[{command}]\n{flag[2:]} = 100000\n")
+    refused = runner.invoke(main, [command, "--config", "bad.toml", "--show-config"])
+    assert refused.exit_code == 2 and "is not in the range" in refused.output
+
+
 def test_api_settings_refuse_counts_out_of_range_and_not_whole():
     with pytest.raises(DreamerError, match=r"iterations must be a whole number from 1 to 10000 \(not 1000000000000\)"):
         DreamConfig(iterations=10**12)
@@ -290,7 +306,8 @@ def test_show_config_shows_the_flags_a_user_types(runner, workdir):
     assert all(name.startswith("--") for name in names)
 
 
-@pytest.mark.parametrize("command", [[], ["atlas"], ["zoom"], ["video"], ["probe"]])
+@pytest.mark.parametrize("command", [[], ["atlas"], ["zoom"], ["video"], ["probe"], ["explain"], ["examples"],
+                                     ["report"]])
 def test_show_config_of_every_command_lists_every_option_by_its_flag(runner, workdir, command):
     result = runner.invoke(main, [*command, "--show-config"])
     assert result.exit_code == 0, result.output

@@ -45,8 +45,8 @@ def _source_options(func, presets: bool):
     options = [
         click.option("--config", "config", type=click.Path(dir_okay=False), default=None, metavar="FILE.toml",
                      help="Read settings from this TOML file (each option a key: iterations = 20, "
-                          "layer = [\"block4c_add\"]; other commands' in their own [zoom], [video], [probe], "
-                          "[atlas] table); the command line overrides it."),
+                          "layer = [\"block4c_add\"]; another command's in its own table: [zoom], [video], [probe], "
+                          "[atlas], [explain], [examples], [report]); the command line overrides it."),
         *([click.option("--preset", default=None, metavar="NAME",
                         help="Start from a named preset (subtle, classic, deep, print; 'dream presets' shows "
                              "them); options you give override it.")] if presets else []),

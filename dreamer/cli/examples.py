@@ -24,6 +24,7 @@ from dreamer.cli.common import (
     usage_errors,
     user_errors,
 )
+from dreamer.cli.configured import ConfiguredCommand, config_file_options
 from dreamer.cli.progress import LazyBar
 from dreamer.dataset.examples import DEFAULT_BATCH, DEFAULT_K, DEFAULT_SIZE, DEFAULT_TILE
 from dreamer.errors import DreamerError
@@ -34,9 +35,9 @@ def channel_options(func):
     options = [
         click.option("--channels", default=None, metavar="LIST",
                      help="Channels: '0-15' or '3,7,12-15'. [default: the 8 most active]"),
-        click.option("--most-active", type=click.IntRange(min=1), default=None, metavar="N",
+        click.option("--most-active", type=click.IntRange(1, 4096), default=None, metavar="N",
                      help="The N channels with the highest mean activation over the images."),
-        click.option("--most-selective", type=click.IntRange(min=1), default=None, metavar="N",
+        click.option("--most-selective", type=click.IntRange(1, 4096), default=None, metavar="N",
                      help="The N channels whose top images stand out most from the rest (in standard deviations)."),
     ]
     for option in reversed(options):
@@ -88,24 +89,25 @@ def preflight(images: str, model: str | None, layers: tuple[str, ...], choice) -
     return spec.name
 
 
-@click.command("examples")
+@click.command("examples", cls=ConfiguredCommand, table="examples")
 @click.argument("images", type=click.Path(), metavar="FOLDER")
 @click.option("-l", "--layer", "layers", multiple=True, metavar="NAME",
               help="A layer (repeatable; all run in one pass). [default: the model's]")
 @channel_options
 @click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=DEFAULT_K, show_default=True,
               help="Images and patches per row: the top images, the top patches, the lowest images.")
-@click.option("--size", type=click.IntRange(min=16), default=DEFAULT_SIZE, show_default=True,
+@click.option("--size", type=click.IntRange(16, 4096), default=DEFAULT_SIZE, show_default=True,
               help="The square side the images are run at (their centre square, resized).")
 @click.option("--batch", type=click.IntRange(1, 1024), default=DEFAULT_BATCH, show_default=True,
               help="Images per forward pass.")
-@click.option("--tile", type=click.IntRange(min=16), default=DEFAULT_TILE, show_default=True,
+@click.option("--tile", type=click.IntRange(16, 1024), default=DEFAULT_TILE, show_default=True,
               help="Each sheet tile's side in pixels.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), default=None,
               help="The folder for the sheets and examples.json. [default: outputs/examples_<model>]")
 @click.option("--overwrite", is_flag=True, help="Replace existing sheets instead of choosing free names.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
+@config_file_options
 def examples_command(images, layers, **options):
     """Which images of FOLDER excite a channel most (and least), and which patches of them.
 

@@ -26,14 +26,17 @@ from dreamer.cli.common import (
     usage_errors,
     user_errors,
 )
+from dreamer.cli.configured import ConfiguredCommand, config_file_options
 from dreamer.cli.executors import ExecutorChoice, check_executor_options, executor_options
+from dreamer.cli.options import setting_option
 from dreamer.cli.shared import BatchFlags
+from dreamer.settings import MAX_SIZE_SETTING
 
 DEFAULT_FOLDER = "outputs/explain"
 SHEET_NAME = "explain_sheet.png"
 
 
-@click.command("explain")
+@click.command("explain", cls=ConfiguredCommand, table="explain")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(), metavar="IMAGE|FOLDER|GLOB...")
 @click.option("--method", "methods", multiple=True, metavar="NAME[,NAME...]",
               help="gradients, smoothgrad, integrated-gradients (ig), gradcam, gradcam++, scorecam, occlusion, "
@@ -48,12 +51,12 @@ SHEET_NAME = "explain_sheet.png"
                    "width; for a --target layer objective, its own layer]")
 @click.option("--baseline", type=click.Choice(["black", "blurred", "noise"]), default="black", show_default=True,
               help="Where Integrated Gradients' path starts.")
-@click.option("--samples", type=click.IntRange(min=1), default=24, show_default=True,
+@click.option("--samples", type=click.IntRange(1, 1000), default=24, show_default=True,
               help="SmoothGrad's noisy copies and Integrated Gradients' path steps.")
-@click.option("--size", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--size", type=click.IntRange(0, 4096), default=0, show_default=True,
               help="The short side (px) the network sees the photo at; maps are upsampled for the overlays. "
                    "0: the model's classification size (224 for the default model).")
-@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=16, show_default=True,
+@click.option("--batch", "batch_size", type=click.IntRange(1, 1024), default=16, show_default=True,
               help="Images per forward/backward pass (lower it if memory is short).")
 @click.option("--seed", type=int, default=0, show_default=True, help="For SmoothGrad's noise and the check's shuffles.")
 @click.option("--check", is_flag=True,
@@ -63,8 +66,7 @@ SHEET_NAME = "explain_sheet.png"
               help=f"Also write {SHEET_NAME}: every photo's methods side by side, one row each.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), default=None,
               help=f"The output folder. [default: {DEFAULT_FOLDER}/]")
-@click.option("--max-size", type=click.IntRange(min=1), default=None,
-              help="Downscale each photo so its long side is at most this before anything else.")
+@setting_option("max_size", MAX_SIZE_SETTING, None)
 @click.option("--overwrite", is_flag=True, help="Replace existing files that are not this batch's results.")
 @click.option("--force", is_flag=True, help="Explain every photo again, even those the folder's manifest has.")
 @click.option("-r", "--recursive", is_flag=True, help="Also take the images in sub-folders of a folder input.")
@@ -72,6 +74,7 @@ SHEET_NAME = "explain_sheet.png"
 @executor_options
 @model_options
 @input_name_option
+@config_file_options
 def explain_command(inputs, **options):
     """Which pixels made the network decide? Attribution maps over each photo, and whether to trust them.
 

@@ -22,6 +22,7 @@ from dreamer.cli.common import (
     usage_errors,
     user_errors,
 )
+from dreamer.cli.configured import ConfiguredCommand, config_file_options
 from dreamer.cli.examples import preflight
 from dreamer.cli.progress import LazyBar
 from dreamer.report.build import ReportRequest
@@ -29,7 +30,7 @@ from dreamer.report.build import ReportRequest
 _DEFAULTS = ReportRequest()
 
 
-@click.command("report")
+@click.command("report", cls=ConfiguredCommand, table="report")
 @click.option("--images", required=True, type=click.Path(), metavar="FOLDER", help="The folder of images.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), metavar="FOLDER",
               help="The site's folder (made if missing; rerun on it to bring it up to date).")
@@ -40,13 +41,13 @@ _DEFAULTS = ReportRequest()
               help="Channels shown per layer: the most selective ones.")
 @click.option("-k", "--top", "k", type=click.IntRange(1, 50), default=_DEFAULTS.k, show_default=True,
               help="Top patches shown per channel.")
-@click.option("--size", type=click.IntRange(min=16), default=_DEFAULTS.size, show_default=True,
+@click.option("--size", type=click.IntRange(16, 4096), default=_DEFAULTS.size, show_default=True,
               help="The square side the images are run at (their centre square, resized).")
 @click.option("--batch", type=click.IntRange(1, 1024), default=_DEFAULTS.batch, show_default=True,
               help="Images per forward pass.")
 @click.option("--render-steps", type=click.IntRange(1, 10_000), default=_DEFAULTS.render_steps, show_default=True,
               help="Adam steps of each channel's feature visualisation (Fourier parameterisation).")
-@click.option("--render-size", type=click.IntRange(min=32), default=_DEFAULTS.render_size, show_default=True,
+@click.option("--render-size", type=click.IntRange(32, 2048), default=_DEFAULTS.render_size, show_default=True,
               help="A feature visualisation's side in pixels.")
 @click.option("--probe", default="", metavar="TRANSFORM",
               help="Also probe the layers with a transform (hflip, vflip, rot90, gray, shift:N, scale:F) and show "
@@ -56,6 +57,7 @@ _DEFAULTS = ReportRequest()
                    "Shown when dream explain is installed with dreamer; left out otherwise.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no messages, only errors.")
 @model_options
+@config_file_options
 def report_command(images, output, layers, **options):
     """Write a static site about a network and a folder of images; open its index.html in a browser.
 
