@@ -50,6 +50,18 @@ def test_the_map_changes_when_the_network_is_randomised_and_the_weights_come_bac
     np.testing.assert_allclose(again.maps[method], region_explanation.maps[method], atol=1e-5)
 
 
+@pytest.mark.backends
+def test_grad_cam_and_integrated_gradients_find_the_evidence_and_follow_the_weights_on_every_backend(
+        region_adapter):
+    result = explain_image(region_adapter, region_photo(), ["gradcam", "integrated-gradients"], settings=SMALL)
+    assert result.target == "class 0"
+    for method in ("gradcam", "integrated-gradients"):
+        assert share_inside(result.maps[method]) > 0.8, method
+    with randomised_top(region_adapter.model, 3, seed=0):  # the compiled gradients read the shuffled weights
+        shuffled = explain_image(region_adapter, region_photo(), ["gradcam"], settings=SMALL)
+    assert rank_correlation(shuffled.maps["gradcam"], result.maps["gradcam"]) < 0.75
+
+
 def test_deletion_removes_the_class_and_insertion_brings_it_back(region_explanation):
     trust = region_explanation.trust["gradcam"]
     assert trust["deletion_curve"][0] > trust["deletion_curve"][-1]
@@ -97,6 +109,7 @@ def test_a_channel_target_is_explained_at_its_own_layer(region_adapter):
     assert share_inside(result.maps["gradcam"]) > 0.8
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("target, cam_layer, message", [
     (TargetSpec("objective", "conv1:0"), "conv2", "does not depend on layer 'conv2'"),
     (TargetSpec(), "pool", "layer 'pool' has no spatial extent"),

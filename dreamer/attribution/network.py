@@ -62,8 +62,10 @@ class Network:
         self.kept = kept_network(adapter, tuple(names))
 
     def outputs(self, images):
-        """One forward pass (compiled once per model and layers): {layer name: float32 activation}."""
-        return self.run(self.kept.forward, images)
+        """One forward pass (compiled once per model and layers): {layer name: float32 NumPy activation}."""
+        from dreamer import backend
+
+        return backend.to_numpy(self.run(self.kept.forward, images))
 
     def gradient_key(self, layer: str | None):
         """What a compiled gradient depends on besides the layers: the layer, and the objective (a class's
@@ -72,47 +74,40 @@ class Network:
 
     def index(self):
         """The class index as the compiled functions take it (0 for an objective: unused)."""
-        import tensorflow as tf
-
-        return tf.constant(self.target.index or 0, tf.int32)
-
-    def raw_outputs(self, images):
-        """The forward pass itself, to be traced: {layer name: float32 activation}."""
-        return self.kept.raw_outputs(images)
+        return np.int32(self.target.index or 0)
 
     def run(self, function, images):
         """``function(images)``, a network that can't run at this size said in one line."""
-        import tensorflow as tf
-
-        from dreamer.backend import error_reason, runtime_errors
+        from dreamer import backend
 
         try:
-            return function(tf.convert_to_tensor(np.asarray(images, np.float32)))
-        except (*runtime_errors(), ValueError) as exc:
+            return function(np.asarray(images, np.float32))
+        except (*backend.runtime_errors(), ValueError) as exc:
             height, width = int(images.shape[1]), int(images.shape[2])
-            raise ModelError(f"the network cannot run on a {width}x{height} image ({error_reason(exc)}; "
+            raise ModelError(f"the network cannot run on a {width}x{height} image ({backend.error_reason(exc)}; "
                              "a class output behind a Flatten/Dense head works at its trained size only: "
                              "give --size that size)") from None
 
     def scores(self, activations):
-        """The target's score for each image (the objective on that image alone), shape (N,)."""
-        import tensorflow as tf
+        """The target's score for each image (the objective on that image alone), shape (N,); NumPy
+        activations in, NumPy out."""
+        from dreamer import backend
 
         if self.target.is_class:
-            return activations[self.target.class_layer][:, self.target.index]
+            return np.asarray(activations[self.target.class_layer])[:, self.target.index]
         count = int(next(iter(activations.values())).shape[0])
-        return tf.stack([tf.cast(self.target.objective({k: v[i:i + 1] for k, v in activations.items()}),
-                                 tf.float32) for i in range(count)])
+        return np.array([backend.to_numpy(self.target.objective({k: v[i:i + 1] for k, v in activations.items()}))
+                         for i in range(count)], np.float32)
 
     def batch_total(self, activations, index):
-        """The sum of the images' scores, traceable: a class's logits at ``index`` (a tensor); an objective,
-        which is a mean over the batch, times the batch size."""
-        import tensorflow as tf
+        """The sum of the images' scores, traceable (keras.ops): a class's logits at ``index`` (a tensor); an
+        objective, which is a mean over the batch, times the batch size."""
+        import keras
 
         if self.target.is_class:
-            return tf.reduce_sum(tf.gather(activations[self.target.class_layer], index, axis=1))
-        count = tf.cast(tf.shape(next(iter(activations.values())))[0], tf.float32)
-        return tf.cast(self.target.objective(activations), tf.float32) * count
+            return keras.ops.sum(keras.ops.take(activations[self.target.class_layer], index, axis=1))
+        count = keras.ops.cast(keras.ops.shape(next(iter(activations.values())))[0], "float32")
+        return keras.ops.cast(self.target.objective(activations), "float32") * count
 
     def score_batch(self, images: np.ndarray) -> np.ndarray:
         """The target's score for each image, in batches of ``batch``."""
@@ -145,21 +140,60 @@ class KeptNetwork:
     check's shuffles reach them)."""
 
     def __init__(self, adapter, names: tuple[str, ...]):
-        import tensorflow as tf
+        from dreamer import backend
 
         self.adapter = adapter
         self.names = names
         self.features = adapter.feature_model(list(names))
-        self.forward = tf.function(self.raw_outputs, reduce_retracing=True)
+        self.forward = backend.compile_step(self.raw_outputs, (((None, None, None, 3), "float32"),),
+                                            tuple(self.features.variables))
         self.gradients: dict = {}  # Network.gradient_key -> compiled gradient (dreamer.attribution.gradient)
+        self._shapes: dict = {}
 
-    def raw_outputs(self, images):
-        import tensorflow as tf
+    def raw_outputs(self, images, shifted=None):
+        """The forward pass itself, to be traced: {layer name: float32 activation}. ``shifted``: (layer,
+        delta), ``delta`` added to that layer's output inside the graph (what a layer's gradient is
+        taken with respect to)."""
+        import keras
 
-        out = self.features(self.adapter.preprocess(images), training=False)
+        x = self.adapter.preprocess(images)
+        out = self.features(x, training=False) if shifted is None else _run_shifted(self.features, x, *shifted)
         if not isinstance(out, dict):
             out = {self.names[0]: out}
-        return {name: tf.cast(value, tf.float32) for name, value in out.items()}
+        return {name: keras.ops.cast(value, "float32") for name, value in out.items()}
+
+    def output_shape(self, layer: str, images_shape: tuple) -> tuple:
+        """The shape of ``layer``'s activations for a batch of ``images_shape`` (symbolic: nothing runs;
+        preprocessing keeps the shape)."""
+        import keras
+
+        key = (layer, tuple(images_shape))
+        if key not in self._shapes:
+            specs = self.features.compute_output_spec(keras.KerasTensor(tuple(images_shape)))
+            specs = specs if isinstance(specs, dict) else {self.names[0]: specs}
+            self._shapes[key] = tuple(specs[layer].shape)
+        return self._shapes[key]
+
+
+def _run_shifted(features, x, layer: str, delta):
+    """``features(x)`` with ``delta`` added to the output of the operation that makes ``layer``'s
+    activation (a layer, or the sub-model that reaches into a nested model)."""
+    import keras
+    from keras.src.models.functional import operation_fn
+
+    symbolic = features.output[layer] if isinstance(features.output, dict) else features.output
+    target = symbolic._keras_history[0]
+
+    def operation(op):
+        call = operation_fn(op, training=False)
+
+        def shifted(*args, **kwargs):
+            out = call(*args, **kwargs)
+            return out + keras.ops.cast(delta, out.dtype)
+
+        return shifted if op is target else call
+
+    return features._run_through_graph(x, operation_fn=operation)
 
 
 #: Where the kept networks live on a model object (not a Keras attribute: not tracked, not saved).

@@ -20,7 +20,7 @@ def grad(loss):
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
             value, aux = loss(x, *args)
-            (gradient,) = torch.autograd.grad(value, x)
+            (gradient,) = torch.autograd.grad(value, x, allow_unused=True)  # None if unused, as a tape
         return value.detach(), keras.tree.map_structure(_detached, aux), gradient
 
     return value_and_gradient
