@@ -35,7 +35,7 @@ from dreamer.batch.manifest import Manifest, record_for
 from dreamer.batch.settings import same_recipe, same_result
 from dreamer.errors import DreamerError
 from dreamer.executors.base import Executor, Job, Outcome
-from dreamer.fileio import atomic_path
+from dreamer.fileio import atomic_path, file_digest
 from dreamer.outputs import ensure_folder, free_name
 
 
@@ -309,7 +309,7 @@ class Batch:
         key = str(item.input.path)
         if key not in self._input_hashes:
             try:
-                self._input_hashes[key] = file_sha256(item.input.path)
+                self._input_hashes[key] = file_digest(item.input.path)
             except OSError:
                 self._input_hashes[key] = None
         return self._input_hashes[key]
@@ -318,7 +318,7 @@ class Batch:
         stat = path.stat()
         key = (path, stat.st_size, stat.st_mtime_ns)
         if key not in self._output_hashes:
-            self._output_hashes[key] = file_sha256(path)
+            self._output_hashes[key] = file_digest(path)
         return self._output_hashes[key]
 
     def _emit(self, kind: str, item: Item | None = None, message: str = "") -> None:
@@ -341,15 +341,6 @@ def recorded_labels(manifest: Manifest, recipe: Mapping[str, Any]) -> tuple[str,
                 and same_recipe(settings.get("recipe") or {}, recipe, recipe.get("seed") is not None)):
             return str(settings["model"]), str(settings["objective"])
     return None
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's contents, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -97,7 +97,7 @@ def result_metadata(result: Path) -> dict:
 
 def find_input(result: Path, metadata: dict, input_path: str | None, say) -> Path:
     """``--input``, else the input the result was made from; a note when it changed since."""
-    from dreamer.batch.runner import file_sha256
+    from dreamer.fileio import file_digest
 
     if input_path is not None:
         return Path(input_path)
@@ -106,7 +106,7 @@ def find_input(result: Path, metadata: dict, input_path: str | None, say) -> Pat
     for candidate in filter(None, candidates):
         path = Path(candidate)
         if path.is_file():
-            if metadata.get("input_sha256") and file_sha256(path) != metadata["input_sha256"]:
+            if metadata.get("input_sha256") and file_digest(path) != metadata["input_sha256"]:
                 say(f"note: {path} changed since {result} was made; the result will differ")
             return path
     named = metadata.get("input") or "its input"

@@ -174,12 +174,12 @@ def already_made(source: Path, output: Path, recipe: dict, say) -> bool:
     """Whether ``output`` is already the result of ``source`` and ``recipe`` (the seed only if it has one);
     if so, ``say`` names it and how to get a new one (the rule a batch follows in its folder)."""
     from dreamer.batch.progress import AGAIN_HINT
-    from dreamer.batch.runner import file_sha256
     from dreamer.batch.settings import same_result
+    from dreamer.fileio import file_digest
 
     if not output.is_file():
         return False
-    metadata = same_result(output, file_sha256(source), recipe)
+    metadata = same_result(output, file_digest(source), recipe)
     if metadata is None:
         return False
     say(f"already done (same input and settings): {output} (seed {metadata.get('seed')}); {AGAIN_HINT}")

@@ -18,8 +18,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dreamer.dataset.store import ActivationStore, Stats, file_hash, reduce_map
+from dreamer.dataset.store import ActivationStore, Stats, reduce_map
 from dreamer.errors import DreamerError
+from dreamer.fileio import file_digest
 
 #: Decoding threads (Pillow releases the GIL while it decodes and resizes).
 DECODE_THREADS = 2
@@ -56,7 +57,7 @@ def find_pictures(folder: Path, recursive: bool = True) -> list[Picture]:
     found = find_inputs([str(folder)], recursive=recursive).inputs
     pictures: dict[str, Picture] = {}
     for item in found:
-        digest = file_hash(item.path)
+        digest = file_digest(item.path)  # the cache key of an image
         pictures.setdefault(digest, Picture(item.path, digest))
     if not pictures:
         raise DreamerError(f"{folder}: no images in this folder")

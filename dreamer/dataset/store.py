@@ -37,15 +37,6 @@ class Stats:
     where: np.ndarray
 
 
-def file_hash(path: Path) -> str:
-    """The SHA-256 of the file's bytes, hex (the cache key of an image)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_key(name: str, weights: list[np.ndarray]) -> str:
     """``<name>-<first 12 hex of a hash of the weights>``: a changed network gets a fresh cache."""
     digest = hashlib.sha256()
