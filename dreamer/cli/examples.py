@@ -67,26 +67,24 @@ def preflight(images: str, model: str | None, layers: tuple[str, ...], choice) -
         DreamerError: one line about the first problem found.
     """
     from dreamer.batch.inputs import find_inputs
-    from dreamer.models import catalog, find_spec
-    from dreamer.models.registry import model_path
+    from dreamer.cli.preflight import registered_with_layers
+    from dreamer.models import catalog
 
     if not Path(images).is_dir():
         raise DreamerError(f"{images}: not a folder of images")
     if not find_inputs([images], recursive=True).inputs:
         raise DreamerError(f"{images}: no images in this folder")
-    model = model or DEFAULT_MODEL_NAME
-    spec = find_spec(str(model))
-    if spec is None:
-        model_path(str(model))
-        return str(model)
-    catalog.check_layers(spec.name, layers)
-    counts = catalog.layer_channels(spec.name)
+    model = str(model or DEFAULT_MODEL_NAME)
+    name = registered_with_layers(model, layers)
+    if name is None:
+        return model
+    counts = catalog.layer_channels(name)
     for layer in layers:
         bad = [c for c in choice.channels if layer in counts and not 0 <= c < counts[layer]]
         if bad:
             raise DreamerError(f"channel {bad[0]} is out of range: layer {layer!r} has {counts[layer]} channels "
                                f"(0-{counts[layer] - 1})")
-    return spec.name
+    return name
 
 
 @click.command("examples", cls=ConfiguredCommand, table="examples")

@@ -131,17 +131,29 @@ def choose_model(model: str | None, layer_specs: Sequence[str], say: Callable[[s
             names), a layer of several models, an objective that does not parse,
             or a model that is neither registered nor an existing path.
     """
-    from dreamer.models import DEFAULT_MODEL, catalog, find_spec, model_for_layers
-    from dreamer.models.registry import model_path
+    from dreamer.models import DEFAULT_MODEL, model_for_layers
 
     names = objective_layer_names(layer_specs) if layer_specs else []
     if model is None and names:
         model = model_for_layers(names, None, say)
     model = model or DEFAULT_MODEL
-    spec = find_spec(str(model))
+    return registered_with_layers(str(model), names) or str(model)
+
+
+def registered_with_layers(model: str, names: Sequence[str]) -> str | None:
+    """A registered model's name, its shipped layer names holding every one of ``names``; None for a model
+    file (which must exist).
+
+    Raises:
+        DreamerError: a layer the model does not have (with the closest names), or no such model file.
+    """
+    from dreamer.models import catalog, find_spec
+    from dreamer.models.registry import model_path
+
+    spec = find_spec(model)
     if spec is None:
-        model_path(str(model))
-        return str(model)
+        model_path(model)
+        return None
     catalog.check_layers(spec.name, names)
     return spec.name
 
