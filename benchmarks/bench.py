@@ -113,7 +113,7 @@ def machine_info() -> dict:
     }
 
 
-def cpu_peak(fma_units: int, ghz: float | None) -> dict:
+def cpu_peak(fma_units: int, ghz: float | None, max_isa: str | None = None) -> dict:
     """The paper peak in GFLOP/s for float32 and, where the flags say so, bfloat16.
 
     ``cores x FMA units x float32 lanes x 2 FLOP x clock``: lanes from the
@@ -124,10 +124,14 @@ def cpu_peak(fma_units: int, ghz: float | None) -> dict:
     Xeon Scalable and most desktop cores since Haswell). bfloat16:
     AVX512-BF16 does twice the float32 FLOPs per FMA unit; AMX-BF16 1024
     FLOP per cycle per core (one 16x32 by 32x16 tile product per 16 cycles).
+    ``max_isa="AVX2"`` (oneDNN's ``ONEDNN_MAX_CPU_ISA`` cap) leaves out the
+    AVX-512 and AMX flags, as on a CPU that has only AVX2.
     """
     from dreamer.precision import cpu_flags
 
-    flags = cpu_flags()
+    flags = set(cpu_flags())
+    if max_isa and max_isa.upper().startswith("AVX2"):
+        flags = {f for f in flags if not f.startswith(("avx512", "amx"))}
     lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
     fma = fma_units if "fma" in flags or "avx512f" in flags else 0
     try:

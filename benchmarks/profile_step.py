@@ -104,13 +104,13 @@ def kind_of(op_type: str) -> str | None:
 # ---------------------------------------------------------------- the machine's peak
 
 
-def achieved_matmul(rounds: int = 5) -> dict:
+def achieved_matmul(rounds: int = 5, bfloat16: bool = True) -> dict:
     """GFLOP per CPU second (and per wall second) of a 2048x2048 matrix product, float32 and bfloat16."""
     import tensorflow as tf
 
     out = {}
     n = 2048
-    for dtype in (tf.float32, tf.bfloat16):
+    for dtype in (tf.float32, tf.bfloat16) if bfloat16 else (tf.float32,):
         a = tf.random.normal([n, n], seed=1, dtype=tf.float32)
         a = tf.cast(a, dtype)
         fn = tf.function(lambda x: tf.linalg.matmul(x, x))
@@ -358,7 +358,11 @@ def main() -> None:
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="timings only")
     parser.add_argument("--out", default=None, help="JSON file [default: benchmarks/results/<date>_profile_step.json]")
     parser.add_argument("--table", default=None, help="print the tables of a saved JSON file (and update its table)")
+    parser.add_argument("--max-isa", default=None, choices=["AVX2"],
+                        help="cap oneDNN at this instruction set (ONEDNN_MAX_CPU_ISA): an AVX2-only CPU's kernels")
     args = parser.parse_args()
+    if args.max_isa:  # before TensorFlow loads oneDNN
+        os.environ["ONEDNN_MAX_CPU_ISA"] = args.max_isa
     if args.table:
         saved = json.loads(Path(args.table).read_text())
         saved["table"] = markdown(saved)
@@ -377,7 +381,8 @@ def main() -> None:
                "setup": {"model": "InceptionV3 random weights (seed 0)", "layers": list(LAYERS), "loss": "mean",
                          "size": [args.height, args.width], "steps": args.steps, "octaves": 1,
                          "precision": args.precision, "rounds": args.rounds},
-               "peak": cpu_peak(args.fma_units, args.ghz), "achieved_matmul": achieved_matmul(),
+               "max_isa": args.max_isa, "peak": cpu_peak(args.fma_units, args.ghz, args.max_isa),
+               "achieved_matmul": achieved_matmul(bfloat16=not args.max_isa),
                "flops": step_flops(adapter, tuple(LAYERS), (args.height, args.width))}
     results["speed"] = interleaved(runs, args.rounds, args.steps)
     if args.profile:

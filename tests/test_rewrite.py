@@ -111,3 +111,78 @@ def test_a_layer_that_cannot_be_copied_means_no_rewrite(photo):
     adapter = adapter_for_keras(model, "odd", "unit")
     gradient = objective_gradient(adapter, layer("odd"), "auto")
     assert gradient.precision == "float32" and np.isfinite(gradient(photo)[0]).all()
+
+
+def inception_block(seed: int = 0):
+    """An Inception-style block: 1x1 siblings on one tensor, one after an average pool, and ones left alone."""
+    import keras
+    from keras import layers
+
+    init = keras.initializers.GlorotUniform(seed=seed)
+
+    def conv_bn(x, filters, size, name):
+        x = layers.Conv2D(filters, size, padding="same", use_bias=False, kernel_initializer=init, name=name)(x)
+        x = layers.BatchNormalization(scale=False, name=f"{name}_bn")(x)
+        return layers.Activation("relu", name=f"{name}_relu")(x)
+
+    inputs = keras.Input((None, None, 3))
+    x = conv_bn(inputs, 12, 3, "stem")
+    b1 = conv_bn(x, 4, 1, "b1")
+    b2 = layers.Conv2D(3, 1, activation="relu", kernel_initializer=init, name="b2")(x)  # bias, no BatchNorm
+    b2 = conv_bn(b2, 5, 3, "b2_3x3")
+    pooled = conv_bn(layers.AveragePooling2D(3, strides=1, padding="same", name="pool")(x), 2, 1, "bp")
+    wide = layers.AveragePooling2D(3, strides=1, padding="same", name="wide_pool")(b2)
+    wide = layers.Conv2D(8, 1, kernel_initializer=init, name="widen")(wide)  # more channels out: pool stays first
+    mixed = layers.Concatenate(name="mixed")([b1, b2, pooled, wide])
+    head = layers.Conv2D(6, 1, kernel_initializer=init, name="head")(mixed)  # a model output: left alone
+    model = keras.Model(inputs, {"mixed": mixed, "head": head})
+    rng = np.random.default_rng(seed)
+    for bn in (lay for lay in model.layers if isinstance(lay, layers.BatchNormalization)):
+        bn.set_weights([rng.uniform(0.5, 2.0, w.shape).astype(np.float32) if "variance" in w.path
+                        else rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in bn.weights])
+    return model
+
+
+def pixel_gradient(model, x, key):
+    import tensorflow as tf
+
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_mean(tf.square(model(x, training=False)[key]))
+    return tape.gradient(loss, x).numpy()
+
+
+@pytest.mark.tensorflow_only
+def test_sibling_pointwise_convolutions_merge_and_pools_move_after_them(photo):
+    import keras
+
+    model = inception_block()
+    fast = rewrite_for_gradients(model, "float32")
+    x = photo[None]
+    want, got = model(x, training=False), fast(x, training=False)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-5)
+    for key in want:
+        grad_want, grad_got = pixel_gradient(model, x, key), pixel_gradient(fast, x, key)
+        np.testing.assert_allclose(grad_got, grad_want, rtol=1e-3, atol=1e-6 * np.abs(grad_want).max())
+    convs = {lay.name: lay for lay in fast.layers if isinstance(lay, keras.layers.Conv2D)}
+    merged = [lay for name, lay in convs.items() if name.endswith("_merged")]
+    assert len(merged) == 1 and merged[0].filters == 4 + 3 + 2  # b1, b2 and bp read the stem's output as one
+    assert {"b1", "b2", "bp", "b1_bn", "bp_bn"}.isdisjoint(convs)
+    assert {"widen", "head", "b2_3x3_bn"} <= set(convs)  # more channels out; a model output; a 3x3 (folded)
+    pools = {lay.name: lay._inbound_nodes[0].input_tensors[0].shape[-1]
+             for lay in fast.layers if isinstance(lay, keras.layers.AveragePooling2D)}
+    assert pools == {"pool": 2, "wide_pool": 5}  # the moved pool averages bp's 2 channels, not the stem's 12
+    assert not any(isinstance(lay, keras.layers.BatchNormalization) for lay in fast.layers)
+
+
+@pytest.mark.tensorflow_only
+def test_merged_convolutions_in_bfloat16(photo):
+    model = inception_block()
+    fast = rewrite_for_gradients(model, "bfloat16")
+    merged = next(lay for lay in fast.layers if lay.name.endswith("_merged"))
+    assert merged.compute_dtype == "bfloat16"
+    want, got = model(photo[None], training=False), fast(photo[None], training=False)
+    got = np.asarray(got["mixed"], np.float32)
+    assert np.corrcoef(got.ravel(), np.asarray(want["mixed"]).ravel())[0, 1] > 0.99

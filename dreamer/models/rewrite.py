@@ -9,6 +9,10 @@ Keras model (new layers, the same weights) in which
   ``x * scale + shift``; folding removes one pass over every activation
   forwards and backwards. The result is the same function up to float
   rounding.
+- 1x1 convolutions that read the same tensor (an Inception block's
+  branches) become one convolution whose output is split, and an average
+  pool in front of a 1x1 convolution with fewer output channels moves after
+  it (``dreamer.models.siblings`` says which; both are exact identities).
 - with ``precision="bfloat16"`` the layers compute in bfloat16 (Keras'
   ``mixed_bfloat16`` policy; Conv2D layers hold their weights in bfloat16
   too, which is what that policy casts them to anyway), except depthwise convolutions
@@ -30,6 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dreamer.errors import DreamerError, ModelError
+from dreamer.models.siblings import merge_groups
 
 
 class RewriteError(ModelError):
@@ -86,6 +91,11 @@ class _Rewriter:
         self.output_layers = {
             id(t._keras_history[0]) for t in keras.tree.flatten(model.outputs)
         }
+        self.groups = merge_groups(model, self.output_layers)  # id(original conv) -> its merge group
+        self.ends = {id(m.norm): m.conv for group in self.groups.values() for m in group if m.norm is not None}
+        self.merged = {}  # id(group) -> the members' outputs, in the group's order
+        self.moved_pools = {id(m.pool) for group in self.groups.values() for m in group if m.pool is not None}
+        self.pool_inputs = {}  # id(original moved pool) -> the new tensor it read
 
     def clone(self, layer):
         import keras
@@ -105,6 +115,12 @@ class _Rewriter:
         import keras
 
         original = self.original[id(layer)]
+        if id(original) in self.groups:
+            return self._member_output(original, layer.dtype_policy.name, args[0])
+        if id(original) in self.ends:  # a BatchNorm folded into a merged convolution
+            return self._member_output(self.ends[id(original)], None, None)
+        if id(original) in self.moved_pools:  # its output goes unused: the pool moves after the convolution
+            self.pool_inputs[id(original)] = args[0]
         if isinstance(layer, keras.layers.BatchNormalization) and args and id(args[0]) in self.conv_calls:
             folded = self._fold(layer, original, *self.conv_calls[id(args[0])])
             if folded is not None:
@@ -114,6 +130,36 @@ class _Rewriter:
             layer.set_weights(original.get_weights())
         if self._foldable_conv(original):
             self.conv_calls[id(out)] = (layer, original, args, kwargs)
+        return out
+
+    def _member_output(self, conv, dtype, x):
+        """A merged convolution's part for ``conv`` (building the merged convolution on its first member)."""
+        group = self.groups[id(conv)]
+        if id(group) not in self.merged:
+            member = next(m for m in group if m.conv is conv)
+            if member.pool is not None:  # x is the pool's output; the merged convolution reads its input
+                x = self.pool_inputs[id(member.pool)]
+            self.merged[id(group)] = self._merge(group, x, dtype)
+        return self.merged[id(group)][[m.conv for m in group].index(conv)]
+
+    def _merge(self, group, x, dtype: str) -> list:
+        """One convolution for the group on ``x``, split per member; moved pools and activations after."""
+        import keras
+
+        weights = [_member_weights(m) for m in group]
+        kernel = np.concatenate([k for k, _ in weights], axis=-1)
+        merged = keras.layers.Conv2D(kernel.shape[-1], 1, dtype=dtype, name=f"{group[0].end.name}_merged")
+        y = merged(x)
+        merged.set_weights([kernel, np.concatenate([b for _, b in weights])])
+        cuts = np.cumsum([k.shape[-1] for k, _ in weights])[:-1].tolist()
+        parts = keras.ops.split(y, cuts, axis=-1) if cuts else [y]
+        out = []
+        for member, part in zip(group, parts):
+            if member.pool is not None:
+                part = self.clone(member.pool)(part)
+            if member.norm is None and member.conv.get_config()["activation"] != "linear":
+                part = keras.layers.Activation(member.conv.activation, name=f"{member.conv.name}_activation")(part)
+            out.append(part)
         return out
 
     def _foldable_conv(self, conv) -> bool:
@@ -144,6 +190,18 @@ class _Rewriter:
         out = folded(*conv_args, **conv_kwargs)
         folded.set_weights([kernel, bias])
         return out
+
+
+def _member_weights(member) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel, bias) of a merge group member's convolution, its BatchNorm folded in, in float32."""
+    import keras
+
+    if member.norm is not None:
+        return _folded_weights(member.conv, member.norm)
+    kernel = keras.ops.convert_to_numpy(member.conv.kernel).astype(np.float32)
+    if member.conv.use_bias:
+        return kernel, keras.ops.convert_to_numpy(member.conv.bias).astype(np.float32)
+    return kernel, np.zeros(kernel.shape[-1], np.float32)
 
 
 def _folded_weights(conv, bn) -> tuple[np.ndarray, np.ndarray]:
