@@ -93,6 +93,12 @@ def compile_step(step: Callable, signature: Sequence[Spec], variables: Sequence 
     return implementation().compile_step(step, tuple(signature), tuple(variables))
 
 
+def same_convolution(x, kernel):
+    """A stride-1 ``same`` convolution computed as an input gradient (TensorFlow only; see
+    ``dreamer.models.convolution``)."""
+    return implementation().same_convolution(x, kernel)
+
+
 def to_numpy(value):
     """A backend tensor (or a structure of them) as NumPy."""
     import keras

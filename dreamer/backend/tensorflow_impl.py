@@ -44,3 +44,34 @@ def gpu_capabilities() -> list[tuple[int, int]]:
 
 def devices() -> list[str]:
     return [device.name.replace("/physical_device:", "").lower() for device in tf.config.list_physical_devices()]
+
+
+_ONES = [1, 1, 1, 1]
+
+
+def same_convolution(x, kernel):
+    """A stride-1 ``same`` convolution (odd kernel sizes) through oneDNN's input-gradient kernel, both ways.
+
+    The convolution of ``x`` with ``kernel`` is the input gradient of a
+    convolution with the kernel flipped and its channels swapped; its own
+    input gradient stays the ordinary one. See ``dreamer.models.convolution``
+    for when this is faster.
+    """
+    return _same_convolution(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))  # values, not variables
+
+
+@tf.custom_gradient
+def _same_convolution(x, kernel):
+    shape = tf.shape(x)
+    flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
+    sizes = tf.stack([shape[0], shape[1], shape[2], tf.shape(kernel)[3]])
+    y = tf.raw_ops.Conv2DBackpropInput(input_sizes=sizes, filter=flipped, out_backprop=x, strides=_ONES, padding="SAME")
+
+    def gradient(dy):
+        dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=shape, filter=kernel, out_backprop=dy, strides=_ONES,
+                                            padding="SAME")
+        dkernel = tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
+                                                  strides=_ONES, padding="SAME")
+        return dx, dkernel
+
+    return y, gradient

@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dreamer.errors import DreamerError, ModelError
+from dreamer.models.convolution import fits, input_gradient_here, input_gradient_layer
 from dreamer.models.siblings import merge_groups
 
 
@@ -48,12 +49,16 @@ def _float32_layer_types():
     return (keras.layers.DepthwiseConv2D, keras.layers.ReLU)
 
 
-def rewrite_for_gradients(model, precision: str = "float32"):
+def rewrite_for_gradients(model, precision: str = "float32", *, convolution: str = "auto"):
     """A copy of ``model`` with BatchNorms folded and, optionally, bfloat16 compute.
 
     Args:
         model: a functional ``keras.Model`` (its outputs may be a dict).
         precision: ``float32`` or ``bfloat16``.
+        convolution: how float32 stride-1 ``same`` convolutions run:
+            ``direct``, ``input-gradient`` (see ``dreamer.models.convolution``),
+            or ``auto``: input-gradient where that is faster (TensorFlow with
+            oneDNN on a CPU without AVX-512).
 
     Returns:
         A new ``keras.Model`` with the same inputs and outputs structure.
@@ -68,7 +73,11 @@ def rewrite_for_gradients(model, precision: str = "float32"):
         raise RewriteError(f"{type(model).__name__} is not a functional Keras model")
     if isinstance(model, keras.Sequential):
         raise RewriteError("Sequential models are not rewritten")
-    rewriter = _Rewriter(model, precision)
+    if convolution not in ("auto", "direct", "input-gradient"):
+        raise RewriteError(f"unknown convolution {convolution!r}")
+    if convolution == "auto":
+        convolution = "input-gradient" if precision == "float32" and input_gradient_here() else "direct"
+    rewriter = _Rewriter(model, precision, input_gradient=convolution == "input-gradient" and precision == "float32")
     try:
         return keras.models.clone_model(model, clone_function=rewriter.clone, call_function=rewriter.call)
     except RewriteError:
@@ -80,12 +89,13 @@ def rewrite_for_gradients(model, precision: str = "float32"):
 class _Rewriter:
     """The clone and call hooks of ``keras.models.clone_model``."""
 
-    def __init__(self, model, precision: str):
+    def __init__(self, model, precision: str, input_gradient: bool = False):
         import keras
 
         if precision not in ("float32", "bfloat16"):
             raise RewriteError(f"unknown precision {precision!r}")
         self.precision = precision
+        self.input_gradient = input_gradient  # same convolutions as input gradients (dreamer.models.convolution)
         self.original = {}  # id(new layer) -> original layer
         self.conv_calls = {}  # id(conv output tensor) -> (new conv, original conv, args, kwargs)
         self.output_layers = {
@@ -107,7 +117,10 @@ class _Rewriter:
             # A convolution also keeps its weights in bfloat16: the very numbers the mixed policy
             # would cast them to at every call, without ~100 casts a step (5% at 187 px).
             config["dtype"] = "bfloat16" if type(layer) is keras.layers.Conv2D else "mixed_bfloat16"
-        new = layer.__class__.from_config(config)
+        if self.input_gradient and fits(layer):
+            new = input_gradient_layer(config)
+        else:
+            new = layer.__class__.from_config(config)
         self.original[id(new)] = layer
         return new
 
