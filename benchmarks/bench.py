@@ -127,11 +127,9 @@ def cpu_peak(fma_units: int, ghz: float | None, max_isa: str | None = None) -> d
     ``max_isa="AVX2"`` (oneDNN's ``ONEDNN_MAX_CPU_ISA`` cap) leaves out the
     AVX-512 and AMX flags, as on a CPU that has only AVX2.
     """
-    from dreamer.precision import cpu_flags
+    from dreamer.precision import capped_flags, cpu_flags
 
-    flags = set(cpu_flags())
-    if max_isa and max_isa.upper().startswith("AVX2"):
-        flags = {f for f in flags if not f.startswith(("avx512", "amx"))}
+    flags = capped_flags(cpu_flags(), max_isa or "")
     lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
     fma = fma_units if "fma" in flags or "avx512f" in flags else 0
     try:

@@ -334,13 +334,16 @@ def markdown(results: dict) -> str:
             cells += [f"{ms:.1f}" if ms is not None else "-", f"{cpu:.0f}" if cpu is not None else "-",
                       f"{rate:.0f}" if rate else "-"]
         rows.append(f"| {kind} | " + " | ".join(cells) + " |")
-    lines = rows + ["", "| run | CPU ms/step | wall ms/step | speed vs tutorial (CPU) | (wall) | GFLOP per CPU s |",
-                    "|---|---|---|---|---|---|"]
+    peak = results["peak"]["float32_gflops"]
+    lines = rows + ["", "| run | CPU ms/step | wall ms/step | speed vs tutorial (CPU) | (wall) | GFLOP per CPU s "
+                    "| GFLOP/s (wall) | of the float32 paper peak |", "|---|---|---|---|---|---|---|---|"]
     for name, row in results["speed"].items():
         if isinstance(row, dict):
             rate = flops["step_gflop"] / (row["cpu_ms_per_step"] / 1000)
+            wall_rate = flops["step_gflop"] / (row["wall_ms_per_step"] / 1000)
             lines.append(f"| {name} | {row['cpu_ms_per_step']:.0f} | {row['wall_ms_per_step']:.0f} | "
-                         f"{row['speed_vs_tutorial_cpu']:.2f}x | {row['speed_vs_tutorial_wall']:.2f}x | {rate:.0f} |")
+                         f"{row['speed_vs_tutorial_cpu']:.2f}x | {row['speed_vs_tutorial_wall']:.2f}x | {rate:.0f} | "
+                         f"{wall_rate:.0f} | {wall_rate / peak:.0%} |")
     return "\n".join(lines)
 
 

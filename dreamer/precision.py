@@ -77,6 +77,36 @@ def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> frozenset[str]:
     return frozenset()
 
 
+#: oneDNN's ``ONEDNN_MAX_CPU_ISA`` caps (prefixes) -> the CPU flags they take away.
+_ISA_CAPS = (  # the first matching prefix wins, so longer names come first
+    (("SSE41",), ("avx", "fma", "avx512", "amx")),
+    (("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512"), ("amx",)),
+    (("AVX512_CORE",), ("avx512_bf16", "amx")),
+    (("AVX2",), ("avx512", "amx")),
+    (("AVX",), ("avx2", "fma", "avx512", "amx")),
+)
+
+
+def capped_flags(flags: Iterable[str], max_isa: str = "") -> frozenset[str]:
+    """The flags oneDNN may use under ``ONEDNN_MAX_CPU_ISA=max_isa`` (all of them when it is empty or ``ALL``).
+
+    ``AVX512_CORE_AMX`` and other caps that keep AMX keep every flag.
+    """
+    isa = max_isa.strip().upper()
+    if "AMX" not in isa:
+        for prefixes, dropped in _ISA_CAPS:
+            if isa.startswith(prefixes):
+                return frozenset(f for f in flags if not f.startswith(dropped))
+    return frozenset(flags)
+
+
+def usable_cpu_flags() -> frozenset[str]:
+    """This CPU's flags as oneDNN sees them: ``cpu_flags`` under the ``ONEDNN_MAX_CPU_ISA`` cap, if one is set."""
+    import os
+
+    return capped_flags(cpu_flags(), os.environ.get("ONEDNN_MAX_CPU_ISA", ""))
+
+
 def gpu_capabilities() -> list[tuple[int, int]]:
     """The compute capability of each GPU the Keras backend sees ((0, 0) where unknown)."""
     from dreamer import backend
@@ -88,4 +118,4 @@ def detect_precision(requested: str = "auto", depthwise: bool = False) -> str:
     """``resolve_precision`` for this machine (and a network with or without depthwise convolutions)."""
     if requested != "auto" or depthwise:
         return resolve_precision(requested, (), depthwise=depthwise)
-    return resolve_precision(requested, cpu_flags(), gpu_capabilities())
+    return resolve_precision(requested, usable_cpu_flags(), gpu_capabilities())

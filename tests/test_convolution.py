@@ -7,6 +7,7 @@ import pytest
 
 from dreamer.models.convolution import fits, input_gradient_pays
 from dreamer.models.rewrite import RewriteError, rewrite_for_gradients
+from dreamer.precision import capped_flags
 
 AVX2 = {"sse4_2", "avx", "avx2", "fma"}
 AVX512 = AVX2 | {"avx512f", "avx512bw"}
@@ -17,9 +18,9 @@ AVX512 = AVX2 | {"avx512f", "avx512bw"}
     [
         ("tensorflow", AVX2, {}, (), True),  # an AVX2 laptop: forward convolutions run gemm:jit
         ("tensorflow", AVX512, {}, (), False),  # AVX-512: oneDNN's forward already runs brg_conv
-        ("tensorflow", AVX512, {"ONEDNN_MAX_CPU_ISA": "AVX2"}, (), True),  # capped to AVX2's kernels
-        ("tensorflow", AVX512, {"ONEDNN_MAX_CPU_ISA": "avx512_core"}, (), False),
-        ("tensorflow", AVX2, {"ONEDNN_MAX_CPU_ISA": "SSE41"}, (), False),  # no brg_conv below AVX2
+        ("tensorflow", capped_flags(AVX512, "AVX2"), {}, (), True),  # ONEDNN_MAX_CPU_ISA=AVX2
+        ("tensorflow", capped_flags(AVX512, "avx512_core"), {}, (), False),
+        ("tensorflow", capped_flags(AVX2, "SSE41"), {}, (), False),  # no brg_conv below AVX2
         ("tensorflow", AVX2, {"TF_ENABLE_ONEDNN_OPTS": "0"}, (), False),  # Eigen, not oneDNN
         ("tensorflow", AVX2, {}, [(8, 0)], False),  # the network runs on the GPU
         ("tensorflow", {"sse4_2", "avx"}, {}, (), False),
@@ -53,7 +54,6 @@ def test_which_convolutions_fit():
 def test_input_gradient_convolutions_keep_the_function_and_its_gradients(photo):
     import keras
     import tensorflow as tf
-
     from test_rewrite import inception_block, pixel_gradient
 
     model = inception_block()
@@ -82,7 +82,6 @@ def test_input_gradient_convolutions_keep_the_function_and_its_gradients(photo):
 
 def test_direct_convolutions_and_bfloat16_stay_keras_convolutions():
     import keras
-
     from test_rewrite import inception_block
 
     for precision, convolution in (("float32", "direct"), ("bfloat16", "input-gradient")):

@@ -63,3 +63,16 @@ def test_cpu_flags_read_from_cpuinfo(tmp_path):
     info.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx2 avx512_bf16\n\nflags\t: other\n")
     assert cpu_flags(str(info)) == {"fpu", "avx2", "avx512_bf16"}
     assert cpu_flags(str(tmp_path / "missing")) == frozenset()
+
+
+def test_a_onednn_isa_cap_takes_flags_away():
+    from dreamer.precision import capped_flags
+
+    amx = {"sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+    assert capped_flags(amx, "") == capped_flags(amx, "ALL") == capped_flags(amx, "avx512_core_amx") == amx
+    assert capped_flags(amx, "AVX2") == capped_flags(amx, "avx2_vnni") == {"sse4_2", "avx", "avx2", "fma"}
+    assert capped_flags(amx, "AVX512_CORE") == {"sse4_2", "avx", "avx2", "fma", "avx512f"}
+    assert capped_flags(amx, "AVX512_CORE_BF16") == amx - {"amx_bf16", "amx_tile"}
+    assert capped_flags(amx, "AVX") == {"sse4_2", "avx"}
+    assert capped_flags(amx, "SSE41") == {"sse4_2"}
+    assert resolve_precision("auto", capped_flags(amx, "AVX2")) == "float32"  # no bfloat16 kernels under the cap

@@ -19,9 +19,6 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
-#: ``ONEDNN_MAX_CPU_ISA`` values that stop oneDNN below AVX2 (no ``brg_conv`` at all).
-_BELOW_AVX2 = ("SSE41", "AVX")
-
 
 def input_gradient_pays(
     backend: str,
@@ -33,20 +30,15 @@ def input_gradient_pays(
 
     Args:
         backend: the Keras backend's name.
-        cpu_flags: the CPU's flags (/proc/cpuinfo).
-        environ: the environment (``TF_ENABLE_ONEDNN_OPTS``, ``ONEDNN_MAX_CPU_ISA``).
+        cpu_flags: the CPU's flags as oneDNN may use them
+            (``dreamer.precision.usable_cpu_flags``).
+        environ: the environment (``TF_ENABLE_ONEDNN_OPTS=0`` turns oneDNN off).
         gpus: the GPUs the backend sees (then the network runs there).
     """
     flags = set(cpu_flags)
-    if backend != "tensorflow" or gpus or not {"avx2", "fma"} <= flags:
+    if backend != "tensorflow" or gpus or not {"avx2", "fma"} <= flags or "avx512f" in flags:
         return False
-    if environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() in ("0", "false"):
-        return False
-    isa = environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
-    if isa in _BELOW_AVX2:
-        return False
-    capped_to_avx2 = isa.startswith("AVX2")
-    return capped_to_avx2 or "avx512f" not in flags
+    return environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
 
 
 def input_gradient_here() -> bool:
@@ -54,10 +46,11 @@ def input_gradient_here() -> bool:
     import os
 
     from dreamer import backend
-    from dreamer.precision import cpu_flags, gpu_capabilities
+    from dreamer.precision import gpu_capabilities, usable_cpu_flags
 
     name = backend.chosen_name()
-    return input_gradient_pays(name, cpu_flags(), os.environ, gpu_capabilities() if name == "tensorflow" else ())
+    gpus = gpu_capabilities() if name == "tensorflow" else ()
+    return input_gradient_pays(name, usable_cpu_flags(), os.environ, gpus)
 
 
 def fits(layer) -> bool:
