@@ -90,13 +90,22 @@ BOOKKEEPING = ("StartRegion", "StopRegion", "Record", "ReadVariableOp", "Const",
                "Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond")
 
 
-def kind_of(op_type: str) -> str | None:
-    """The kind of a TensorFlow op type; None for the executor's bookkeeping."""
+def kind_of(op_type: str, op_name: str = "") -> str | None:
+    """The kind of a TensorFlow op type; None for the executor's bookkeeping.
+
+    A convolution is forward or backward by where it is, not by its type: a
+    same convolution computed as an input gradient
+    (``dreamer.models.convolution``) is a ``Conv2DBackpropInput`` in the
+    forward pass. The tape's ops are named ``gradient_tape/...``.
+    """
     base = op_type.removeprefix("_MklNative").removeprefix("_Mkl").removeprefix("_")
     if op_type in BOOKKEEPING or base in BOOKKEEPING:
         return None
     for kind, types in KINDS.items():
         if base in types:
+            if kind.endswith("convolution") and op_name:
+                backward = "gradient_tape/" in op_name or "/gradients/" in op_name
+                return "backward-data convolution" if backward else "forward convolution"
             return kind
     return "elementwise (ReLU and its gradient, bias, scale, add, mean)"
 
@@ -186,13 +195,35 @@ def runners(args, model, tutorial, kept, image) -> dict:
     config = DreamConfig(iterations=args.steps, octaves=1, seed=0)
     pixels = (image * 255).astype("uint8")
     image = pixels.astype("float32") / 255.0  # what dream() sees: the same pixels for all three
-    return {
+    runs = {
         "tutorial loop": lambda: tutorial.steps(image, args.steps),
         "kept Dreamer": lambda: kept.ascend(image, config),
         "dream() on the same keras.Model": lambda: dream(pixels, model=model, layers=LAYERS, loss="mean",
                                                          preprocess="tf", precision=args.precision, seed=0,
                                                          iterations=args.steps, octaves=1),
     }
+    if args.other_convolution:
+        runs[f"kept Dreamer, {args.other_convolution} convolutions"] = other_convolution(args, model, image, config)
+    return runs
+
+
+def other_convolution(args, model, image, config):
+    """A second kept Dreamer whose rewrite runs same convolutions the other way (``direct`` or ``input-gradient``)."""
+    import dreamer.models.rewrite as rewrite
+    from dreamer.api import Dreamer
+
+    other = Dreamer(model, LAYERS, loss="mean", preprocess="tf", precision=args.precision)
+    forced = args.other_convolution == "input-gradient"
+
+    def run():
+        chosen = rewrite.input_gradient_here
+        rewrite.input_gradient_here = lambda: forced  # read once, when the Dreamer first builds its network
+        try:
+            return other.ascend(image, config)
+        finally:
+            rewrite.input_gradient_here = chosen
+
+    return run
 
 
 def interleaved(runs: dict, rounds: int, steps: int) -> dict:
@@ -250,7 +281,8 @@ def op_times(plane) -> tuple[dict, list[tuple[int, int]]]:
             name = plane.event_metadata[event.metadata_id].name
             if ":" not in name or "::" in name:  # not an op (ExecutorState::Process wraps ops)
                 continue
-            kind = kind_of(name.rsplit(":", 1)[1])
+            op_name, op_type = name.rsplit(":", 1)
+            kind = kind_of(op_type, op_name)
             if kind is None:
                 continue
             per_kind[kind] += event.duration_ps / 1e9
@@ -361,6 +393,8 @@ def main() -> None:
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="timings only")
     parser.add_argument("--out", default=None, help="JSON file [default: benchmarks/results/<date>_profile_step.json]")
     parser.add_argument("--table", default=None, help="print the tables of a saved JSON file (and update its table)")
+    parser.add_argument("--other-convolution", default=None, choices=["direct", "input-gradient"],
+                        help="also time a kept Dreamer whose same convolutions run this way")
     parser.add_argument("--max-isa", default=None, choices=["AVX2"],
                         help="cap oneDNN at this instruction set (ONEDNN_MAX_CPU_ISA): an AVX2-only CPU's kernels")
     args = parser.parse_args()
