@@ -96,7 +96,8 @@ def kind_of(op_type: str, op_name: str = "") -> str | None:
     A convolution is forward or backward by where it is, not by its type: a
     same convolution computed as an input gradient
     (``dreamer.models.convolution``) is a ``Conv2DBackpropInput`` in the
-    forward pass. The tape's ops are named ``gradient_tape/...``.
+    forward pass. The tape's ops are named ``gradient_tape/...``, the input
+    gradient of an input-gradient convolution ``backward_data``.
     """
     base = op_type.removeprefix("_MklNative").removeprefix("_Mkl").removeprefix("_")
     if op_type in BOOKKEEPING or base in BOOKKEEPING:
@@ -104,7 +105,7 @@ def kind_of(op_type: str, op_name: str = "") -> str | None:
     for kind, types in KINDS.items():
         if base in types:
             if kind.endswith("convolution") and op_name:
-                backward = "gradient_tape/" in op_name or "/gradients/" in op_name
+                backward = "gradient_tape/" in op_name or op_name.rsplit("/", 1)[-1].startswith("backward_data")
                 return "backward-data convolution" if backward else "forward convolution"
             return kind
     return "elementwise (ReLU and its gradient, bias, scale, add, mean)"

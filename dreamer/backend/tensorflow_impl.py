@@ -75,9 +75,9 @@ def _same_convolution(x, kernel, value, flipped):
 
     def gradient(dy):
         dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=shape, filter=value, out_backprop=dy, strides=_ONES,
-                                            padding="SAME")
+                                            padding="SAME", name="backward_data")
         dkernel = tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
-                                                  strides=_ONES, padding="SAME")
+                                                  strides=_ONES, padding="SAME", name="backward_filter")
         return dx, dkernel, None, None
 
     return y, gradient
