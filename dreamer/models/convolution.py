@@ -73,7 +73,7 @@ def fits(layer) -> bool:
 
 
 def input_gradient_layer(config: dict):
-    """An :class:`InputGradientConv2D` built from a ``Conv2D``'s config."""
+    """The ``Conv2D`` subclass ``InputGradientConv2D`` built from a ``Conv2D``'s config."""
     return _layer_class().from_config(config)
 
 

@@ -77,8 +77,9 @@ def rewrite_for_gradients(model, precision: str = "float32", *, convolution: str
         raise RewriteError(f"unknown convolution {convolution!r}")
     if convolution == "auto":
         convolution = "input-gradient" if precision == "float32" and input_gradient_here() else "direct"
-    rewriter = _Rewriter(model, precision, input_gradient=convolution == "input-gradient" and precision == "float32")
+    input_gradient = convolution == "input-gradient" and precision == "float32"
     try:
+        rewriter = _Rewriter(model, precision, input_gradient=input_gradient)
         return keras.models.clone_model(model, clone_function=rewriter.clone, call_function=rewriter.call)
     except RewriteError:
         raise

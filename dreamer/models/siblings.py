@@ -32,7 +32,7 @@ class Member:
     Attributes:
         conv: the original ``Conv2D`` layer.
         norm: the BatchNormalization folded into it, or None.
-        pool: the average pool it is moved in front of, or None.
+        pool: the average pool in front of it, which moves after it, or None.
     """
 
     conv: object
@@ -87,7 +87,8 @@ def _movable_pool(pool, conv, readers: dict, output_ids: set) -> bool:
     node = pool._inbound_nodes[0]
     if len(readers.get(id(node.output_tensors[0]), ())) != 1:
         return False
-    return conv.get_config()["filters"] < node.input_tensors[0].shape[-1]
+    channels = node.input_tensors[0].shape[-1]
+    return channels is not None and conv.get_config()["filters"] < channels
 
 
 def _folded_norm(conv, readers: dict, output_ids: set):
