@@ -125,6 +125,7 @@ class Dreamer:
         mask: np.ndarray | None = None,
     ) -> np.ndarray:
         """Gradient ascent on float32 HxWx3 pixels in [0, 1] (mask: HxW weights); returns the same format."""
+        self.gradient.new_dream()
         return ascend(rgb, self.gradient, config, progress, mask)
 
     def dream(

@@ -99,6 +99,11 @@ def same_convolution(x, kernel):
     return implementation().same_convolution(x, kernel)
 
 
+def winograd_convolution(x, kernel, padding: str):
+    """A stride-1 3x3, 1x7 or 7x1 convolution by Winograd's algorithm (TensorFlow only; see backend.winograd)."""
+    return implementation().winograd_convolution(x, kernel, padding)
+
+
 def to_numpy(value):
     """A backend tensor (or a structure of them) as NumPy."""
     import keras

@@ -81,3 +81,77 @@ def _same_convolution(x, kernel, value, flipped):
         return dx, dkernel, None, None
 
     return y, gradient
+
+
+def winograd_convolution(x, kernel, padding: str):
+    """A stride-1 3x3, 1x7 or 7x1 convolution (``same`` or ``valid``) by Winograd's algorithm, compiled by XLA.
+
+    See ``dreamer.backend.winograd``. Both transforms of the kernel (for the
+    convolution and for its input gradient, which is the convolution of
+    the output's gradient with the flipped, channel-swapped kernel) are read
+    when the step is traced and become constants of the graph, as in
+    :func:`same_convolution`; the weights' gradient is oneDNN's ordinary one.
+    """
+    from dreamer.backend import winograd
+
+    with tf.init_scope():  # eager, even while a tf.function traces
+        value = tf.convert_to_tensor(kernel).numpy()
+        forward = tf.constant(winograd.transformed_kernel(value))
+        backward = tf.constant(winograd.transformed_kernel(winograd.gradient_kernel(value)))
+    taps = value.shape[:2]
+    # padding that makes each direction a valid convolution (a valid one's input gradient is a full one)
+    pads = [t // 2 for t in taps] if padding == "same" else [0, 0]
+    back = pads if padding == "same" else [t - 1 for t in taps]
+
+    @tf.custom_gradient
+    def convolve(x, kernel):
+        def gradient(dy):
+            dx = _winograd_valid(dy, backward, *back, *taps)
+            dkernel = tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
+                                                      strides=_ONES, padding=padding.upper(), name="backward_filter")
+            return dx, dkernel
+
+        return _winograd_valid(x, forward, *pads, *taps), gradient
+
+    return convolve(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel))
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _winograd_valid(x, u, pad_h: int, pad_w: int, taps_h: int, taps_w: int):
+    """The valid convolution of ``x`` padded by (``pad_h``, ``pad_w``), given the kernel's transform ``u``.
+
+    One compiled function for every layer, so layers of equal shapes share
+    XLA's compilation. XLA fuses the transforms (sums of strided slices)
+    into loops over memory; written as separate TensorFlow ops they cost
+    more than the multiplications saved (``benchmarks/winograd_trial.py``).
+    """
+    from dreamer.backend.winograd import BLOCKS, combinations, tiles, transforms
+
+    (in_h, _, out_h), (in_w, _, out_w) = (transforms(BLOCKS[t], t) for t in (taps_h, taps_w))
+    block_h, block_w, size_h, size_w = BLOCKS[taps_h], BLOCKS[taps_w], in_h.shape[0], in_w.shape[0]
+    x = tf.pad(x, [[0, 0], [pad_h, pad_h], [pad_w, pad_w], [0, 0]])
+    height, width = tf.shape(x)[1], tf.shape(x)[2]
+    rows, cols = tiles(height, taps_h), tiles(width, taps_w)
+    x = tf.pad(x, [[0, 0], [0, block_h * rows + size_h - block_h - height],
+                   [0, block_w * cols + size_w - block_w - width], [0, 0]])
+    spread = []  # the transformed inputs, B^T d B, one tensor per tile position
+    for row in _summed(combinations(in_h), [x[:, i:i + block_h * rows:block_h] for i in range(size_h)]):
+        spread += _summed(combinations(in_w), [row[:, :, j:j + block_w * cols:block_w] for j in range(size_w)])
+    products = tf.matmul(tf.reshape(tf.stack(spread), [size_h * size_w, -1, tf.shape(x)[3]]), u)
+    products = tf.reshape(products, [size_h, size_w, -1, rows, cols, tf.shape(u)[2]])
+    blocks = [tf.stack(_summed(combinations(out_w), [part[j] for j in range(size_w)]), axis=3)
+              for part in _summed(combinations(out_h), [products[i] for i in range(size_h)])]
+    y = tf.reshape(tf.stack(blocks, axis=2), [-1, block_h * rows, block_w * cols, tf.shape(u)[2]])
+    return y[:, : height - taps_h + 1, : width - taps_w + 1]
+
+
+def _summed(rows, parts):
+    """Each row's sum of ``coefficient * parts[index]``."""
+    out = []
+    for row in rows:
+        terms = [parts[i] if c == 1 else -parts[i] if c == -1 else parts[i] * c for i, c in row]
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        out.append(total)
+    return out

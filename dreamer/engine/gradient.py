@@ -23,13 +23,17 @@ takes its gradient and compiles it for the backend Keras runs on):
 Speed (issue 24, ``docs/performance-float32.md``): in float32 the folded
 BatchNorms reach oneDNN's fused convolution + bias + ReLU in this gradient
 graph, and its convolutions run at the rate of a large matrix product on
-the CPU. Measured and not adopted: all steps of an octave in one
+the CPU; on CPUs without AVX-512 a size that earlier dreams keep using moves
+to a network with Winograd convolutions (``ObjectiveGradient.new_dream``).
+Measured and not adopted: all steps of an octave in one
 ``tf.function`` (a ``tf.while_loop``, as the TensorFlow tutorial does) took
 more CPU time per step than this per-step call; constant weights, thread
 pool and oneDNN settings changed nothing.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -64,6 +68,25 @@ class ObjectiveGradient:
         self.min_size: int = network.min_size
         self.precision: str = network.precision
         self._gradient = _compiled_gradient(network, objective)
+        self._upgraded = None  # the compiled gradient of network.upgrade(), built when first needed
+        self._earlier: dict[tuple[int, int], float] = {}  # image size -> seconds spent on it in earlier dreams
+        self._current: dict[tuple[int, int], float] = {}  # the same in this dream
+
+    def new_dream(self) -> None:
+        """Say that a new dream begins; sizes that earlier dreams spent long enough on move to the upgrade.
+
+        ``network.upgrade`` (if offered) is faster per step but costs about
+        ``network.upgrade_seconds`` of compilation for each image size. A
+        size moves to it once earlier dreams have spent that long on it, as
+        in renting skis until their price is spent: a size that keeps
+        coming back (a batch of like photos, a video's frames, a kept
+        ``Dreamer`` in a loop) gains, and never more than the compilation is
+        lost. Within one dream a size is not used again after its octave,
+        so a single dream never compiles (``docs/performance-float32.md``).
+        """
+        for size, seconds in self._current.items():
+            self._earlier[size] = self._earlier.get(size, 0.0) + seconds
+        self._current = {}
 
     def __call__(self, image: np.ndarray, weight: float = 1.0,
                  frame: tuple[int, int, int, int, int, int] | None = None) -> tuple[np.ndarray, float]:
@@ -71,12 +94,25 @@ class ObjectiveGradient:
         (height, width); None: ``image`` is the whole image."""
         height, width = image.shape[:2]
         frame = (0, 0, height, width, height, width) if frame is None else frame
+        start = time.perf_counter()
         try:
-            value, grad = self._gradient(image, np.float32(weight), np.asarray(frame, np.float32))
+            value, grad = self._for((height, width))(image, np.float32(weight), np.asarray(frame, np.float32))
         except backend.runtime_errors() as exc:  # e.g. a Flatten/Dense head at another size than trained
             raise ModelError(f"the network cannot run on a {width}x{height} image ({backend.error_reason(exc)}; "
                              "a class output behind a Flatten/Dense head works at its trained size only)") from None
-        return np.asarray(backend.to_numpy(grad), np.float32), float(backend.to_numpy(value))
+        out = np.asarray(backend.to_numpy(grad), np.float32), float(backend.to_numpy(value))
+        spent = time.perf_counter() - start
+        self._current[(height, width)] = self._current.get((height, width), 0.0) + spent
+        return out
+
+    def _for(self, size: tuple[int, int]):
+        """The compiled gradient for an image of ``size``: the upgraded network's once it pays (``new_dream``)."""
+        if self.network.upgrade is None or size not in self._earlier or \
+                self._earlier[size] < self.network.upgrade_seconds:
+            return self._gradient
+        if self._upgraded is None:
+            self._upgraded = _compiled_gradient(self.network.upgrade(), self.objective)
+        return self._upgraded
 
 
 def activations_of(network, layer_names):

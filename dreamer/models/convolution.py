@@ -13,11 +13,21 @@ backward pass: both directions then run on ``brg_conv``. With AVX-512,
 oneDNN's forward already uses ``brg_conv`` and the detour is slower, so
 :func:`input_gradient_pays` says no there (figures in
 ``docs/performance-float32.md``).
+
+On the same CPUs a 3x3, 1x7 or 7x1 convolution with 64 channels or more on
+both sides runs faster still by Winograd's algorithm
+(``dreamer.backend.winograd``: fewer multiplications, the transforms
+compiled by XLA for each image size), both ways: :func:`winograd_fits` says
+which, :func:`winograd_layer` builds the layer, for the network a kept
+``Dreamer`` moves to when an image size comes back
+(``dreamer.models.rewrite.FeatureNetwork.upgrade``).
 """
 
 from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
+
+from dreamer.backend import winograd
 
 
 def input_gradient_pays(
@@ -72,26 +82,56 @@ def fits(layer) -> bool:
     )
 
 
+def winograd_fits(layer) -> bool:
+    """Whether a Keras layer is a float32 stride-1 ``Conv2D`` of ``winograd.KERNELS`` (same or valid), wide enough."""
+    import keras
+
+    if type(layer) is not keras.layers.Conv2D or getattr(layer, "kernel", None) is None:
+        return False
+    config = layer.get_config()
+    return (
+        tuple(config["kernel_size"]) in winograd.KERNELS
+        and tuple(config["strides"]) == (1, 1)
+        and tuple(config["dilation_rate"]) == (1, 1)
+        and config.get("groups", 1) == 1
+        and config.get("data_format", "channels_last") == "channels_last"
+        and config["padding"] in ("same", "valid")
+        and layer.dtype_policy.compute_dtype == "float32"
+        and min(layer.kernel.shape[2], layer.kernel.shape[3]) >= winograd.MIN_CHANNELS
+    )
+
+
 def input_gradient_layer(config: dict):
     """The ``Conv2D`` subclass ``InputGradientConv2D`` built from a ``Conv2D``'s config."""
-    return _layer_class().from_config(config)
+    return _layer_classes()["input-gradient"].from_config(config)
 
 
-_CLASS = []
+def winograd_layer(config: dict):
+    """The ``Conv2D`` subclass ``WinogradConv2D`` built from the config of a ``Conv2D`` that fits."""
+    return _layer_classes()["winograd"].from_config(config)
 
 
-def _layer_class():
-    """The layer class, defined on first use (Keras is imported only then)."""
-    if not _CLASS:
+_CLASSES = {}
+
+
+def _layer_classes() -> dict:
+    """The layer classes, defined on first use (Keras is imported only then)."""
+    if not _CLASSES:
         import keras
+
+        from dreamer import backend
 
         class InputGradientConv2D(keras.layers.Conv2D):
             """A ``Conv2D`` whose convolution runs as an input gradient (same weights, same result)."""
 
             def convolution_op(self, inputs, kernel):
-                from dreamer import backend
-
                 return backend.same_convolution(inputs, kernel)
 
-        _CLASS.append(InputGradientConv2D)
-    return _CLASS[0]
+        class WinogradConv2D(keras.layers.Conv2D):
+            """A ``Conv2D`` computed by Winograd's algorithm (same weights, result within ~5e-6)."""
+
+            def convolution_op(self, inputs, kernel):
+                return backend.winograd_convolution(inputs, kernel, self.padding)
+
+        _CLASSES.update({"input-gradient": InputGradientConv2D, "winograd": WinogradConv2D})
+    return _CLASSES

@@ -13,6 +13,11 @@ Keras model (new layers, the same weights) in which
   branches) become one convolution whose output is split, and an average
   pool in front of a 1x1 convolution with fewer output channels moves after
   it (``dreamer.models.siblings`` says which; both are exact identities).
+- in float32 on a CPU without AVX-512 (TensorFlow with oneDNN), stride-1
+  ``same`` convolutions run as input gradients, where that is faster
+  (``dreamer.models.convolution``); a second rewrite, built when an image
+  size comes back, runs 3x3, 1x7 and 7x1 convolutions with 64 channels or
+  more by Winograd's algorithm (``dreamer.backend.winograd``).
 - with ``precision="bfloat16"`` the layers compute in bfloat16 (Keras'
   ``mixed_bfloat16`` policy; Conv2D layers hold their weights in bfloat16
   too, which is what that policy casts them to anyway), except depthwise convolutions
@@ -28,13 +33,20 @@ The original model is not changed. A model the rewrite does not understand
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
 
+from dreamer import backend
 from dreamer.errors import DreamerError, ModelError
-from dreamer.models.convolution import fits, input_gradient_here, input_gradient_layer
+from dreamer.models.convolution import (
+    fits,
+    input_gradient_here,
+    input_gradient_layer,
+    winograd_fits,
+    winograd_layer,
+)
 from dreamer.models.siblings import merge_groups
 
 
@@ -55,10 +67,15 @@ def rewrite_for_gradients(model, precision: str = "float32", *, convolution: str
     Args:
         model: a functional ``keras.Model`` (its outputs may be a dict).
         precision: ``float32`` or ``bfloat16``.
-        convolution: how float32 stride-1 ``same`` convolutions run:
-            ``direct``, ``input-gradient`` (see ``dreamer.models.convolution``),
-            or ``auto``: input-gradient where that is faster (TensorFlow with
-            oneDNN on a CPU without AVX-512).
+        convolution: how float32 stride-1 convolutions run: ``direct``;
+            ``input-gradient``: ``same`` ones as input gradients (see
+            ``dreamer.models.convolution``); ``winograd``: those, and 3x3,
+            1x7 and 7x1 ones with 64 channels or more by Winograd's
+            algorithm instead (``dreamer.backend.winograd``; TensorFlow
+            only; XLA compiles it for each new size, so it pays for sizes
+            used again: :attr:`FeatureNetwork.upgrade`); or ``auto``:
+            ``input-gradient`` where that is faster (TensorFlow with oneDNN
+            on a CPU without AVX-512), else ``direct``.
 
     Returns:
         A new ``keras.Model`` with the same inputs and outputs structure.
@@ -73,13 +90,15 @@ def rewrite_for_gradients(model, precision: str = "float32", *, convolution: str
         raise RewriteError(f"{type(model).__name__} is not a functional Keras model")
     if isinstance(model, keras.Sequential):
         raise RewriteError("Sequential models are not rewritten")
-    if convolution not in ("auto", "direct", "input-gradient"):
+    if convolution not in ("auto", "direct", "input-gradient", "winograd"):
         raise RewriteError(f"unknown convolution {convolution!r}")
     if convolution == "auto":
         convolution = "input-gradient" if precision == "float32" and input_gradient_here() else "direct"
-    input_gradient = convolution == "input-gradient" and precision == "float32"
+    convolution = convolution if precision == "float32" else "direct"
+    if convolution != "direct" and backend.chosen_name() != "tensorflow":
+        raise RewriteError(f"{convolution} convolutions need TensorFlow, not Keras' {backend.chosen_name()} backend")
     try:
-        rewriter = _Rewriter(model, precision, input_gradient=input_gradient)
+        rewriter = _Rewriter(model, precision, convolution=convolution)
         return keras.models.clone_model(model, clone_function=rewriter.clone, call_function=rewriter.call)
     except RewriteError:
         raise
@@ -90,13 +109,13 @@ def rewrite_for_gradients(model, precision: str = "float32", *, convolution: str
 class _Rewriter:
     """The clone and call hooks of ``keras.models.clone_model``."""
 
-    def __init__(self, model, precision: str, input_gradient: bool = False):
+    def __init__(self, model, precision: str, convolution: str = "direct"):
         import keras
 
         if precision not in ("float32", "bfloat16"):
             raise RewriteError(f"unknown precision {precision!r}")
         self.precision = precision
-        self.input_gradient = input_gradient  # same convolutions as input gradients (dreamer.models.convolution)
+        self.convolution = convolution  # direct, input-gradient or winograd (dreamer.models.convolution)
         self.original = {}  # id(new layer) -> original layer
         self.conv_calls = {}  # id(conv output tensor) -> (new conv, original conv, args, kwargs)
         self.output_layers = {
@@ -118,7 +137,9 @@ class _Rewriter:
             # A convolution also keeps its weights in bfloat16: the very numbers the mixed policy
             # would cast them to at every call, without ~100 casts a step (5% at 187 px).
             config["dtype"] = "bfloat16" if type(layer) is keras.layers.Conv2D else "mixed_bfloat16"
-        if self.input_gradient and fits(layer):
+        if self.convolution == "winograd" and winograd_fits(layer):
+            new = winograd_layer(config)
+        elif self.convolution != "direct" and fits(layer):
             new = input_gradient_layer(config)
         else:
             new = layer.__class__.from_config(config)
@@ -252,12 +273,21 @@ class FeatureNetwork:
         preprocess: [0, 1] float32 NHWC -> the model's input.
         min_size: the smallest image side the network accepts.
         precision: the arithmetic it runs in, ``"float32"`` or ``"bfloat16"``.
+        upgrade: None, or a function building this network with Winograd
+            convolutions (``dreamer.backend.winograd``): faster per step
+            where it is offered, but XLA compiles it for every new image
+            size, so it pays for sizes that come back (the next images of a
+            batch, video frames; ``ObjectiveGradient.new_dream``).
+        upgrade_seconds: about how long compiling the upgrade takes per
+            image size.
     """
 
     features: Callable
     preprocess: Callable
     min_size: int
     precision: str
+    upgrade: Callable[[], "FeatureNetwork"] | None = None
+    upgrade_seconds: float = 0.0
 
 
 def has_depthwise_convolutions(model) -> bool:
@@ -286,7 +316,7 @@ def feature_network(adapter, layer_names: Sequence[str], precision: str = "float
     """
     from dreamer.precision import detect_precision
 
-    features = adapter.feature_model(layer_names)
+    features = original = adapter.feature_model(layer_names)
     resolved = detect_precision(precision, has_depthwise_convolutions(features))
     try:
         features = rewrite_for_gradients(features, resolved)
@@ -296,4 +326,36 @@ def feature_network(adapter, layer_names: Sequence[str], precision: str = "float
                 f"model {adapter.name!r} can't run in bfloat16 ({exc}); use --precision float32"
             ) from None
         resolved = "float32"
-    return FeatureNetwork(features, adapter.preprocess, adapter.min_size, resolved)
+    network = FeatureNetwork(features, adapter.preprocess, adapter.min_size, resolved)
+    upgrade = _winograd_upgrade(original, network)
+    return network if upgrade is None else replace(network, upgrade=upgrade[0], upgrade_seconds=upgrade[1])
+
+
+#: XLA's compilation per Winograd convolution and image size, forward and backward (measured on
+#: InceptionV3 up to mixed5 with AVX2 kernels: ~19 s for the 4 octave sizes of a dream, 20 layers).
+COMPILE_SECONDS_PER_LAYER = 0.25
+
+
+def _winograd_upgrade(model, network: FeatureNetwork):
+    """(a builder of ``network`` with ``model``'s Winograd-shaped convolutions by Winograd, its compile
+    seconds per image size), or None.
+
+    Offered where the input-gradient convolutions are chosen (float32,
+    TensorFlow with oneDNN, no AVX-512: where Winograd measured faster) and
+    the model has such a convolution. A model the Winograd rewrite can't
+    handle keeps ``network``.
+    """
+    if network.precision != "float32" or network.features is model or not input_gradient_here():
+        return None
+    layers = sum(winograd_fits(layer) for layer in getattr(model, "layers", ()))
+    if not layers:
+        return None
+
+    def build() -> FeatureNetwork:
+        try:
+            features = rewrite_for_gradients(model, "float32", convolution="winograd")
+        except RewriteError:
+            return network
+        return FeatureNetwork(features, network.preprocess, network.min_size, "float32")
+
+    return build, COMPILE_SECONDS_PER_LAYER * layers
