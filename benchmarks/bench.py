@@ -113,6 +113,19 @@ def machine_info() -> dict:
     }
 
 
+def capped_environment(environ: dict, max_isa: str | None) -> dict:
+    """``environ`` with oneDNN's and XLA's instruction sets capped at ``max_isa`` (an AVX2 CPU's kernels).
+
+    Set before TensorFlow loads: ``ONEDNN_MAX_CPU_ISA`` for oneDNN (the
+    convolutions, pooling, matrix products) and ``--xla_cpu_max_isa`` for
+    what XLA compiles (dreamer's Winograd convolutions on such CPUs).
+    """
+    if not max_isa:
+        return dict(environ)
+    flags = f"{environ.get('XLA_FLAGS', '')} --xla_cpu_max_isa={max_isa}".strip()
+    return {**environ, "ONEDNN_MAX_CPU_ISA": max_isa, "XLA_FLAGS": flags}
+
+
 def cpu_peak(fma_units: int, ghz: float | None, max_isa: str | None = None) -> dict:
     """The paper peak in GFLOP/s for float32 and, where the flags say so, bfloat16.
 

@@ -75,6 +75,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 LAYERS = {"mixed3": 1.0, "mixed5": 1.0}
+#: Runs of each before timing: a kept Dreamer's image size moves to its Winograd upgrade (CPUs without
+#: AVX-512) once earlier dreams spent the upgrade's compile time on it, ~5 s here: the 4th run of 10 steps.
+WARM_UP = 4
 
 KINDS = {  # op type (oneDNN's _MklNative... names included) -> kind
     "forward convolution": ("Conv2D", "FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative",
@@ -85,6 +88,10 @@ KINDS = {  # op type (oneDNN's _MklNative... names included) -> kind
                                                   "StridedSliceGrad", "Transpose", "Reshape", "Roll",
                                                   "GatherV2", "Fill", "BroadcastTo", "Identity"),
 }
+#: What runs XLA-compiled code (dreamer's Winograd convolutions) on an executor thread, and its kind.
+XLA_EVENT = "CpuExecutable::ExecuteAsyncOnStream"
+WINOGRAD = "Winograd convolutions (XLA, forward and backward)"
+CONVOLUTIONS = ("forward convolution", "backward-data convolution", WINOGRAD)
 BOOKKEEPING = ("StartRegion", "StopRegion", "Record", "ReadVariableOp", "Const", "NoOp", "_Arg", "_Retval",
                "While", "StatelessWhile", "If", "StatelessIf", "PartitionedCall", "StatefulPartitionedCall",
                "Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond")
@@ -209,28 +216,31 @@ def runners(args, model, tutorial, kept, image) -> dict:
 
 
 def other_convolution(args, model, image, config):
-    """A second kept Dreamer whose rewrite runs same convolutions the other way (``direct`` or ``input-gradient``)."""
+    """A second kept Dreamer whose convolutions run another way (``direct``, ``input-gradient``, ``winograd``)."""
     import dreamer.models.rewrite as rewrite
     from dreamer.api import Dreamer
 
     other = Dreamer(model, LAYERS, loss="mean", preprocess="tf", precision=args.precision)
-    forced = args.other_convolution == "input-gradient"
+    plain = rewrite.rewrite_for_gradients
+
+    def forced(model, precision="float32", **_):
+        return plain(model, precision, convolution=args.other_convolution)
 
     def run():
-        chosen = rewrite.input_gradient_here
-        rewrite.input_gradient_here = lambda: forced  # read once, when the Dreamer first builds its network
+        rewrite.rewrite_for_gradients = forced  # read once, when the Dreamer first builds its network
         try:
             return other.ascend(image, config)
         finally:
-            rewrite.input_gradient_here = chosen
+            rewrite.rewrite_for_gradients = plain
 
     return run
 
 
 def interleaved(runs: dict, rounds: int, steps: int) -> dict:
     """Per step: median CPU and wall ms of each run over interleaved rounds, and ratios to the tutorial."""
-    for fn in runs.values():
-        fn()  # warm-up: trace, rewrite, first call
+    for _ in range(WARM_UP):
+        for fn in runs.values():
+            fn()  # warm-up: trace, rewrite, first call, and the Winograd upgrade where offered
     cpu = {name: [] for name in runs}
     wall = {name: [] for name in runs}
     for _ in range(rounds):
@@ -280,10 +290,13 @@ def op_times(plane) -> tuple[dict, list[tuple[int, int]]]:
             continue
         for event in line.events:
             name = plane.event_metadata[event.metadata_id].name
-            if ":" not in name or "::" in name:  # not an op (ExecutorState::Process wraps ops)
+            if name == XLA_EVENT:  # a compiled function's run: the op events do not show it
+                kind = WINOGRAD
+            elif ":" not in name or "::" in name:  # not an op (ExecutorState::Process wraps ops)
                 continue
-            op_name, op_type = name.rsplit(":", 1)
-            kind = kind_of(op_type, op_name)
+            else:
+                op_name, op_type = name.rsplit(":", 1)
+                kind = kind_of(op_type, op_name)
             if kind is None:
                 continue
             per_kind[kind] += event.duration_ps / 1e9
@@ -327,14 +340,27 @@ def profile(fn, steps: int, call_names: tuple[str, ...]) -> dict:
 
 
 def with_gflops(prof: dict, flops: dict, cpu_ms: float) -> dict:
-    """The profile's kinds with the achieved GFLOP/s of the convolutions, and the step's against its CPU time."""
+    """The profile's kinds with the achieved GFLOP/s of the convolutions, and the step's against its CPU time.
+
+    A convolution's FLOPs are a direct convolution's (Winograd's do fewer
+    multiplications for the same result): with Winograd convolutions in the
+    profile only all convolutions together have a rate.
+    """
     by_kind = prof["ms_per_step_by_kind"]
     rates = {}
-    for kind, key in (("forward convolution", "forward_convolution_gflop"),
-                      ("backward-data convolution", "backward_data_convolution_gflop")):
-        if by_kind.get(kind):
-            rates[kind] = flops[key] / (by_kind[kind] / 1000)
+    if not by_kind.get(WINOGRAD):
+        for kind, key in (("forward convolution", "forward_convolution_gflop"),
+                          ("backward-data convolution", "backward_data_convolution_gflop")):
+            if by_kind.get(kind):
+                rates[kind] = flops[key] / (by_kind[kind] / 1000)
+    together = sum(by_kind.get(kind, 0.0) for kind in CONVOLUTIONS)
+    if together:
+        rates["all convolutions"] = conv_gflop(flops) / (together / 1000)
     return {**prof, "gflops_by_kind": rates, "step_gflops_per_cpu_s": flops["step_gflop"] / (cpu_ms / 1000)}
+
+
+def conv_gflop(flops: dict) -> float:
+    return flops["forward_convolution_gflop"] + flops["backward_data_convolution_gflop"]
 
 
 def attributed(prof: dict, cpu_ms: float) -> dict:
@@ -357,13 +383,20 @@ def markdown(results: dict) -> str:
                   "backward-data convolution": flops["backward_data_convolution_gflop"]}
     rows = ["| op kind | " + " | ".join(f"{n}: trace ms/step | CPU ms/step (share) | GFLOP per CPU s"
                                         for n in names) + " |", "|---|" + "---|---|---|" * len(names)]
-    for kind in kinds:
+    for kind in kinds + ["all convolutions"]:
         cells = []
         for name in names:
             prof = results["profile"][name]
-            ms = prof["ms_per_step_by_kind"].get(kind)
-            cpu = attributed(prof, results["speed"][name]["cpu_ms_per_step"]).get(kind)
-            rate = conv_flops[kind] / (cpu / 1000) if cpu and kind in conv_flops else None
+            share = attributed(prof, results["speed"][name]["cpu_ms_per_step"])
+            if kind == "all convolutions":
+                ms = sum(prof["ms_per_step_by_kind"].get(k, 0.0) for k in CONVOLUTIONS)
+                cpu = sum(share.get(k, 0.0) for k in CONVOLUTIONS)
+                flop = conv_gflop(flops)
+            else:
+                ms, cpu, flop = prof["ms_per_step_by_kind"].get(kind), share.get(kind), conv_flops.get(kind)
+                if prof["ms_per_step_by_kind"].get(WINOGRAD):  # part of these FLOPs ran as Winograd
+                    flop = None
+            rate = flop / (cpu / 1000) if cpu and flop else None
             cells += [f"{ms:.1f}" if ms is not None else "-", f"{cpu:.0f}" if cpu is not None else "-",
                       f"{rate:.0f}" if rate else "-"]
         rows.append(f"| {kind} | " + " | ".join(cells) + " |")
@@ -394,13 +427,15 @@ def main() -> None:
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="timings only")
     parser.add_argument("--out", default=None, help="JSON file [default: benchmarks/results/<date>_profile_step.json]")
     parser.add_argument("--table", default=None, help="print the tables of a saved JSON file (and update its table)")
-    parser.add_argument("--other-convolution", default=None, choices=["direct", "input-gradient"],
+    parser.add_argument("--other-convolution", default=None, choices=["direct", "input-gradient", "winograd"],
                         help="also time a kept Dreamer whose same convolutions run this way")
     parser.add_argument("--max-isa", default=None, choices=["AVX2"],
-                        help="cap oneDNN at this instruction set (ONEDNN_MAX_CPU_ISA): an AVX2-only CPU's kernels")
+                        help="cap oneDNN and XLA at this instruction set: an AVX2-only CPU's kernels")
     args = parser.parse_args()
-    if args.max_isa:  # before TensorFlow loads oneDNN
-        os.environ["ONEDNN_MAX_CPU_ISA"] = args.max_isa
+    if args.max_isa:  # before TensorFlow loads oneDNN and XLA
+        from bench import capped_environment
+
+        os.environ.update(capped_environment(os.environ, args.max_isa))
     if args.table:
         saved = json.loads(Path(args.table).read_text())
         saved["table"] = markdown(saved)

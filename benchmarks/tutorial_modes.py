@@ -36,8 +36,9 @@ args = argparse.Namespace(height=375, width=500, steps=10, precision="float32", 
 model, adapter, tutorial, kept, image = profile_step.build(args)
 runs = profile_step.runners(args, model, tutorial, kept, image)
 names = ("tutorial loop", "kept Dreamer")
-for name in names:
-    runs[name]()
+for _ in range(profile_step.WARM_UP):
+    for name in names:
+        runs[name]()
 wall = {name: [] for name in names}
 cpu = {name: [] for name in names}
 for _ in range(int(sys.argv[1])):
@@ -55,12 +56,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--processes", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per process")
-    parser.add_argument("--max-isa", default=None, choices=["AVX2"], help="ONEDNN_MAX_CPU_ISA for the processes")
+    parser.add_argument("--max-isa", default=None, choices=["AVX2"],
+                        help="cap oneDNN and XLA at this instruction set in the processes")
     parser.add_argument("--out", default=None, help="a JSON file for the results")
     args = parser.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    if args.max_isa:
-        env["ONEDNN_MAX_CPU_ISA"] = args.max_isa
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench import capped_environment
+
+    env = capped_environment({**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}, args.max_isa)
     rows = []
     for index in range(args.processes):
         proc = subprocess.run([sys.executable, "-c", WORKER, str(args.rounds)], env=env, cwd=ROOT,
