@@ -266,6 +266,9 @@ def test_a_size_that_comes_back_in_a_later_dream_runs_on_the_upgrade(photo):
     np.testing.assert_allclose(gradient(photo)[0], 2 * first, rtol=1e-5)  # its size came back
     np.testing.assert_allclose(gradient(small)[0], 2 * gradient._gradient(small, np.float32(1), np.asarray(
         (0, 0, 24, 32, 24, 32), np.float32))[1], rtol=1e-5)
+    gradient.network = replace(gradient.network, upgrade=None)
+    np.testing.assert_allclose(gradient(photo)[0], first, rtol=1e-5)  # no upgrade offered: the first network
+    gradient.network = replace(base, upgrade=twice)
     new_size = gradient(photo[:40])[0]  # a size not seen before stays on the first network
     gradient.new_dream()
     np.testing.assert_allclose(gradient(photo[:40])[0], 2 * new_size, rtol=1e-5)
@@ -273,6 +276,28 @@ def test_a_size_that_comes_back_in_a_later_dream_runs_on_the_upgrade(photo):
     gradient.network = replace(gradient.network, upgrade_seconds=3600.0)  # until earlier dreams spent an hour
     gradient.new_dream()
     np.testing.assert_allclose(gradient(photo[:40])[0], new_size, rtol=1e-5)
+
+
+def test_an_upgrade_that_fails_is_dropped(photo):
+    from dataclasses import replace
+
+    import keras
+
+    from dreamer.api import Dreamer
+
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(4, 3, padding="same", name="out")(inputs))
+    gradient = Dreamer(model, "out", loss="mean").gradient
+
+    def broken():
+        raise RuntimeError("XLA is not there")
+
+    gradient.network = replace(gradient.network, upgrade=broken)
+    gradient.new_dream()
+    first, _ = gradient(photo)
+    gradient.new_dream()
+    np.testing.assert_allclose(gradient(photo)[0], first, rtol=1e-6)
+    assert gradient.network.upgrade is None
 
 
 @pytest.mark.tensorflow_only

@@ -34,6 +34,7 @@ pool and oneDNN settings changed nothing.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -95,8 +96,9 @@ class ObjectiveGradient:
         height, width = image.shape[:2]
         frame = (0, 0, height, width, height, width) if frame is None else frame
         start = time.perf_counter()
+        args = (image, np.float32(weight), np.asarray(frame, np.float32))
         try:
-            value, grad = self._for((height, width))(image, np.float32(weight), np.asarray(frame, np.float32))
+            value, grad = self._upgraded_call((height, width), args) or self._gradient(*args)
         except backend.runtime_errors() as exc:  # e.g. a Flatten/Dense head at another size than trained
             raise ModelError(f"the network cannot run on a {width}x{height} image ({backend.error_reason(exc)}; "
                              "a class output behind a Flatten/Dense head works at its trained size only)") from None
@@ -105,14 +107,22 @@ class ObjectiveGradient:
         self._current[(height, width)] = self._current.get((height, width), 0.0) + spent
         return out
 
-    def _for(self, size: tuple[int, int]):
-        """The compiled gradient for an image of ``size``: the upgraded network's once it pays (``new_dream``)."""
-        if self.network.upgrade is None or size not in self._earlier or \
-                self._earlier[size] < self.network.upgrade_seconds:
-            return self._gradient
-        if self._upgraded is None:
-            self._upgraded = _compiled_gradient(self.network.upgrade(), self.objective)
-        return self._upgraded
+    def _upgraded_call(self, size: tuple[int, int], args):
+        """The upgraded network's (value, gradient) once it pays for ``size`` (``new_dream``), else None.
+
+        The upgrade is only a speed-up: if it fails to build or to run, it is
+        dropped and the first network carries on.
+        """
+        upgrade = self.network.upgrade
+        if upgrade is None or self._earlier.get(size, -1.0) < self.network.upgrade_seconds:
+            return None
+        try:
+            if self._upgraded is None:
+                self._upgraded = _compiled_gradient(upgrade(), self.objective)
+            return self._upgraded(*args)
+        except Exception:  # noqa: BLE001 - any failure of the faster network means not using it
+            self.network = replace(self.network, upgrade=None)
+            return None
 
 
 def activations_of(network, layer_names):
