@@ -35,6 +35,13 @@ def test_when_input_gradients_pay(backend, flags, environ, gpus, pays):
     assert input_gradient_pays(backend, flags, environ, gpus) is pays
 
 
+def test_winograd_can_be_turned_off():
+    from dreamer.models.convolution import winograd_allowed
+
+    assert winograd_allowed({}) and winograd_allowed({"DREAMER_WINOGRAD": "1"})
+    assert not any(winograd_allowed({"DREAMER_WINOGRAD": v}) for v in ("0", "false", "Off", " no "))
+
+
 def test_which_convolutions_fit():
     import keras
 
@@ -301,7 +308,7 @@ def test_an_upgrade_that_fails_is_dropped(photo):
 
 
 @pytest.mark.tensorflow_only
-def test_the_winograd_upgrade_is_offered_where_it_pays():
+def test_the_winograd_upgrade_is_offered_where_it_pays(monkeypatch):
     import dreamer.models.rewrite as rewrite
     from dreamer.models import adapter_for_keras, feature_network
 
@@ -321,6 +328,8 @@ def test_the_winograd_upgrade_is_offered_where_it_pays():
         assert network.upgrade_seconds == 3 * rewrite.COMPILE_SECONDS_PER_LAYER  # three Winograd convolutions
         narrow = adapter_for_keras(inception_block_model(), "narrow", None)  # no wide 3x3: nothing to upgrade
         assert feature_network(narrow, ["mixed"], "float32").upgrade is None
+        monkeypatch.setenv("DREAMER_WINOGRAD", "0")  # reproducible pixels asked for
+        assert feature_network(adapter, ["five"], "float32").upgrade is None
     finally:
         rewrite.input_gradient_here = chosen
 

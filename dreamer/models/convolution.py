@@ -51,6 +51,22 @@ def input_gradient_pays(
     return environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
 
 
+#: Set to 0 to keep a kept ``Dreamer`` off Winograd convolutions (its last bits of rounding differ).
+WINOGRAD_VARIABLE = "DREAMER_WINOGRAD"
+
+
+def winograd_allowed(environ: Mapping[str, str]) -> bool:
+    """Whether the environment lets a kept ``Dreamer`` move to Winograd convolutions (``DREAMER_WINOGRAD``).
+
+    Winograd's rounding differs from a direct convolution's in the last
+    bits, and a dream's steps let such differences grow: once a size has
+    moved, the same seed gives the same picture but not the same pixels as
+    a dream of that image alone. ``DREAMER_WINOGRAD=0`` keeps the pixels
+    reproducible at the price of the speed.
+    """
+    return environ.get(WINOGRAD_VARIABLE, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def input_gradient_here() -> bool:
     """:func:`input_gradient_pays` for this process (backend, CPU, environment, GPUs)."""
     import os

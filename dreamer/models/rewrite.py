@@ -33,6 +33,7 @@ The original model is not changed. A model the rewrite does not understand
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
@@ -44,6 +45,7 @@ from dreamer.models.convolution import (
     fits,
     input_gradient_here,
     input_gradient_layer,
+    winograd_allowed,
     winograd_fits,
     winograd_layer,
 )
@@ -341,11 +343,13 @@ def _winograd_upgrade(model, network: FeatureNetwork):
     seconds per image size), or None.
 
     Offered where the input-gradient convolutions are chosen (float32,
-    TensorFlow with oneDNN, no AVX-512: where Winograd measured faster) and
-    the model has such a convolution. A model the Winograd rewrite can't
-    handle keeps ``network``.
+    TensorFlow with oneDNN, no AVX-512: where Winograd measured faster),
+    the model has such a convolution and ``DREAMER_WINOGRAD`` is not 0. A
+    model the Winograd rewrite can't handle keeps ``network``.
     """
     if network.precision != "float32" or network.features is model or not input_gradient_here():
+        return None
+    if not winograd_allowed(os.environ):
         return None
     layers = sum(winograd_fits(layer) for layer in getattr(model, "layers", ()))
     if not layers:
