@@ -15,7 +15,7 @@ price of transforming every input tile and every output tile. Neither
 TensorFlow nor Keras offers it on CPUs (TensorFlow asks oneDNN for direct
 convolutions), so the only way in is to write it from TensorFlow ops.
 
-For each stride-1 3x3 convolution shape of InceptionV3 up to ``mixed5`` at
+For each stride-1 3x3, 1x7 and 7x1 convolution shape of InceptionV3 up to ``mixed5`` at
 375x500 (the issue's setup), this times what a step does with it (the
 forward convolution and its input gradient, both 3x3 convolutions: the
 input gradient is the convolution of the output gradient with the flipped,
@@ -38,10 +38,11 @@ F(2x2,3x3) XLA
     Winograd with the transforms written as sums of strided slices, the
     whole function compiled by XLA (``jit_compile=True``), which fuses the
     transforms into loops over memory.
-F(4x4,3x3) XLA (dreamer's)
-    the same with 6x6 tiles: ``dreamer.backend.tensorflow_impl.
-    winograd_convolution``, what dreamer runs on CPUs without AVX-512 for
-    3x3 convolutions with 64 channels or more.
+dreamer's Winograd, XLA
+    F(4x4, 3x3) for a 3x3 kernel (6x6 tiles), F(2, 7) along a 1x7 or 7x1
+    kernel: ``dreamer.backend.tensorflow_impl.winograd_convolution``, what a
+    kept ``Dreamer`` moves to on CPUs without AVX-512 for such convolutions
+    with 64 channels or more (the F(2x2) ways are for 3x3 kernels only).
 
 The kernels' transforms are constants (done once, as a kept ``Dreamer``
 would). Times are wall ms per call (forward plus input gradient), medians
@@ -63,23 +64,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: (what, input height, input width, in channels, out channels, padding, how many in a step)
+#: (what, input height, input width, in channels, out channels, padding, how many in a step, kernel size)
 SHAPES = [
-    ("stem conv 2", 187, 249, 32, 32, "VALID", 1),
-    ("stem conv 3", 185, 247, 32, 64, "SAME", 1),
-    ("stem conv 5", 92, 123, 80, 192, "VALID", 1),
-    ("mixed0-3 3x3", 44, 60, 64, 96, "SAME", 4),
-    ("mixed0-2 3x3 dbl", 44, 60, 96, 96, "SAME", 3),
+    ("stem conv 2", 187, 249, 32, 32, "VALID", 1, (3, 3)),
+    ("stem conv 3", 185, 247, 32, 64, "SAME", 1, (3, 3)),
+    ("stem conv 5", 92, 123, 80, 192, "VALID", 1, (3, 3)),
+    ("mixed0-3 3x3", 44, 60, 64, 96, "SAME", 4, (3, 3)),
+    ("mixed0-2 3x3 dbl", 44, 60, 96, 96, "SAME", 3, (3, 3)),
+    ("mixed4 1x7", 21, 29, 128, 128, "SAME", 2, (1, 7)),
+    ("mixed4 7x1", 21, 29, 128, 128, "SAME", 2, (7, 1)),
+    ("mixed4 1x7 out", 21, 29, 128, 192, "SAME", 1, (1, 7)),
+    ("mixed4 7x1 out", 21, 29, 128, 192, "SAME", 1, (7, 1)),
+    ("mixed5 1x7", 21, 29, 160, 160, "SAME", 2, (1, 7)),
+    ("mixed5 7x1", 21, 29, 160, 160, "SAME", 2, (7, 1)),
+    ("mixed5 1x7 out", 21, 29, 160, 192, "SAME", 1, (1, 7)),
+    ("mixed5 7x1 out", 21, 29, 160, 192, "SAME", 1, (7, 1)),
 ]
 #: Other networks' 3x3 convolutions at 224x224 (VGG16's, ResNet50's), for the rule (``--others``); not in the step.
 OTHERS = [
-    ("VGG16 block1", 224, 224, 64, 64, "SAME", 0),
-    ("VGG16 block2", 112, 112, 128, 128, "SAME", 0),
-    ("VGG16 block3", 56, 56, 256, 256, "SAME", 0),
-    ("VGG16 block4", 28, 28, 512, 512, "SAME", 0),
-    ("ResNet50 conv2", 56, 56, 64, 64, "SAME", 0),
-    ("ResNet50 conv5", 7, 7, 512, 512, "SAME", 0),
-    ("small 48->64", 44, 60, 48, 64, "SAME", 0),
+    ("VGG16 block1", 224, 224, 64, 64, "SAME", 0, (3, 3)),
+    ("VGG16 block2", 112, 112, 128, 128, "SAME", 0, (3, 3)),
+    ("VGG16 block3", 56, 56, 256, 256, "SAME", 0, (3, 3)),
+    ("VGG16 block4", 28, 28, 512, 512, "SAME", 0, (3, 3)),
+    ("ResNet50 conv2", 56, 56, 64, 64, "SAME", 0, (3, 3)),
+    ("ResNet50 conv5", 7, 7, 512, 512, "SAME", 0, (3, 3)),
+    ("small 48->64", 44, 60, 48, 64, "SAME", 0, (3, 3)),
 ]
 
 
@@ -170,8 +179,9 @@ def shape_runs(shape, rng) -> dict:
 
     from dreamer.backend.tensorflow_impl import winograd_convolution
 
-    _, height, width, channels, out_channels, padding, _ = shape
-    kernel = (rng.standard_normal((3, 3, channels, out_channels)) / np.sqrt(9 * channels)).astype(np.float32)
+    _, height, width, channels, out_channels, padding, _, size = shape
+    taps = size[0] * size[1]
+    kernel = (rng.standard_normal((*size, channels, out_channels)) / np.sqrt(taps * channels)).astype(np.float32)
     flipped = np.ascontiguousarray(np.transpose(kernel[::-1, ::-1], (0, 1, 3, 2)))
     margin = 1 if padding == "SAME" else 2  # the input gradient of a valid convolution is a full one
 
@@ -207,10 +217,11 @@ def shape_runs(shape, rng) -> dict:
             y = winograd_convolution(x, kernel, padding.lower())
         return y, tape.gradient(y, x, output_gradients=y)
 
-    return {"direct": direct, "same as input gradient": as_input_gradient,
-            "F(2x2,3x3) ops": tf.function(winograd(winograd_ops)),
-            "F(2x2,3x3) XLA": tf.function(winograd(winograd_slices), jit_compile=True),
-            "F(4x4,3x3) XLA (dreamer's)": dreamers}
+    runs = {"direct": direct, "same as input gradient": as_input_gradient}
+    if size == (3, 3):
+        runs.update({"F(2x2,3x3) ops": tf.function(winograd(winograd_ops)),
+                     "F(2x2,3x3) XLA": tf.function(winograd(winograd_slices), jit_compile=True)})
+    return {**runs, "dreamer's Winograd, XLA": dreamers}
 
 
 def measure(shape, rounds: int, rng) -> dict:
@@ -237,16 +248,32 @@ def measure(shape, rounds: int, rng) -> dict:
 
 
 def table(results: dict) -> str:
-    names = list(next(iter(results["shapes"].values()))["ways"])
+    names = list(dict.fromkeys(n for row in results["shapes"].values() for n in row["ways"]))
     lines = ["| shape (in -> out, input size) | x per step | " + " | ".join(names) + " |",
              "|---" * (2 + len(names)) + "|"]
     for what, row in results["shapes"].items():
-        cells = [f"{row['ways'][n]['median_ms']:.2f} ms ({row['ways'][n]['speed_vs_direct']:.2f}x)" for n in names]
+        ways = row["ways"]
+        cells = [f"{ways[n]['median_ms']:.2f} ms ({ways[n]['speed_vs_direct']:.2f}x)" if n in ways else "-"
+                 for n in names]
         lines.append(f"| {what} | {row['count']} | " + " | ".join(cells) + " |")
     totals = results["step_total_ms"]
-    lines.append("| **all of them, weighted** | | " + " | ".join(
-        f"**{totals[n]:.1f} ms ({totals['direct'] / totals[n]:.2f}x)**" for n in names) + " |")
+    cells = [f"**{totals[n]['ms']:.1f} ms ({totals[n]['direct_ms'] / totals[n]['ms']:.2f}x)**" for n in names]
+    lines.append("| **the step's convolutions with 64+ channels, weighted** | | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def totals(shapes: dict) -> dict:
+    """Per way: ms of the step's convolutions dreamer computes by Winograd that the way applies to, weighted
+    by their count, and direct's ms for them."""
+    out = {}
+    for row in shapes.values():
+        if not row.get("winograd", True):
+            continue
+        for name, way in row["ways"].items():
+            total = out.setdefault(name, {"ms": 0.0, "direct_ms": 0.0})
+            total["ms"] += row["count"] * way["median_ms"]
+            total["direct_ms"] += row["count"] * row["ways"]["direct"]["median_ms"]
+    return out
 
 
 def main() -> None:
@@ -259,6 +286,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench import capped_environment, machine_info
 
+    from dreamer.backend.winograd import MIN_CHANNELS
+
     os.environ.update(capped_environment(os.environ, args.max_isa))  # before TensorFlow loads
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import numpy as np
@@ -268,13 +297,12 @@ def main() -> None:
                "command": "python benchmarks/winograd_trial.py " + " ".join(sys.argv[1:]),
                "machine": machine_info(), "max_isa": args.max_isa, "load_before": os.getloadavg(), "shapes": {}}
     for shape in SHAPES + (OTHERS if args.others else []):
-        what, height, width, channels, out_channels, padding, count = shape
-        label = f"{what}: {channels}->{out_channels} {padding.lower()}, {height}x{width}"
-        results["shapes"][label] = {"count": count, "ways": measure(shape, args.rounds, rng)}
+        what, height, width, channels, out_channels, padding, count, size = shape
+        label = f"{what}: {size[0]}x{size[1]} {channels}->{out_channels} {padding.lower()}, {height}x{width}"
+        taken = min(channels, out_channels) >= MIN_CHANNELS  # what a kept Dreamer computes by Winograd
+        results["shapes"][label] = {"count": count, "winograd": taken, "ways": measure(shape, args.rounds, rng)}
         print(label, {n: round(w["median_ms"], 2) for n, w in results["shapes"][label]["ways"].items()}, flush=True)
-    names = list(next(iter(results["shapes"].values()))["ways"])
-    results["step_total_ms"] = {n: sum(r["count"] * r["ways"][n]["median_ms"] for r in results["shapes"].values())
-                                for n in names}
+    results["step_total_ms"] = totals(results["shapes"])
     results["load_after"] = os.getloadavg()
     results["table"] = table(results)
     print(results["table"])
