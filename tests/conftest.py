@@ -24,6 +24,26 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def bfloat16_kernels():
+    """Skips a test that asks for bfloat16 where the CPU library has no bfloat16 convolutions.
+
+    oneDNN builds them on AVX-512 and newer x86 CPUs; on an AVX2-only CPU
+    (AMD Zen 3, most laptops; or ``ONEDNN_MAX_CPU_ISA=AVX2``) a bfloat16
+    network cannot run there, which dreamer reports as an error
+    (``test_a_machine_without_bfloat16_kernels_gets_a_one_line_error``).
+    """
+    import keras
+
+    from dreamer import backend
+
+    layer = keras.layers.Conv2D(2, 3, dtype="bfloat16")
+    try:
+        layer(np.zeros((1, 5, 5, 3), np.float32))
+    except backend.kernel_errors():
+        pytest.skip("this CPU library has no bfloat16 convolution (oneDNN on a CPU without AVX-512)")
+
+
+@pytest.fixture(scope="session")
 def tiny_classifier():
     return tiny_classifier_model()
 

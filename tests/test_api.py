@@ -53,7 +53,7 @@ def test_api_string_objectives_are_cached(tmp_path, photo):
     assert _cached_dreamer.cache_info().hits == 1
 
 
-def test_api_takes_a_precision_and_records_it(tiny_model, photo):
+def test_api_takes_a_precision_and_records_it(tiny_model, photo, bfloat16_kernels):
     from dreamer.api import Dreamer, dream
 
     dreamer = Dreamer(tiny_model, "conv3", preprocess="unit", precision="bfloat16")
@@ -61,3 +61,21 @@ def test_api_takes_a_precision_and_records_it(tiny_model, photo):
     assert result.info["dreamer"]["precision"] == "bfloat16"
     with pytest.raises(DreamerError, match="unknown precision"):
         dream(photo, model=tiny_model, precision="fp8")
+
+
+def test_a_machine_without_bfloat16_kernels_gets_a_one_line_error(tiny_model, photo, monkeypatch):
+    from dreamer import backend
+    from dreamer.api import Dreamer
+
+    class NoKernel(Exception):
+        pass
+
+    def missing(*_args):
+        raise NoKernel("Operation received an exception:Status: 3, message: could not create a primitive")
+
+    monkeypatch.setattr(backend, "kernel_errors", lambda: (NoKernel,))
+    dreamer = Dreamer(tiny_model, "conv3", preprocess="unit", precision="bfloat16")
+    dreamer.gradient._gradient = missing
+    with pytest.raises(DreamerError, match="cannot run the network in bfloat16 .*could not create a primitive.*"
+                                            "use --precision float32 or auto"):
+        dreamer.dream((photo * 255).astype(np.uint8), DreamConfig(iterations=1, octaves=1, seed=1))

@@ -63,7 +63,7 @@ def test_bfloat16_layers_but_float32_inputs_and_kept_layers():
     assert fast.inputs[0].dtype == "float32"
 
 
-def test_bfloat16_gradient_matches_float32(tiny_model, photo):
+def test_bfloat16_gradient_matches_float32(tiny_model, photo, bfloat16_kernels):
     adapter = adapter_for_keras(tiny_model, "tiny", "unit")
     full = objective_gradient(adapter, layer("conv3"), "float32")
     half = objective_gradient(adapter, layer("conv3"), "bfloat16")
@@ -178,7 +178,7 @@ def test_sibling_pointwise_convolutions_merge_and_pools_move_after_them(photo):
 
 
 @pytest.mark.tensorflow_only
-def test_merged_convolutions_in_bfloat16(photo):
+def test_merged_convolutions_in_bfloat16(photo, bfloat16_kernels):
     model = inception_block()
     fast = rewrite_for_gradients(model, "bfloat16")
     merged = next(lay for lay in fast.layers if lay.name.endswith("_merged"))

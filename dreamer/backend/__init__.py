@@ -116,6 +116,11 @@ def runtime_errors() -> tuple[type[BaseException], ...]:
     return implementation().RUNTIME_ERRORS
 
 
+def kernel_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a network raises when this machine has no kernel for one of its ops in its dtype."""
+    return implementation().KERNEL_ERRORS
+
+
 def error_reason(exc: BaseException) -> str:
     """The line of a backend's error that says what went wrong, not where."""
     return implementation().error_reason(exc)

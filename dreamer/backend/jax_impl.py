@@ -17,6 +17,7 @@ import keras
 from dreamer.errors import first_line
 
 RUNTIME_ERRORS = (ValueError, TypeError)
+KERNEL_ERRORS = ()  # their CPU kernels exist for every dtype dreamer uses
 
 
 def grad(loss):

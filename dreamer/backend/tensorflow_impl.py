@@ -7,6 +7,8 @@ import tensorflow as tf
 from dreamer.errors import first_line
 
 RUNTIME_ERRORS = (tf.errors.InvalidArgumentError,)
+#: A kernel the CPU library cannot build: oneDNN without bfloat16 convolutions on an AVX2-only CPU.
+KERNEL_ERRORS = (tf.errors.AbortedError, tf.errors.UnimplementedError)
 
 
 def grad(loss):

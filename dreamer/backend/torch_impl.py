@@ -13,6 +13,7 @@ import torch
 from dreamer.errors import first_line
 
 RUNTIME_ERRORS = (RuntimeError, ValueError)
+KERNEL_ERRORS = ()  # their CPU kernels exist for every dtype dreamer uses
 
 
 def grad(loss):

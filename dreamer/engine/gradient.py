@@ -102,6 +102,9 @@ class ObjectiveGradient:
         except backend.runtime_errors() as exc:  # e.g. a Flatten/Dense head at another size than trained
             raise ModelError(f"the network cannot run on a {width}x{height} image ({backend.error_reason(exc)}; "
                              "a class output behind a Flatten/Dense head works at its trained size only)") from None
+        except backend.kernel_errors() as exc:  # e.g. bfloat16 asked for on a CPU whose oneDNN has no such kernels
+            raise ModelError(f"this machine cannot run the network in {self.precision} "
+                             f"({backend.error_reason(exc)}); use --precision float32 or auto") from None
         out = np.asarray(backend.to_numpy(grad), np.float32), float(backend.to_numpy(value))
         spent = time.perf_counter() - start
         self._current[(height, width)] = self._current.get((height, width), 0.0) + spent
