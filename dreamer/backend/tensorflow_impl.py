@@ -62,10 +62,11 @@ def same_convolution(x, kernel):
     every step cost 2% of an InceptionV3 step); the weights' gradient still
     goes to ``kernel``.
     """
+    from dreamer.backend.winograd import gradient_kernel
+
     with tf.init_scope():  # eager, even while a tf.function traces
-        value = tf.convert_to_tensor(kernel)
-        flipped = tf.constant(tf.transpose(tf.reverse(value, [0, 1]), [0, 1, 3, 2]))
-        value = tf.constant(value)
+        value = tf.convert_to_tensor(kernel).numpy()
+        flipped, value = tf.constant(gradient_kernel(value)), tf.constant(value)
     return _same_convolution(tf.convert_to_tensor(x), tf.convert_to_tensor(kernel), value, flipped)
 
 
@@ -78,11 +79,15 @@ def _same_convolution(x, kernel, value, flipped):
     def gradient(dy):
         dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=shape, filter=value, out_backprop=dy, strides=_ONES,
                                             padding="SAME", name="backward_data")
-        dkernel = tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
-                                                  strides=_ONES, padding="SAME", name="backward_filter")
-        return dx, dkernel, None, None
+        return dx, _filter_gradient(x, kernel, dy, "SAME"), None, None
 
     return y, gradient
+
+
+def _filter_gradient(x, kernel, dy, padding: str):
+    """The weights' gradient of a stride-1 convolution, oneDNN's ordinary one (only traced when asked for)."""
+    return tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=_ONES,
+                                           padding=padding, name="backward_filter")
 
 
 def winograd_convolution(x, kernel, padding: str):
@@ -109,9 +114,7 @@ def winograd_convolution(x, kernel, padding: str):
     def convolve(x, kernel):
         def gradient(dy):
             dx = _winograd_valid(dy, backward, *back, *taps)
-            dkernel = tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
-                                                      strides=_ONES, padding=padding.upper(), name="backward_filter")
-            return dx, dkernel
+            return dx, _filter_gradient(x, kernel, dy, padding.upper())
 
         return _winograd_valid(x, forward, *pads, *taps), gradient
 
