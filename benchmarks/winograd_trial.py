@@ -112,17 +112,11 @@ def transformed_kernel(kernel):
 
 
 def _combinations(parts, matrix):
-    """Each row of ``matrix`` applied to the tensors ``parts`` as a sum (zeros skipped)."""
-    out = []
-    for row in matrix:
-        total = None
-        for coefficient, part in zip(row.tolist(), parts):
-            if coefficient == 0:
-                continue
-            term = part if coefficient == 1 else -part if coefficient == -1 else part * coefficient
-            total = term if total is None else total + term
-        out.append(total)
-    return out
+    """Each row of ``matrix`` applied to the tensors ``parts`` as a sum (zeros skipped), as dreamer does."""
+    from dreamer.backend.tensorflow_impl import weighted_sums
+    from dreamer.backend.winograd import combinations
+
+    return weighted_sums(combinations(matrix), parts)
 
 
 def _tiles(x, m: int = 2):
@@ -178,11 +172,12 @@ def shape_runs(shape, rng) -> dict:
     import tensorflow as tf
 
     from dreamer.backend.tensorflow_impl import winograd_convolution
+    from dreamer.backend.winograd import gradient_kernel
 
     _, height, width, channels, out_channels, padding, _, size = shape
     taps = size[0] * size[1]
     kernel = (rng.standard_normal((*size, channels, out_channels)) / np.sqrt(taps * channels)).astype(np.float32)
-    flipped = np.ascontiguousarray(np.transpose(kernel[::-1, ::-1], (0, 1, 3, 2)))
+    flipped = gradient_kernel(kernel)
     margin = 1 if padding == "SAME" else 2  # the input gradient of a valid convolution is a full one
 
     @tf.function

@@ -140,18 +140,18 @@ def _winograd_valid(x, u, pad_h: int, pad_w: int, taps_h: int, taps_w: int):
     x = tf.pad(x, [[0, 0], [0, block_h * rows + size_h - block_h - height],
                    [0, block_w * cols + size_w - block_w - width], [0, 0]])
     spread = []  # the transformed inputs, B^T d B, one tensor per tile position
-    for row in _summed(combinations(in_h), [x[:, i:i + block_h * rows:block_h] for i in range(size_h)]):
-        spread += _summed(combinations(in_w), [row[:, :, j:j + block_w * cols:block_w] for j in range(size_w)])
+    for row in weighted_sums(combinations(in_h), [x[:, i:i + block_h * rows:block_h] for i in range(size_h)]):
+        spread += weighted_sums(combinations(in_w), [row[:, :, j:j + block_w * cols:block_w] for j in range(size_w)])
     products = tf.matmul(tf.reshape(tf.stack(spread), [size_h * size_w, -1, tf.shape(x)[3]]), u)
     products = tf.reshape(products, [size_h, size_w, -1, rows, cols, tf.shape(u)[2]])
-    blocks = [tf.stack(_summed(combinations(out_w), [part[j] for j in range(size_w)]), axis=3)
-              for part in _summed(combinations(out_h), [products[i] for i in range(size_h)])]
+    blocks = [tf.stack(weighted_sums(combinations(out_w), [part[j] for j in range(size_w)]), axis=3)
+              for part in weighted_sums(combinations(out_h), [products[i] for i in range(size_h)])]
     y = tf.reshape(tf.stack(blocks, axis=2), [-1, block_h * rows, block_w * cols, tf.shape(u)[2]])
     return y[:, : height - taps_h + 1, : width - taps_w + 1]
 
 
-def _summed(rows, parts):
-    """Each row's sum of ``coefficient * parts[index]``."""
+def weighted_sums(rows, parts):
+    """Each row's sum of ``coefficient * parts[index]`` (rows from ``winograd.combinations``)."""
     out = []
     for row in rows:
         terms = [parts[i] if c == 1 else -parts[i] if c == -1 else parts[i] * c for i, c in row]
