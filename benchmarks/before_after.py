@@ -89,10 +89,9 @@ def main() -> None:
                "trees": {k: str(v) for k, v in trees.items()}, "size": [args.width, args.height],
                "rounds": args.rounds, "runs": runs, "summary": summary}
     print(json.dumps(summary, indent=1))
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / (
-        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}_before_after.json")
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out}")
+    from bench import write_results
+
+    write_results(results, args.out, "before_after")
 
 
 if __name__ == "__main__":

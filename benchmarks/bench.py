@@ -113,6 +113,15 @@ def machine_info() -> dict:
     }
 
 
+def write_results(results: dict, out: str | None, name: str) -> Path:
+    """Write ``results`` as JSON to ``out``, or to ``benchmarks/results/<UTC date>_<name>.json``; print where."""
+    path = Path(out) if out else RESULTS / f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}_{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 def capped_environment(environ: dict, max_isa: str | None) -> dict:
     """``environ`` with oneDNN's and XLA's instruction sets capped at ``max_isa`` (an AVX2 CPU's kernels).
 

@@ -444,7 +444,7 @@ def main() -> None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, str(ROOT))
-    from bench import cpu_peak, machine_info
+    from bench import cpu_peak, machine_info, write_results
 
     model, adapter, tutorial, kept, image = build(args)
     runs = runners(args, model, tutorial, kept, image)
@@ -474,11 +474,7 @@ def main() -> None:
     results["load_after"] = os.getloadavg()
     print(json.dumps({k: results[k] for k in ("peak", "achieved_matmul", "flops")}, indent=1))
     print(json.dumps({k: v for k, v in results["speed"].items()}, indent=1))
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / (
-        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}_profile_step.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_results(results, args.out, "profile_step")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import sys
@@ -279,7 +278,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="JSON file [default: benchmarks/results/<date>_winograd.json]")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench import capped_environment, machine_info
+    from bench import capped_environment, machine_info, write_results
 
     from dreamer.backend.winograd import MIN_CHANNELS
 
@@ -301,10 +300,7 @@ def main() -> None:
     results["load_after"] = os.getloadavg()
     results["table"] = table(results)
     print(results["table"])
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / (
-        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}_winograd.json")
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_results(results, args.out, "winograd")
 
 
 if __name__ == "__main__":
